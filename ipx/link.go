@@ -1,0 +1,28 @@
+package ipx
+
+// Link moves whole IPX packets (header included) on one segment. The
+// Stack reads from a Link in one goroutine and writes to it from many, so
+// WritePacket must be safe for concurrent use. Implementations live in the
+// subpackages memlan (in-memory), udp (IPX over UDP) and ether (raw
+// Ethernet).
+type Link interface {
+	// ReadPacket blocks until a packet arrives, copies it into b and
+	// returns its length and the link-level sender (the previous hop,
+	// which differs from the header's source node for routed packets). A
+	// packet longer than b is truncated to len(b). After Close it returns
+	// an error wrapping net.ErrClosed.
+	ReadPacket(b []byte) (n int, from Node, err error)
+	// WritePacket sends the encoded packet p to the link-level node dst,
+	// or to every node for NodeBroadcast. It does not retain p.
+	WritePacket(p []byte, dst Node) error
+	// Node is this end's node address on the segment.
+	Node() Node
+	// MTU is the largest IPX packet, header included, the link carries.
+	MTU() int
+	// Close releases the link and unblocks ReadPacket.
+	Close() error
+}
+
+// LinkID names one of a Stack's links. IDs start at 1; the zero LinkID
+// means "choose by routing".
+type LinkID int
