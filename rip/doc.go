@@ -1,0 +1,39 @@
+// Package rip implements Novell's IPX Routing Information Protocol: the
+// packet codec and its gopacket layer, a routing table that serves as the
+// ipx.Stack's route source, a router that keeps the table by talking RIP
+// on every link of a Stack, and a subscription to changes of best route.
+//
+// # Wire format
+//
+// RIP rides in IPX packets of type 1 on socket 0x0453. After the IPX
+// header comes a 2-byte operation (1 request, 2 response) and up to 50
+// entries of 8 bytes: network (4), hops (2), ticks (2), all big-endian. A
+// request for network 0xFFFFFFFF asks for every route; requests carry
+// 0xFFFF in hops and ticks. Sixteen hops mean unreachable. Ticks are 1/18 s.
+// The format follows Novell's IPX Router Specification and Wireshark's
+// packet-ipx.c.
+//
+// # Metrics
+//
+// A router advertises each route with the metric a listener on that link
+// would see: one hop and one tick more than its own (a directly connected
+// network goes out as 1 hop, 1 tick). The table stores what it heard, so
+// a stored route's Hops counts the routers between this node and the
+// network. The best route has the fewest ticks, then the fewest hops.
+//
+// # Protocol
+//
+// A Router broadcasts its table on every link every minute (55 ms apart
+// between the packets of one update), with split horizon: routes are not
+// advertised back on the link they were learned from. Changes go out at
+// once as triggered updates; a route that disappears is advertised at 16
+// hops before it is removed; on Close the router advertises all its
+// routes at 16 hops. Learned routes age out after three minutes of
+// silence. At start the router asks for all routes instead of waiting for
+// the next broadcasts. In listener-only mode it learns but never
+// advertises or answers, as a workstation does.
+//
+// An unsolicited response that offers a better route, or the current next
+// hop announcing 16 hops, changes the best route immediately; Table.Subscribe
+// reports each such change.
+package rip
