@@ -67,8 +67,6 @@ type Header struct {
 	Dst, Src Addr
 }
 
-func (h *Header) length() int { return HeaderLen }
-
 // MarshalBinary encodes the header as 30 bytes, fields verbatim.
 func (h *Header) MarshalBinary() ([]byte, error) {
 	return h.AppendBinary(make([]byte, 0, HeaderLen))

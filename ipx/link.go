@@ -9,8 +9,9 @@ type Link interface {
 	// ReadPacket blocks until a packet arrives, copies it into b and
 	// returns its length and the link-level sender (the previous hop,
 	// which differs from the header's source node for routed packets). A
-	// packet longer than b is truncated to len(b). After Close it returns
-	// an error wrapping net.ErrClosed.
+	// packet longer than b is truncated to len(b). It returns an error
+	// only when the link can read no more: after Close, one wrapping
+	// net.ErrClosed; transient faults are the link's to retry.
 	ReadPacket(b []byte) (n int, from Node, err error)
 	// WritePacket sends the encoded packet p to the link-level node dst,
 	// or to every node for NodeBroadcast. It does not retain p.

@@ -1,0 +1,204 @@
+package ipx
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// RecvInfo describes a received packet beyond its payload.
+type RecvInfo struct {
+	// Header is the IPX header as received.
+	Header Header
+	// Link is the link the packet arrived on.
+	Link LinkID
+	// From is the link-level sender: the previous hop, which is a router
+	// rather than Header.Src.Node for packets from another network.
+	From Node
+}
+
+// WriteOptions control one send.
+type WriteOptions struct {
+	// Type is the IPX packet type.
+	Type PacketType
+	// Link forces the outgoing link; 0 routes by destination network.
+	// A broadcast to network 0 goes out on Link, or on the first link.
+	Link LinkID
+	// Checksum asks for a computed checksum instead of 0xFFFF. Never
+	// set it for links using raw 802.3 framing.
+	Checksum bool
+}
+
+// Conn is a bound IPX socket. It implements net.PacketConn with Addr
+// addresses; ReadMsg and WriteMsg add the full header, the link and the
+// packet type, without allocating.
+type Conn struct {
+	s     *Stack
+	sock  Socket
+	queue chan *pbuf
+	ptype atomic.Uint32
+
+	closeOnce sync.Once
+	closed    chan struct{}
+
+	rd, wd *deadline
+}
+
+var _ net.PacketConn = (*Conn)(nil)
+
+func newConn(s *Stack, sock Socket) *Conn {
+	return &Conn{
+		s:      s,
+		sock:   sock,
+		queue:  make(chan *pbuf, s.cfg.QueueLen),
+		closed: make(chan struct{}),
+		rd:     newDeadline(),
+		wd:     newDeadline(),
+	}
+}
+
+// enqueue hands a packet to the reader without blocking; false when the
+// queue is full or the Conn closed.
+func (c *Conn) enqueue(p *pbuf) bool {
+	select {
+	case <-c.closed:
+		return false
+	default:
+	}
+	select {
+	case c.queue <- p:
+		return true
+	default:
+		return false
+	}
+}
+
+// Addr returns the bound address: the first link's network and node and
+// the socket.
+func (c *Conn) Addr() Addr {
+	a := Addr{Socket: c.sock}
+	if links := *c.s.links.Load(); len(links) > 0 {
+		a.Net, a.Node = links[0].Network, links[0].Node
+	}
+	return a
+}
+
+// LocalAddr returns Addr as a net.Addr.
+func (c *Conn) LocalAddr() net.Addr { return c.Addr() }
+
+// SetPacketType sets the packet type WriteTo sends with (default 0).
+func (c *Conn) SetPacketType(t PacketType) { c.ptype.Store(uint32(t)) }
+
+// ReadMsg waits for a packet, copies its payload into b and returns the
+// payload length and the packet's header, link and previous hop. A payload
+// longer than b is truncated, as with UDP.
+func (c *Conn) ReadMsg(b []byte) (int, RecvInfo, error) {
+	select {
+	case <-c.closed:
+		return 0, RecvInfo{}, c.opErr("read", nil, net.ErrClosed)
+	case <-c.rd.wait():
+		return 0, RecvInfo{}, c.opErr("read", nil, errTimeout)
+	default:
+	}
+	select {
+	case p := <-c.queue:
+		n := copy(b, p.b[:p.n])
+		info := p.info
+		c.s.putBuf(p)
+		return n, info, nil
+	case <-c.closed:
+		return 0, RecvInfo{}, c.opErr("read", nil, net.ErrClosed)
+	case <-c.rd.wait():
+		return 0, RecvInfo{}, c.opErr("read", nil, errTimeout)
+	case <-c.s.down:
+		return 0, RecvInfo{}, c.opErr("read", nil, c.s.downErr)
+	}
+}
+
+// ReadFrom implements net.PacketConn; the address is the sender's Addr.
+func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, info, err := c.ReadMsg(b)
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, info.Header.Src, nil
+}
+
+// WriteMsg sends payload b to dst with the given options.
+func (c *Conn) WriteMsg(b []byte, dst Addr, o WriteOptions) (int, error) {
+	select {
+	case <-c.closed:
+		return 0, c.opErr("write", dst, net.ErrClosed)
+	case <-c.wd.wait():
+		return 0, c.opErr("write", dst, errTimeout)
+	default:
+	}
+	if err := c.s.send(c, b, dst, o); err != nil {
+		return 0, c.opErr("write", dst, err)
+	}
+	return len(b), nil
+}
+
+// WriteTo implements net.PacketConn; addr must be an Addr or *Addr.
+func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	var dst Addr
+	switch a := addr.(type) {
+	case Addr:
+		dst = a
+	case *Addr:
+		dst = *a
+	default:
+		return 0, c.opErr("write", addr, fmt.Errorf("ipx: address %v of type %T: %w", addr, addr, ErrBadAddr))
+	}
+	return c.WriteMsg(b, dst, WriteOptions{Type: PacketType(c.ptype.Load())})
+}
+
+// Close unbinds the socket and unblocks pending reads.
+func (c *Conn) Close() error {
+	first := false
+	c.closeOnce.Do(func() {
+		first = true
+		close(c.closed)
+		c.s.unbind(c)
+	})
+	if !first {
+		return c.opErr("close", nil, net.ErrClosed)
+	}
+	// Return queued buffers to the pool; enqueue refuses new ones now.
+	for {
+		select {
+		case p := <-c.queue:
+			c.s.putBuf(p)
+		default:
+			return nil
+		}
+	}
+}
+
+// SetDeadline sets the read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.rd.set(t)
+	c.wd.set(t)
+	return nil
+}
+
+// SetReadDeadline sets the absolute time after which reads fail with an
+// error wrapping os.ErrDeadlineExceeded; the zero time disables it.
+func (c *Conn) SetReadDeadline(t time.Time) error { c.rd.set(t); return nil }
+
+// SetWriteDeadline sets the write deadline. Writes never block on the
+// link for long, so it only fails writes started after it passes.
+func (c *Conn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
+
+func (c *Conn) opErr(op string, addr net.Addr, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &net.OpError{Op: op, Net: "ipx", Source: c.Addr(), Addr: addr, Err: err}
+}
+
+// errTimeout is os.ErrDeadlineExceeded, which reports Timeout() == true.
+var errTimeout error = os.ErrDeadlineExceeded

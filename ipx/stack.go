@@ -1,0 +1,545 @@
+package ipx
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// Errors returned (wrapped in *net.OpError) by the Stack and its Conns.
+var (
+	// ErrSocketInUse reports a Listen on a socket already bound, or no
+	// free dynamic socket.
+	ErrSocketInUse = errors.New("socket in use")
+	// ErrNoRoute reports a destination network with no link and no route.
+	ErrNoRoute = errors.New("no route to network")
+	// ErrNoLinks reports a send on a Stack without links.
+	ErrNoLinks = errors.New("stack has no links")
+	// ErrLinkDown reports that every link of the Stack has failed.
+	ErrLinkDown = errors.New("all links down")
+)
+
+// DefaultQueueLen is the default per-socket receive queue, in packets.
+const DefaultQueueLen = 256
+
+// StackConfig configures a Stack. The zero value is a host (no
+// forwarding, no routes beyond the directly connected networks).
+type StackConfig struct {
+	// Forward makes the Stack a router: packets for other networks are
+	// sent on through the next hop, with the transport control (hop
+	// count) incremented; a packet that would reach MaxHops is dropped.
+	Forward bool
+	// Routes gives next hops for networks not directly connected. It may
+	// be nil, and can be replaced later with SetRoutes.
+	Routes RouteSource
+	// QueueLen bounds each socket's receive queue, in packets (default
+	// DefaultQueueLen). When a queue is full the newest packet is dropped
+	// and counted, so a slow reader never blocks the link.
+	QueueLen int
+	// Logger receives link failures; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports whether the configuration is usable.
+func (c *StackConfig) Validate() error {
+	if c.QueueLen < 0 {
+		return fmt.Errorf("ipx: negative QueueLen %d", c.QueueLen)
+	}
+	return nil
+}
+
+// LinkInfo describes one of a Stack's links.
+type LinkInfo struct {
+	ID      LinkID
+	Network Network
+	Node    Node
+	MTU     int
+}
+
+// StackStats are a Stack's counters since it was created.
+type StackStats struct {
+	Received  uint64 // packets read from links
+	Delivered uint64 // packets queued to a local socket
+	Sent      uint64 // packets written to links by local sockets
+	Forwarded uint64 // packets routed on to another hop
+
+	DropMalformed   uint64 // undecodable header or length
+	DropChecksum    uint64 // checksum neither 0xFFFF nor correct
+	DropNoSocket    uint64 // no socket bound to the destination
+	DropQueueFull   uint64 // the socket's receive queue was full
+	DropNotForUs    uint64 // for another node, and not forwarding
+	DropNoRoute     uint64 // forwarding found no route
+	DropHopLimit    uint64 // forwarding would exceed MaxHops
+	DropLinkError   uint64 // a link's write failed while forwarding
+	DropOversize    uint64 // forwarding to a link with a smaller MTU
+	LinkReadFailure uint64 // links whose ReadPacket failed for good
+}
+
+type stackCounters struct {
+	received, delivered, sent, forwarded                 atomic.Uint64
+	malformed, checksum, noSocket, queueFull, notForUs   atomic.Uint64
+	noRoute, hopLimit, linkError, oversize, linkFailures atomic.Uint64
+}
+
+// Stack is an IPX protocol stack: it owns links, binds sockets,
+// demultiplexes arriving packets to them, and routes packets for other
+// networks through a next hop given by a RouteSource. It is safe for
+// concurrent use.
+type Stack struct {
+	cfg StackConfig
+	log *slog.Logger
+
+	links  atomic.Pointer[[]*stackLink] // copy-on-write; read without locks
+	routes atomic.Pointer[routeHolder]
+
+	mu      sync.RWMutex
+	socks   map[Socket]*Conn
+	nextDyn Socket
+	closed  bool
+
+	bufSize atomic.Int64 // largest link MTU, at least MaxPacketLen
+	pool    sync.Pool    // *pbuf of bufSize bytes
+
+	downOnce sync.Once
+	down     chan struct{} // closed when every link has failed
+	downErr  error
+	alive    atomic.Int32 // links still reading
+
+	wg sync.WaitGroup
+	c  stackCounters
+}
+
+type stackLink struct {
+	LinkInfo
+	link Link
+}
+
+type routeHolder struct{ rs RouteSource }
+
+// pbuf is a pooled packet buffer with its receive metadata.
+type pbuf struct {
+	b    []byte
+	n    int
+	info RecvInfo
+}
+
+// NewStack returns a Stack without links; add them with AddLink.
+func NewStack(cfg StackConfig) (*Stack, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.QueueLen == 0 {
+		cfg.QueueLen = DefaultQueueLen
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Stack{
+		cfg:     cfg,
+		log:     log,
+		socks:   make(map[Socket]*Conn),
+		nextDyn: SocketDynamicMin,
+		down:    make(chan struct{}),
+	}
+	s.bufSize.Store(MaxPacketLen)
+	s.links.Store(new([]*stackLink))
+	s.routes.Store(&routeHolder{cfg.Routes})
+	return s, nil
+}
+
+// AddLink attaches l as a directly connected segment with network number
+// network (0 if unknown, as on a DOSBox tunnel) and starts reading from it.
+// The Stack owns l from then on and closes it on Close.
+func (s *Stack) AddLink(l Link, network Network) (LinkID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, opErr("addlink", nil, net.ErrClosed)
+	}
+	old := *s.links.Load()
+	for _, sl := range old {
+		if network != 0 && sl.Network == network {
+			return 0, opErr("addlink", nil, fmt.Errorf("ipx: network %v already on link %d", network, sl.ID))
+		}
+	}
+	sl := &stackLink{
+		LinkInfo: LinkInfo{ID: LinkID(len(old) + 1), Network: network, Node: l.Node(), MTU: l.MTU()},
+		link:     l,
+	}
+	if int64(sl.MTU) > s.bufSize.Load() {
+		s.bufSize.Store(int64(sl.MTU))
+	}
+	links := append(append([]*stackLink(nil), old...), sl)
+	s.links.Store(&links)
+	s.alive.Add(1)
+	s.wg.Add(1)
+	go s.readLoop(sl)
+	return sl.ID, nil
+}
+
+// Links describes the Stack's links in ID order.
+func (s *Stack) Links() []LinkInfo {
+	links := *s.links.Load()
+	out := make([]LinkInfo, len(links))
+	for i, sl := range links {
+		out[i] = sl.LinkInfo
+	}
+	return out
+}
+
+// SetRoutes replaces the RouteSource; nil leaves only directly connected
+// networks reachable. Sends after it returns use the new source.
+func (s *Stack) SetRoutes(r RouteSource) { s.routes.Store(&routeHolder{r}) }
+
+// Stats returns a snapshot of the Stack's counters.
+func (s *Stack) Stats() StackStats {
+	c := &s.c
+	return StackStats{
+		Received: c.received.Load(), Delivered: c.delivered.Load(),
+		Sent: c.sent.Load(), Forwarded: c.forwarded.Load(),
+		DropMalformed: c.malformed.Load(), DropChecksum: c.checksum.Load(),
+		DropNoSocket: c.noSocket.Load(), DropQueueFull: c.queueFull.Load(),
+		DropNotForUs: c.notForUs.Load(), DropNoRoute: c.noRoute.Load(),
+		DropHopLimit: c.hopLimit.Load(), DropLinkError: c.linkError.Load(),
+		DropOversize: c.oversize.Load(), LinkReadFailure: c.linkFailures.Load(),
+	}
+}
+
+// Listen binds socket sock and returns its Conn. Socket 0 picks a free
+// socket in the dynamic range 0x4000–0x7FFF.
+func (s *Stack) Listen(sock Socket) (*Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, opErr("listen", nil, net.ErrClosed)
+	}
+	if sock == 0 {
+		n := int(SocketDynamicMax-SocketDynamicMin) + 1
+		for i := 0; i < n; i++ {
+			cand := s.nextDyn
+			s.nextDyn++
+			if s.nextDyn > SocketDynamicMax {
+				s.nextDyn = SocketDynamicMin
+			}
+			if _, used := s.socks[cand]; !used {
+				sock = cand
+				break
+			}
+		}
+		if sock == 0 {
+			return nil, opErr("listen", nil, fmt.Errorf("ipx: no free dynamic socket: %w", ErrSocketInUse))
+		}
+	} else if _, used := s.socks[sock]; used {
+		return nil, opErr("listen", Addr{Socket: sock}, fmt.Errorf("ipx: socket %v: %w", sock, ErrSocketInUse))
+	}
+	c := newConn(s, sock)
+	s.socks[sock] = c
+	return c, nil
+}
+
+// Close closes every Conn and link and waits for the Stack's goroutines.
+func (s *Stack) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	conns := make([]*Conn, 0, len(s.socks))
+	for _, c := range s.socks {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	for _, c := range conns {
+		c.Close()
+	}
+	var errs []error
+	for _, sl := range *s.links.Load() {
+		if err := sl.link.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (s *Stack) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+func (s *Stack) unbind(c *Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.socks[c.sock] == c {
+		delete(s.socks, c.sock)
+	}
+}
+
+func (s *Stack) getBuf() *pbuf {
+	size := int(s.bufSize.Load())
+	if p, _ := s.pool.Get().(*pbuf); p != nil && cap(p.b) >= size {
+		p.b = p.b[:size]
+		return p
+	}
+	return &pbuf{b: make([]byte, size)}
+}
+
+func (s *Stack) putBuf(p *pbuf) { s.pool.Put(p) }
+
+func (s *Stack) readLoop(sl *stackLink) {
+	defer s.wg.Done()
+	buf := make([]byte, max(sl.MTU, MaxPacketLen))
+	for {
+		n, from, err := sl.link.ReadPacket(buf)
+		if err != nil {
+			if !s.isClosed() {
+				s.c.linkFailures.Add(1)
+				s.log.Warn("ipx: link failed", "link", sl.ID, "network", sl.Network, "err", err)
+				if s.alive.Add(-1) == 0 {
+					s.downOnce.Do(func() {
+						s.downErr = fmt.Errorf("ipx: link %d: %w: %w", sl.ID, ErrLinkDown, err)
+						close(s.down)
+					})
+				}
+			}
+			return
+		}
+		s.c.received.Add(1)
+		s.input(sl, buf[:n], from)
+	}
+}
+
+// input handles one packet read from link in.
+func (s *Stack) input(in *stackLink, b []byte, from Node) {
+	var p Packet
+	if err := p.UnmarshalBinary(b); err != nil {
+		if errors.Is(err, ErrBadChecksum) {
+			s.c.checksum.Add(1)
+		} else {
+			s.c.malformed.Add(1)
+		}
+		return
+	}
+	b = b[:p.Header.Length]
+	dst := p.Header.Dst
+	switch {
+	case dst.Net == 0 || dst.Net == in.Network:
+		if dst.Node == in.Node || dst.Node.IsBroadcast() {
+			s.deliver(&p, in.ID, from, nil)
+			return
+		}
+		s.c.notForUs.Add(1)
+		return
+	}
+	// Another network: one of ours behind another link, or a remote one.
+	if out := s.linkForNetwork(dst.Net); out != nil && dst.Node == out.Node {
+		s.deliver(&p, in.ID, from, nil)
+		return
+	} else if out != nil && dst.Node.IsBroadcast() {
+		s.deliver(&p, in.ID, from, nil)
+	}
+	if !s.cfg.Forward {
+		s.c.notForUs.Add(1)
+		return
+	}
+	s.forward(in, b, &p.Header)
+}
+
+// forward sends a transit packet on towards its destination.
+func (s *Stack) forward(in *stackLink, b []byte, h *Header) {
+	if int(h.TransportControl)+1 >= MaxHops {
+		s.c.hopLimit.Add(1)
+		return
+	}
+	out, next, err := s.nextHop(h.Dst, 0)
+	if err != nil {
+		s.c.noRoute.Add(1)
+		return
+	}
+	if out == in && next == h.Src.Node {
+		s.c.noRoute.Add(1) // would go straight back to its sender
+		return
+	}
+	if len(b) > out.MTU {
+		s.c.oversize.Add(1)
+		return
+	}
+	// The transport control byte is outside the checksum, so the checksum
+	// stays valid. Work on a copy: b is the read loop's buffer.
+	p := s.getBuf()
+	defer s.putBuf(p)
+	fb := p.b[:len(b)]
+	copy(fb, b)
+	fb[4] = h.TransportControl + 1
+	if err := out.link.WritePacket(fb, next); err != nil {
+		s.c.linkError.Add(1)
+		return
+	}
+	s.c.forwarded.Add(1)
+}
+
+// deliver queues a packet to the socket bound to its destination. For a
+// broadcast looped back from local socket sender, a missing socket (or the
+// sender itself) is not a drop.
+func (s *Stack) deliver(p *Packet, link LinkID, from Node, sender *Conn) {
+	s.mu.RLock()
+	c := s.socks[p.Header.Dst.Socket]
+	s.mu.RUnlock()
+	if sender != nil && (c == nil || c == sender) {
+		return
+	}
+	if c == nil {
+		s.c.noSocket.Add(1)
+		return
+	}
+	pb := s.getBuf()
+	pb.n = copy(pb.b, p.Payload)
+	pb.info = RecvInfo{Header: p.Header, Link: link, From: from}
+	if !c.enqueue(pb) {
+		s.putBuf(pb)
+		s.c.queueFull.Add(1)
+		return
+	}
+	s.c.delivered.Add(1)
+}
+
+func (s *Stack) linkForNetwork(n Network) *stackLink {
+	for _, sl := range *s.links.Load() {
+		if sl.Network == n {
+			return sl
+		}
+	}
+	return nil
+}
+
+func (s *Stack) linkByID(id LinkID) *stackLink {
+	links := *s.links.Load()
+	if id < 1 || int(id) > len(links) {
+		return nil
+	}
+	return links[id-1]
+}
+
+// nextHop picks the outgoing link and the link-level destination for dst:
+// the node itself on a directly connected network, else the route's next
+// hop. via, if non-zero, forces the outgoing link.
+func (s *Stack) nextHop(dst Addr, via LinkID) (*stackLink, Node, error) {
+	links := *s.links.Load()
+	if len(links) == 0 {
+		return nil, Node{}, ErrNoLinks
+	}
+	if via != 0 {
+		out := s.linkByID(via)
+		if out == nil {
+			return nil, Node{}, fmt.Errorf("ipx: no link %d: %w", via, ErrNoRoute)
+		}
+		if dst.Net == 0 || dst.Net == out.Network || dst.Node.IsBroadcast() {
+			return out, dst.Node, nil
+		}
+		if r, ok := s.lookup(dst.Net); ok && r.Link == via {
+			return out, r.NextHop, nil
+		}
+		return nil, Node{}, fmt.Errorf("ipx: network %v via link %d: %w", dst.Net, via, ErrNoRoute)
+	}
+	if dst.Net == 0 {
+		return links[0], dst.Node, nil
+	}
+	for _, sl := range links {
+		if sl.Network == dst.Net {
+			return sl, dst.Node, nil
+		}
+	}
+	r, ok := s.lookup(dst.Net)
+	if !ok || r.Hops >= MaxHops {
+		return nil, Node{}, fmt.Errorf("ipx: network %v: %w", dst.Net, ErrNoRoute)
+	}
+	out := s.linkByID(r.Link)
+	if out == nil {
+		return nil, Node{}, fmt.Errorf("ipx: network %v: route via missing link %d: %w", dst.Net, r.Link, ErrNoRoute)
+	}
+	return out, r.NextHop, nil
+}
+
+func (s *Stack) lookup(n Network) (Route, bool) {
+	h := s.routes.Load()
+	if h.rs == nil {
+		return Route{}, false
+	}
+	return h.rs.LookupRoute(n)
+}
+
+// send encodes and transmits a packet from local socket c.
+func (s *Stack) send(c *Conn, payload []byte, dst Addr, o WriteOptions) error {
+	out, next, err := s.nextHop(dst, o.Link)
+	if err != nil {
+		return err
+	}
+	n := HeaderLen + len(payload)
+	if n > out.MTU {
+		return fmt.Errorf("ipx: packet of %d bytes over link %d MTU %d: %w", n, out.ID, out.MTU, ErrTooLarge)
+	}
+	if dst.Net == 0 {
+		dst.Net = out.Network
+	}
+	pkt := Packet{
+		Header: Header{
+			Checksum: ChecksumNone,
+			Type:     o.Type,
+			Dst:      dst,
+			Src:      Addr{Net: out.Network, Node: out.Node, Socket: c.sock},
+		},
+		Payload: payload,
+	}
+	pb := s.getBuf()
+	defer s.putBuf(pb)
+	b, err := pkt.AppendBinary(pb.b[:0])
+	if err != nil {
+		return err
+	}
+	if o.Checksum {
+		PutChecksum(b)
+	}
+	// Packets for ourselves never touch the wire; broadcasts go out and
+	// also reach the other local sockets, as on Linux.
+	if next == out.Node {
+		s.c.sent.Add(1)
+		s.loopback(b, out, nil)
+		return nil
+	}
+	if err := out.link.WritePacket(b, next); err != nil {
+		return err
+	}
+	s.c.sent.Add(1)
+	if next.IsBroadcast() {
+		s.loopback(b, out, c)
+	}
+	return nil
+}
+
+// loopback delivers a packet this Stack sent to its own sockets.
+func (s *Stack) loopback(b []byte, out *stackLink, sender *Conn) {
+	var p Packet
+	if err := p.UnmarshalBinary(b); err != nil {
+		return // we encoded it; cannot happen
+	}
+	s.deliver(&p, out.ID, out.Node, sender)
+}
+
+// opErr wraps err as the *net.OpError every Stack and Conn method returns.
+func opErr(op string, addr net.Addr, err error) error {
+	if err == nil {
+		return nil
+	}
+	e := &net.OpError{Op: op, Net: "ipx", Err: err}
+	if addr != nil {
+		e.Addr = addr
+	}
+	return e
+}
