@@ -10,7 +10,14 @@ import (
 // after the checksum field, with the transport control byte taken as zero
 // (routers change it) and an odd last byte padded with zero. Like Novell's
 // and Linux's, the result is never 0xFFFF, which means "no checksum".
+// Input shorter than a header is taken as zero-padded to 30 bytes, so a
+// bad buffer gives a wrong checksum instead of a panic.
 func Checksum(pkt []byte) uint16 {
+	if len(pkt) < HeaderLen {
+		var pad [HeaderLen]byte
+		copy(pad[:], pkt)
+		pkt = pad[:]
+	}
 	n := min(int(binary.BigEndian.Uint16(pkt[2:4])), len(pkt))
 	sum := uint32(binary.BigEndian.Uint16(pkt[2:4])) + uint32(pkt[5])
 	i := 6
@@ -31,8 +38,12 @@ func Checksum(pkt []byte) uint16 {
 
 // PutChecksum computes the checksum of the encoded packet pkt and stores it
 // in its checksum field. Never use it on packets sent as raw 802.3, whose
-// receivers recognise the framing by the 0xFFFF checksum.
+// receivers recognise the framing by the 0xFFFF checksum. It does nothing
+// to a buffer shorter than a header.
 func PutChecksum(pkt []byte) {
+	if len(pkt) < HeaderLen {
+		return
+	}
 	binary.BigEndian.PutUint16(pkt[0:2], Checksum(pkt))
 }
 
