@@ -1,0 +1,5 @@
+//go:build !race
+
+package ipx_test
+
+const raceEnabled = false

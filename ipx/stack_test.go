@@ -1,0 +1,487 @@
+package ipx_test
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/ipx/memlan"
+)
+
+// node returns a node address ending in b.
+func node(b byte) ipx.Node { return ipx.Node{0x02, 0, 0, 0, 0, b} }
+
+// host makes a Stack with one link on seg.
+func host(t *testing.T, seg *memlan.Segment, n ipx.Node, network ipx.Network, cfg ipx.StackConfig) *ipx.Stack {
+	t.Helper()
+	s, err := ipx.NewStack(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attach(t, s, seg, n, network)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func attach(t *testing.T, s *ipx.Stack, seg *memlan.Segment, n ipx.Node, network ipx.Network) ipx.LinkID {
+	t.Helper()
+	l, err := seg.Attach(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.AddLink(l, network)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func listen(t *testing.T, s *ipx.Stack, sock ipx.Socket) *ipx.Conn {
+	t.Helper()
+	c, err := s.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestListen(t *testing.T) {
+	s, err := ipx.NewStack(ipx.StackConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := listen(t, s, 0x4001)
+	if _, err := s.Listen(0x4001); !errors.Is(err, ipx.ErrSocketInUse) {
+		t.Fatalf("second Listen(0x4001) = %v, want ErrSocketInUse", err)
+	}
+	var opErr *net.OpError
+	if _, err := s.Listen(0x4001); !errors.As(err, &opErr) {
+		t.Fatalf("error %T is not a *net.OpError", err)
+	}
+	d := listen(t, s, 0)
+	if got := d.Addr().Socket; !got.IsDynamic() || got == 0x4001 {
+		t.Fatalf("dynamic socket %v", got)
+	}
+	c.Close()
+	if _, err := s.Listen(0x4001); err != nil {
+		t.Fatalf("Listen after Close: %v", err)
+	}
+	// Exhaust the dynamic range: every socket is handed out once.
+	seen := map[ipx.Socket]bool{}
+	for {
+		c, err := s.Listen(0)
+		if err != nil {
+			if !errors.Is(err, ipx.ErrSocketInUse) {
+				t.Fatalf("exhausted: %v", err)
+			}
+			break
+		}
+		if seen[c.Addr().Socket] {
+			t.Fatalf("socket %v handed out twice", c.Addr().Socket)
+		}
+		seen[c.Addr().Socket] = true
+	}
+	if want := int(ipx.SocketDynamicMax-ipx.SocketDynamicMin) + 1 - 2; len(seen) != want {
+		t.Fatalf("dynamic sockets handed out = %d, want %d", len(seen), want)
+	}
+}
+
+func TestUnicastAndHeader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{Seed: 1})
+		a := host(t, seg, node(1), 0x10, ipx.StackConfig{})
+		b := host(t, seg, node(2), 0x10, ipx.StackConfig{})
+		ca, cb := listen(t, a, 0x4000), listen(t, b, 0x5000)
+
+		dst := ipx.Addr{Net: 0x10, Node: node(2), Socket: 0x5000}
+		if _, err := ca.WriteMsg([]byte("hello"), dst, ipx.WriteOptions{Type: ipx.TypePEP, Checksum: true}); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		n, info, err := cb.ReadMsg(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(buf[:n]) != "hello" {
+			t.Errorf("payload %q", buf[:n])
+		}
+		h := info.Header
+		wantSrc := ipx.Addr{Net: 0x10, Node: node(1), Socket: 0x4000}
+		if h.Src != wantSrc || h.Dst != dst || h.Type != ipx.TypePEP || h.Length != ipx.HeaderLen+5 {
+			t.Errorf("header %+v", h)
+		}
+		if h.Checksum == ipx.ChecksumNone {
+			t.Errorf("checksum not computed")
+		}
+		if info.From != node(1) || info.Link != 1 {
+			t.Errorf("info from %v link %d", info.From, info.Link)
+		}
+
+		// WriteTo/ReadFrom use the Conn's packet type and return the sender.
+		cb.SetPacketType(ipx.TypeEcho)
+		if _, err := cb.WriteTo([]byte("back"), wantSrc); err != nil {
+			t.Fatal(err)
+		}
+		n, from, err := ca.ReadFrom(buf)
+		if err != nil || string(buf[:n]) != "back" || from != dst {
+			t.Fatalf("ReadFrom = %q %v %v", buf[:n], from, err)
+		}
+		if _, err := cb.WriteTo([]byte("x"), &net.UDPAddr{}); !errors.Is(err, ipx.ErrBadAddr) {
+			t.Fatalf("WriteTo UDPAddr: %v", err)
+		}
+	})
+}
+
+func TestShortBufferTruncates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		a := host(t, seg, node(1), 1, ipx.StackConfig{})
+		b := host(t, seg, node(2), 1, ipx.StackConfig{})
+		ca, cb := listen(t, a, 0x4000), listen(t, b, 0x4000)
+		ca.WriteTo([]byte("0123456789"), cb.Addr())
+		buf := make([]byte, 4)
+		n, _, err := cb.ReadFrom(buf)
+		if err != nil || n != 4 || string(buf) != "0123" {
+			t.Fatalf("ReadFrom = %d %q %v", n, buf, err)
+		}
+	})
+}
+
+func TestBroadcast(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		a := host(t, seg, node(1), 7, ipx.StackConfig{})
+		b := host(t, seg, node(2), 7, ipx.StackConfig{})
+		c := host(t, seg, node(3), 7, ipx.StackConfig{})
+		sender := listen(t, a, 0x4000)
+		localPeer := listen(t, a, 0x5000) // same Stack, other socket
+		rb, rc := listen(t, b, 0x5000), listen(t, c, 0x5000)
+		other := listen(t, c, 0x5001)
+
+		bc := ipx.Addr{Node: ipx.NodeBroadcast, Socket: 0x5000}
+		if _, err := sender.WriteTo([]byte("all"), bc); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		for name, conn := range map[string]*ipx.Conn{"b": rb, "c": rc, "local": localPeer} {
+			conn.SetReadDeadline(time.Now().Add(time.Second))
+			buf := make([]byte, 8)
+			n, info, err := conn.ReadMsg(buf)
+			if err != nil || string(buf[:n]) != "all" {
+				t.Fatalf("%s: %q %v", name, buf[:n], err)
+			}
+			if info.Header.Dst.Net != 7 {
+				t.Errorf("%s: network 0 not filled in: %v", name, info.Header.Dst)
+			}
+		}
+		other.SetReadDeadline(time.Now().Add(time.Second))
+		if _, _, err := other.ReadFrom(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("socket 0x5001 got a broadcast for 0x5000: %v", err)
+		}
+		// The sender's own socket does not hear itself.
+		sender.SetReadDeadline(time.Now().Add(time.Second))
+		if _, _, err := sender.ReadFrom(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("sender heard its own broadcast: %v", err)
+		}
+	})
+}
+
+func TestLoopbackToOwnNode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		a := host(t, seg, node(1), 3, ipx.StackConfig{})
+		c1, c2 := listen(t, a, 0x4000), listen(t, a, 0x4001)
+		c1.WriteTo([]byte("me"), c2.Addr())
+		buf := make([]byte, 8)
+		n, from, err := c2.ReadFrom(buf)
+		if err != nil || string(buf[:n]) != "me" || from != c1.Addr() {
+			t.Fatalf("%q %v %v", buf[:n], from, err)
+		}
+		if got := seg.Stats(); got.Delivered != 0 {
+			t.Errorf("loopback went on the wire: %+v", got)
+		}
+	})
+}
+
+// router builds A (net 1) — R — B (net 2) with static routes on the ends.
+func router(t *testing.T) (a, r, b *ipx.Stack, seg1, seg2 *memlan.Segment) {
+	seg1 = memlan.NewSegment(memlan.Config{Seed: 1})
+	seg2 = memlan.NewSegment(memlan.Config{Seed: 2})
+	var ra, rb ipx.StaticRoutes
+	ra.Set(2, ipx.Route{Link: 1, NextHop: node(0xa1), Hops: 1, Ticks: 1})
+	rb.Set(1, ipx.Route{Link: 1, NextHop: node(0xa2), Hops: 1, Ticks: 1})
+	a = host(t, seg1, node(1), 1, ipx.StackConfig{Routes: &ra})
+	b = host(t, seg2, node(2), 2, ipx.StackConfig{Routes: &rb})
+	var err error
+	r, err = ipx.NewStack(ipx.StackConfig{Forward: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	attach(t, r, seg1, node(0xa1), 1)
+	attach(t, r, seg2, node(0xa2), 2)
+	return a, r, b, seg1, seg2
+}
+
+func TestForwarding(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, r, b, _, _ := router(t)
+		ca, cb := listen(t, a, 0x4000), listen(t, b, 0x4000)
+		dst := ipx.Addr{Net: 2, Node: node(2), Socket: 0x4000}
+		if _, err := ca.WriteTo([]byte("across"), dst); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 16)
+		n, info, err := cb.ReadMsg(buf)
+		if err != nil || string(buf[:n]) != "across" {
+			t.Fatalf("%q %v", buf[:n], err)
+		}
+		if info.Header.TransportControl != 1 || info.From != node(0xa2) ||
+			info.Header.Src != (ipx.Addr{Net: 1, Node: node(1), Socket: 0x4000}) {
+			t.Fatalf("forwarded header %+v from %v", info.Header, info.From)
+		}
+		// And back, answering the source address as received.
+		if _, err := cb.WriteTo([]byte("reply"), info.Header.Src); err != nil {
+			t.Fatal(err)
+		}
+		if n, _, err := ca.ReadFrom(buf); err != nil || string(buf[:n]) != "reply" {
+			t.Fatalf("reply %q %v", buf[:n], err)
+		}
+		if got := r.Stats().Forwarded; got != 2 {
+			t.Fatalf("router forwarded %d, want 2", got)
+		}
+		// No route: matchable error, nothing sent.
+		_, err = ca.WriteTo([]byte("x"), ipx.Addr{Net: 99, Node: node(9), Socket: 1})
+		if !errors.Is(err, ipx.ErrNoRoute) {
+			t.Fatalf("send to network 99: %v", err)
+		}
+	})
+}
+
+func TestForwardingDisabledAndHopLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, r, b, seg1, _ := router(t)
+		cb := listen(t, b, 0x4000)
+		raw, err := seg1.Attach(node(0x77))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		send := func(tc uint8) {
+			p := ipx.Packet{Header: ipx.Header{Checksum: ipx.ChecksumNone, TransportControl: tc,
+				Dst: ipx.Addr{Net: 2, Node: node(2), Socket: 0x4000},
+				Src: ipx.Addr{Net: 1, Node: node(0x77), Socket: 0x4000}}, Payload: []byte{tc}}
+			b, _ := p.MarshalBinary()
+			if err := raw.WritePacket(b, node(0xa1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		send(14) // arrives with 15
+		send(15) // would arrive with 16: dropped
+		synctest.Wait()
+		buf := make([]byte, 4)
+		_, info, err := cb.ReadMsg(buf)
+		if err != nil || info.Header.TransportControl != 15 {
+			t.Fatalf("got %+v %v", info.Header, err)
+		}
+		if got := r.Stats().DropHopLimit; got != 1 {
+			t.Fatalf("DropHopLimit = %d, want 1", got)
+		}
+
+		// A host that does not forward drops transit packets.
+		h := host(t, seg1, node(0x55), 1, ipx.StackConfig{})
+		p := ipx.Packet{Header: ipx.Header{Checksum: ipx.ChecksumNone,
+			Dst: ipx.Addr{Net: 2, Node: node(2), Socket: 0x4000},
+			Src: ipx.Addr{Net: 1, Node: node(0x77), Socket: 0x4000}}}
+		pb, _ := p.MarshalBinary()
+		raw.WritePacket(pb, node(0x55))
+		synctest.Wait()
+		if got := h.Stats(); got.DropNotForUs != 1 || got.Forwarded != 0 {
+			t.Fatalf("host stats %+v", got)
+		}
+	})
+}
+
+func TestBadInputCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		s := host(t, seg, node(1), 1, ipx.StackConfig{})
+		c := listen(t, s, 0x4000)
+		raw, _ := seg.Attach(node(2))
+		defer raw.Close()
+
+		good := ipx.Packet{Header: ipx.Header{Checksum: ipx.ChecksumNone,
+			Dst: ipx.Addr{Net: 1, Node: node(1), Socket: 0x4000},
+			Src: ipx.Addr{Net: 1, Node: node(2), Socket: 0x4000}}, Payload: []byte("ok")}
+		gb, _ := good.MarshalBinary()
+		badSum := bytes.Clone(gb)
+		ipx.PutChecksum(badSum)
+		badSum[31] ^= 1 // payload changed after the checksum
+		longLen := bytes.Clone(gb)
+		longLen[3] = 200 // length beyond the packet
+		noSock := bytes.Clone(gb)
+		noSock[17] = 0x99
+
+		for _, b := range [][]byte{{1, 2, 3}, badSum, longLen, noSock, gb} {
+			raw.WritePacket(b, node(1))
+		}
+		synctest.Wait()
+		st := s.Stats()
+		if st.DropMalformed != 2 || st.DropChecksum != 1 || st.DropNoSocket != 1 || st.Delivered != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+		buf := make([]byte, 8)
+		if n, _, err := c.ReadFrom(buf); err != nil || string(buf[:n]) != "ok" {
+			t.Fatalf("good packet after bad ones: %q %v", buf[:n], err)
+		}
+	})
+}
+
+func TestQueueFullDropsNewest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		a := host(t, seg, node(1), 1, ipx.StackConfig{})
+		b := host(t, seg, node(2), 1, ipx.StackConfig{QueueLen: 4})
+		ca, slow := listen(t, a, 0x4000), listen(t, b, 0x4000)
+		fast := listen(t, b, 0x4001)
+		for i := range 10 {
+			ca.WriteTo([]byte{byte(i)}, slow.Addr())
+			synctest.Wait()
+		}
+		// The slow socket does not block another socket on the same link.
+		ca.WriteTo([]byte("f"), fast.Addr())
+		buf := make([]byte, 4)
+		if n, _, err := fast.ReadFrom(buf); err != nil || string(buf[:n]) != "f" {
+			t.Fatalf("fast socket: %q %v", buf[:n], err)
+		}
+		if got := b.Stats().DropQueueFull; got != 6 {
+			t.Fatalf("DropQueueFull = %d, want 6", got)
+		}
+		for want := range 4 { // the oldest four were kept, in order
+			n, _, err := slow.ReadFrom(buf)
+			if err != nil || n != 1 || buf[0] != byte(want) {
+				t.Fatalf("packet %d: %v %v", want, buf[:n], err)
+			}
+		}
+	})
+}
+
+func TestDeadlinesAndClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		s := host(t, seg, node(1), 1, ipx.StackConfig{})
+		c := listen(t, s, 0x4000)
+		start := time.Now()
+		c.SetReadDeadline(start.Add(3 * time.Second))
+		_, _, err := c.ReadFrom(make([]byte, 1))
+		var ne net.Error
+		if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("read past deadline: %v", err)
+		}
+		if d := time.Since(start); d != 3*time.Second {
+			t.Fatalf("deadline fired after %v", d)
+		}
+		// Extending the deadline re-arms it; clearing it blocks until Close.
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		c.SetReadDeadline(time.Time{})
+		done := make(chan error)
+		go func() {
+			_, _, err := c.ReadFrom(make([]byte, 1))
+			done <- err
+		}()
+		time.Sleep(time.Hour) // fake clock: proves the cleared deadline never fires
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("read returned %v with no deadline", err)
+		default:
+		}
+		c.Close()
+		if err := <-done; !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read after Close: %v", err)
+		}
+		if err := c.Close(); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("second Close: %v", err)
+		}
+		c.SetWriteDeadline(time.Now().Add(-time.Second))
+		if _, err := c.WriteTo(nil, c.Addr()); err == nil {
+			t.Fatal("write on closed conn succeeded")
+		}
+	})
+}
+
+func TestStackCloseEndsEverything(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		s, _ := ipx.NewStack(ipx.StackConfig{})
+		attach(t, s, seg, node(1), 1)
+		c := listen(t, s, 0x4000)
+		done := make(chan error)
+		go func() {
+			_, _, err := c.ReadFrom(make([]byte, 1))
+			done <- err
+		}()
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read after Stack.Close: %v", err)
+		}
+		if _, err := s.Listen(0); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Listen after Close: %v", err)
+		}
+		// synctest.Test fails if any goroutine the Stack started is left.
+	})
+}
+
+func TestLinkFailureSurfacesOnRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		s, _ := ipx.NewStack(ipx.StackConfig{})
+		defer s.Close()
+		l, _ := seg.Attach(node(1))
+		s.AddLink(l, 1)
+		c := listen(t, s, 0x4000)
+		l.Close() // the link dies underneath the Stack
+		_, _, err := c.ReadFrom(make([]byte, 1))
+		if !errors.Is(err, ipx.ErrLinkDown) || !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read on a dead link: %v", err)
+		}
+		if got := s.Stats().LinkReadFailure; got != 1 {
+			t.Fatalf("LinkReadFailure = %d", got)
+		}
+	})
+}
+
+func TestSendAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector (sync.Pool drops items)")
+	}
+	seg := memlan.NewSegment(memlan.Config{})
+	a := host(t, seg, node(1), 1, ipx.StackConfig{})
+	b := host(t, seg, node(2), 1, ipx.StackConfig{})
+	ca, cb := listen(t, a, 0x4000), listen(t, b, 0x4000)
+	dst := cb.Addr()
+	payload := make([]byte, 100)
+	buf := make([]byte, 200)
+	roundTrip := func() {
+		if _, err := ca.WriteMsg(payload, dst, ipx.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := cb.ReadMsg(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 { // warm the pools
+		roundTrip()
+	}
+	if n := testing.AllocsPerRun(1000, roundTrip); n != 0 {
+		t.Fatalf("send+receive allocates %v per packet", n)
+	}
+}
