@@ -1,0 +1,329 @@
+package udp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+)
+
+// Config tunes a Link. The zero value is ready to use.
+type Config struct {
+	// RetryInitial is the wait for a registration reply before the first
+	// retry; each retry doubles it up to RetryMax. Default 250 ms.
+	RetryInitial time.Duration
+	// RetryMax caps the wait between registration attempts. Default 4 s
+	// (DOSBox itself gives up after one attempt and 5 s).
+	RetryMax time.Duration
+	// Logger receives registration events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate checks the configuration for values that cannot work.
+func (c *Config) Validate() error {
+	if c.RetryInitial < 0 || c.RetryMax < 0 {
+		return fmt.Errorf("udp: negative retry interval")
+	}
+	if c.RetryMax != 0 && c.RetryInitial > c.RetryMax {
+		return fmt.Errorf("udp: RetryInitial %v above RetryMax %v", c.RetryInitial, c.RetryMax)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.RetryInitial == 0 {
+		c.RetryInitial = 250 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 4 * time.Second
+	}
+	if c.RetryInitial > c.RetryMax {
+		c.RetryInitial = c.RetryMax
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// LinkStats counts a Link's traffic.
+type LinkStats struct {
+	Received      uint64 // packets returned by ReadPacket
+	Sent          uint64 // packets written by WritePacket
+	PingsAnswered uint64 // tunnel pings answered
+	Control       uint64 // other control packets (late registration replies, ping answers) dropped
+	DropForeign   uint64 // datagrams from an address other than the server
+	DropMalformed uint64 // datagrams without a valid IPX header and length
+}
+
+// Link is the client end of the tunnel: one registered node on the
+// server's segment. It implements ipx.Link and is safe for concurrent use.
+//
+// The server relays by the destination node in the IPX header, so
+// WritePacket ignores its dst argument. As a consequence a packet cannot
+// be sent through a router on the tunnel to a node of another network
+// (the server would look for the final node); the tunnel is one segment
+// of directly reachable nodes.
+type Link struct {
+	pc     net.PacketConn
+	conn   addrPortConn
+	server netip.AddrPort // as given, for writes
+	peer   netip.AddrPort // unmapped, for comparing senders
+	node   ipx.Node
+	net    ipx.Network
+	log    *slog.Logger
+
+	rmu  sync.Mutex
+	rbuf []byte
+
+	received, sent, pings, control, foreign, malformed atomic.Uint64
+}
+
+var _ ipx.Link = (*Link)(nil)
+
+// maxDatagram bounds what ReadPacket reads: the largest UDP payload.
+const maxDatagram = 65535
+
+// Dial opens a UDP socket and registers with the tunnel server at
+// server ("host:port"; the port defaults to 213), retrying with
+// exponential backoff until ctx ends. ctx bounds only the registration.
+func Dial(ctx context.Context, server string, cfg Config) (*Link, error) {
+	if _, _, err := net.SplitHostPort(server); err != nil {
+		server = net.JoinHostPort(server, fmt.Sprint(DefaultPort))
+	}
+	var r net.Resolver
+	addrs, err := r.LookupNetIP(ctx, "ip4", hostOf(server))
+	if err != nil {
+		return nil, fmt.Errorf("udp: resolve %s: %w", server, err)
+	}
+	port, err := net.LookupPort("udp", portOf(server))
+	if err != nil {
+		return nil, fmt.Errorf("udp: resolve %s: %w", server, err)
+	}
+	pc, err := net.ListenUDP("udp4", &net.UDPAddr{})
+	if err != nil {
+		return nil, fmt.Errorf("udp: %w", err)
+	}
+	l, err := NewLink(ctx, pc, netip.AddrPortFrom(addrs[0], uint16(port)), cfg)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func hostOf(hp string) string { h, _, _ := net.SplitHostPort(hp); return h }
+func portOf(hp string) string { _, p, _ := net.SplitHostPort(hp); return p }
+
+// NewLink registers with the tunnel server at server over pc, retrying
+// with exponential backoff until ctx ends; then ErrNoServer (also wrapping
+// ctx's error). The Link owns pc from then on and closes it on Close; on
+// error pc is left open for the caller. pc should be a *net.UDPConn for
+// allocation-free I/O; other net.PacketConns work through ReadFrom and
+// WriteTo. pc's read deadline is used during registration and cleared
+// after it.
+func NewLink(ctx context.Context, pc net.PacketConn, server netip.AddrPort, cfg Config) (*Link, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	l := &Link{
+		pc:     pc,
+		conn:   asAddrPortConn(pc),
+		server: server,
+		peer:   netip.AddrPortFrom(server.Addr().Unmap(), server.Port()),
+		log:    cfg.Logger,
+		rbuf:   make([]byte, maxDatagram),
+	}
+	if err := l.register(ctx, cfg); err != nil {
+		return nil, err
+	}
+	l.log.Info("udp: registered", "server", server, "node", l.node)
+	return l, nil
+}
+
+// register sends registrations until a reply arrives or ctx ends.
+func (l *Link) register(ctx context.Context, cfg Config) error {
+	// A context that ends must interrupt a blocked read: move the read
+	// deadline into the past. mu and done keep that from happening once
+	// register has returned and cleared the deadline.
+	var (
+		mu   sync.Mutex
+		done bool
+	)
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			l.pc.SetReadDeadline(time.Unix(1, 0))
+		}
+	})
+	defer func() {
+		stop()
+		mu.Lock()
+		done = true
+		mu.Unlock()
+		l.pc.SetReadDeadline(time.Time{})
+	}()
+
+	reg := registration()
+	wait := cfg.RetryInitial
+	for attempt := 1; ; attempt++ {
+		if _, err := l.conn.WriteToUDPAddrPort(reg[:], l.server); err != nil {
+			l.log.Debug("udp: registration send failed", "server", l.server, "err", err)
+		}
+		mu.Lock()
+		if ctx.Err() == nil {
+			l.pc.SetReadDeadline(time.Now().Add(wait))
+		}
+		mu.Unlock()
+		for {
+			n, from, err := l.conn.ReadFromUDPAddrPort(l.rbuf)
+			if err != nil {
+				if ctx.Err() != nil {
+					return fmt.Errorf("udp: register with %v: %d attempts: %w: %w", l.server, attempt, ErrNoServer, ctx.Err())
+				}
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					break
+				}
+				return opErr("register", l.pc.LocalAddr(), net.UDPAddrFromAddrPort(l.server), err)
+			}
+			if node, netw, ok := l.registrationReply(l.rbuf[:n], from); ok {
+				l.node, l.net = node, netw
+				return nil
+			}
+		}
+		wait = min(2*wait, cfg.RetryMax)
+	}
+}
+
+// registrationReply reports whether b from from is the server's answer
+// to a registration, and the node and network it assigns. Like ipxbox's
+// client it wants both sockets 2 and a destination that is not broadcast
+// (a ping) nor zero (another registration).
+func (l *Link) registrationReply(b []byte, from netip.AddrPort) (ipx.Node, ipx.Network, bool) {
+	if !l.fromServer(from) {
+		l.foreign.Add(1)
+		return ipx.Node{}, 0, false
+	}
+	if _, ok := checkPacket(b); !ok {
+		l.malformed.Add(1)
+		return ipx.Node{}, 0, false
+	}
+	var h ipx.Header
+	if h.UnmarshalBinary(b) != nil || h.Dst.Socket != controlSocket || h.Src.Socket != controlSocket ||
+		h.Dst.Node == ipx.NodeBroadcast || h.Dst.Node == ipx.NodeZero {
+		l.control.Add(1)
+		return ipx.Node{}, 0, false
+	}
+	return h.Dst.Node, h.Dst.Net, true
+}
+
+func (l *Link) fromServer(from netip.AddrPort) bool {
+	return from.Port() == l.peer.Port() && from.Addr().Unmap() == l.peer.Addr()
+}
+
+// ReadPacket blocks until the server relays a packet, copies it into b
+// (truncated to len(b)) and returns its length and its sender's node: the
+// server relays without routing, so the header's source node is the
+// previous hop. Datagrams from other addresses and ones without a valid
+// IPX header are counted and skipped; bytes past the header's length field
+// are dropped. Tunnel pings are answered here and not returned, as DOSBox
+// does; so are other header-only packets to socket 2 (control traffic).
+func (l *Link) ReadPacket(b []byte) (int, ipx.Node, error) {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	for {
+		n, from, err := l.conn.ReadFromUDPAddrPort(l.rbuf)
+		if err != nil {
+			return 0, ipx.Node{}, opErr("read", l.pc.LocalAddr(), nil, err)
+		}
+		if !l.fromServer(from) {
+			l.foreign.Add(1)
+			continue
+		}
+		m, ok := checkPacket(l.rbuf[:n])
+		if !ok {
+			l.malformed.Add(1)
+			continue
+		}
+		p := l.rbuf[:m]
+		if isControl(p) {
+			l.handleControl(p)
+			continue
+		}
+		l.received.Add(1)
+		return copy(b, p), srcNode(p), nil
+	}
+}
+
+func (l *Link) handleControl(p []byte) {
+	pinger := srcNode(p)
+	if !isPing(p) || pinger == l.node {
+		l.control.Add(1)
+		return
+	}
+	ans := pingAnswer(pinger, l.node)
+	if _, err := l.conn.WriteToUDPAddrPort(ans[:], l.server); err != nil {
+		l.log.Debug("udp: ping answer failed", "err", err)
+		return
+	}
+	l.pings.Add(1)
+}
+
+// WritePacket sends the encoded IPX packet p to the server, which relays
+// it by the destination node in p's header; dst is not used (see Link).
+// p must hold at least a header and at most MTU bytes.
+func (l *Link) WritePacket(p []byte, dst ipx.Node) error {
+	if len(p) < ipx.HeaderLen {
+		return opErr("write", l.pc.LocalAddr(), nil, fmt.Errorf("udp: packet of %d bytes: %w", len(p), ipx.ErrShortBuffer))
+	}
+	if len(p) > MTU {
+		return opErr("write", l.pc.LocalAddr(), nil, fmt.Errorf("udp: packet of %d bytes above MTU %d: %w", len(p), MTU, ipx.ErrTooLarge))
+	}
+	if _, err := l.conn.WriteToUDPAddrPort(p, l.server); err != nil {
+		return opErr("write", l.pc.LocalAddr(), nil, err)
+	}
+	l.sent.Add(1)
+	return nil
+}
+
+// Node is the node the server assigned: this end's IPv4 address and UDP
+// port as the server sees them.
+func (l *Link) Node() ipx.Node { return l.node }
+
+// Network is the network number in the server's registration reply
+// (DOSBox sends 0, "this network").
+func (l *Link) Network() ipx.Network { return l.net }
+
+// MTU returns MTU (1424), what a DOSBox client receives whole.
+func (l *Link) MTU() int { return MTU }
+
+// Server is the tunnel server's address.
+func (l *Link) Server() netip.AddrPort { return l.server }
+
+// LocalAddr is the local UDP address.
+func (l *Link) LocalAddr() net.Addr { return l.pc.LocalAddr() }
+
+// Stats returns the Link's counters.
+func (l *Link) Stats() LinkStats {
+	return LinkStats{
+		Received:      l.received.Load(),
+		Sent:          l.sent.Load(),
+		PingsAnswered: l.pings.Load(),
+		Control:       l.control.Load(),
+		DropForeign:   l.foreign.Load(),
+		DropMalformed: l.malformed.Load(),
+	}
+}
+
+// Close closes the UDP socket and unblocks ReadPacket, which then
+// returns an error wrapping net.ErrClosed. The server is not told: the
+// DOSBox protocol has no unregistration; it forgets silent clients.
+func (l *Link) Close() error { return l.pc.Close() }

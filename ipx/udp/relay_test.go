@@ -1,0 +1,350 @@
+package udp
+
+import (
+	"bytes"
+	"encoding/hex"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+)
+
+// recorder is an addrPortConn whose writes are kept for inspection.
+type recorder struct{ sent []datagram }
+
+func (r *recorder) ReadFromUDPAddrPort([]byte) (int, netip.AddrPort, error) {
+	panic("not used")
+}
+
+func (r *recorder) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	r.sent = append(r.sent, datagram{to, append([]byte(nil), b...)})
+	return len(b), nil
+}
+
+func (r *recorder) take() []datagram { s := r.sent; r.sent = nil; return s }
+
+var (
+	t0      = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	srvAddr = netip.MustParseAddrPort("10.0.0.1:213")
+	addrA   = netip.MustParseAddrPort("10.0.0.2:4000")
+	addrB   = netip.MustParseAddrPort("10.0.0.3:4001")
+	addrC   = netip.MustParseAddrPort("10.0.0.4:4002")
+)
+
+func mustNode(t testing.TB, ap netip.AddrPort) ipx.Node {
+	t.Helper()
+	n, ok := NodeFromAddrPort(ap)
+	if !ok {
+		t.Fatalf("no node for %v", ap)
+	}
+	return n
+}
+
+func newTestRelay(t *testing.T, cfg ServerConfig) (*relay, *recorder) {
+	t.Helper()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	return newRelay(cfg.withDefaults(), mustNode(t, srvAddr), rec, t0), rec
+}
+
+// pkt builds an IPX packet from src to dst with payload.
+func pkt(t testing.TB, src, dst ipx.Node, dstSock ipx.Socket, payload string) []byte {
+	t.Helper()
+	p := ipx.Packet{
+		Header: ipx.Header{
+			Checksum: ipx.ChecksumNone, Type: ipx.TypePEP,
+			Dst: ipx.Addr{Net: 0, Node: dst, Socket: dstSock},
+			Src: ipx.Addr{Net: 0, Node: src, Socket: 0x4000},
+		},
+		Payload: []byte(payload),
+	}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func register(t *testing.T, r *relay, rec *recorder, now time.Time, from netip.AddrPort) {
+	t.Helper()
+	reg := registration()
+	r.handle(now, from, reg[:])
+	got := rec.take()
+	want := registrationReply(mustNode(t, from), r.self)
+	if len(got) != 1 || got[0].from != from || !bytes.Equal(got[0].b, want[:]) {
+		t.Fatalf("registration of %v: sent %v, want reply % x", from, got, want)
+	}
+}
+
+// TestControlBytes pins the control packets to the bytes DOSBox sends
+// (src/hardware/ipx.cpp ConnectToServer, pingSend, pingAck;
+// ipxserver.cpp ackClient).
+func TestControlBytes(t *testing.T) {
+	client := ipx.Node{127, 0, 0, 1, 0xbd, 0x38}
+	server := ipx.Node{0, 0, 0, 0, 0, 213}
+	tests := []struct {
+		name string
+		got  [ipx.HeaderLen]byte
+		want string
+	}{
+		{"registration", registration(),
+			"ffff001e0000" + "00000000" + "000000000000" + "0002" + "00000000" + "000000000000" + "0002"},
+		{"registration reply", registrationReply(client, server),
+			"ffff001e0000" + "00000000" + "7f000001bd38" + "0002" + "00000001" + "0000000000d5" + "0002"},
+		{"ping", ping(client),
+			"ffff001e0000" + "00000000" + "ffffffffffff" + "0002" + "00000000" + "7f000001bd38" + "0002"},
+		{"ping answer", pingAnswer(client, server),
+			"ffff001e0000" + "00000000" + "7f000001bd38" + "0002" + "00000000" + "0000000000d5" + "0002"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := hex.EncodeToString(tt.got[:]); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNodeAddrPort(t *testing.T) {
+	tests := []struct {
+		ap   string
+		node string
+		ok   bool
+	}{
+		{"127.0.0.1:48440", "7f000001bd38", true},
+		{"10.1.2.3:213", "0a01020300d5", true},
+		{"[::ffff:10.1.2.3]:213", "0a01020300d5", true},
+		{"[2001:db8::1]:213", "000000000000", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ap, func(t *testing.T) {
+			ap := netip.MustParseAddrPort(tt.ap)
+			n, ok := NodeFromAddrPort(ap)
+			if ok != tt.ok || n.String() != tt.node {
+				t.Fatalf("NodeFromAddrPort = %v, %v; want %s, %v", n, ok, tt.node, tt.ok)
+			}
+			if ok {
+				if back := AddrPortFromNode(n); back != netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) {
+					t.Errorf("AddrPortFromNode = %v", back)
+				}
+			}
+		})
+	}
+}
+
+func TestRelay(t *testing.T) {
+	nA, nB, nC := mustNode(t, addrA), mustNode(t, addrB), mustNode(t, addrC)
+	tests := []struct {
+		name string
+		from netip.AddrPort
+		b    func(t *testing.T) []byte
+		want []netip.AddrPort // recipients; nil = nothing sent
+		stat func(ServerStats) uint64
+	}{
+		{"unicast", addrA, func(t *testing.T) []byte { return pkt(t, nA, nB, 0x4000, "hi") },
+			[]netip.AddrPort{addrB}, func(s ServerStats) uint64 { return s.Unicasts }},
+		{"broadcast skips sender", addrA, func(t *testing.T) []byte { return pkt(t, nA, ipx.NodeBroadcast, 0x4000, "all") },
+			[]netip.AddrPort{addrB, addrC}, func(s ServerStats) uint64 { return s.Broadcasts }},
+		{"broadcast by address part only", addrA, func(t *testing.T) []byte {
+			return pkt(t, nA, ipx.Node{0xff, 0xff, 0xff, 0xff, 0, 1}, 0x4000, "all")
+		}, []netip.AddrPort{addrB, addrC}, func(s ServerStats) uint64 { return s.Broadcasts }},
+		{"unregistered sender", netip.MustParseAddrPort("10.9.9.9:1"), func(t *testing.T) []byte {
+			return pkt(t, ipx.Node{10, 9, 9, 9, 0, 1}, nB, 0x4000, "x")
+		}, nil, func(s ServerStats) uint64 { return s.DropUnregistered }},
+		{"spoofed source node", addrA, func(t *testing.T) []byte { return pkt(t, nC, nB, 0x4000, "x") },
+			nil, func(s ServerStats) uint64 { return s.DropSpoofed }},
+		{"spoofed broadcast", addrA, func(t *testing.T) []byte { return pkt(t, nC, ipx.NodeBroadcast, 0x4000, "x") },
+			nil, func(s ServerStats) uint64 { return s.DropSpoofed }},
+		{"unknown destination", addrA, func(t *testing.T) []byte {
+			return pkt(t, nA, ipx.Node{10, 9, 9, 9, 0, 1}, 0x4000, "x")
+		}, nil, func(s ServerStats) uint64 { return s.DropNoDest }},
+		{"short datagram", addrA, func(t *testing.T) []byte { return make([]byte, 29) },
+			nil, func(s ServerStats) uint64 { return s.DropMalformed }},
+		{"length field beyond datagram", addrA, func(t *testing.T) []byte {
+			b := pkt(t, nA, nB, 0x4000, "hi")
+			b[3]++
+			return b
+		}, nil, func(s ServerStats) uint64 { return s.DropMalformed }},
+		{"answer to server ping", addrA, func(t *testing.T) []byte {
+			a := pingAnswer(pingNode, nA)
+			return a[:]
+		}, nil, func(s ServerStats) uint64 { return s.ToServer }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, rec := newTestRelay(t, ServerConfig{})
+			for _, a := range []netip.AddrPort{addrA, addrB, addrC} {
+				register(t, r, rec, t0, a)
+			}
+			b := tt.b(t)
+			r.handle(t0.Add(time.Second), tt.from, b)
+			got := rec.take()
+			if len(got) != len(tt.want) {
+				t.Fatalf("sent %d datagrams, want %d: %v", len(got), len(tt.want), got)
+			}
+			seen := map[netip.AddrPort]bool{}
+			for _, d := range got {
+				seen[d.from] = true
+				if !bytes.Equal(d.b, b) {
+					t.Errorf("relayed % x, want % x", d.b, b)
+				}
+			}
+			for _, w := range tt.want {
+				if !seen[w] {
+					t.Errorf("nothing sent to %v", w)
+				}
+			}
+			if n := tt.stat(r.st); n != 1 {
+				t.Errorf("counter = %d, want 1 (stats %+v)", n, r.st)
+			}
+		})
+	}
+}
+
+func TestRelayTrimsPadding(t *testing.T) {
+	r, rec := newTestRelay(t, ServerConfig{})
+	register(t, r, rec, t0, addrA)
+	register(t, r, rec, t0, addrB)
+	b := pkt(t, mustNode(t, addrA), mustNode(t, addrB), 0x4000, "hi")
+	r.handle(t0, addrA, append(b, 0, 0, 0, 0))
+	if got := rec.take(); len(got) != 1 || !bytes.Equal(got[0].b, b) {
+		t.Fatalf("relayed %v, want the packet without its padding", got)
+	}
+}
+
+func TestRelayPing(t *testing.T) {
+	r, rec := newTestRelay(t, ServerConfig{})
+	register(t, r, rec, t0, addrA)
+	register(t, r, rec, t0, addrB)
+	nA := mustNode(t, addrA)
+	p := ping(nA)
+	r.handle(t0, addrA, p[:])
+	got := rec.take()
+	ans := pingAnswer(nA, r.self)
+	if len(got) != 2 ||
+		got[0].from != addrA || !bytes.Equal(got[0].b, ans[:]) ||
+		got[1].from != addrB || !bytes.Equal(got[1].b, p[:]) {
+		t.Fatalf("ping from A: sent %v; want the server's answer to A and the ping relayed to B", got)
+	}
+	if r.st.PingsAnswered != 1 {
+		t.Errorf("PingsAnswered = %d", r.st.PingsAnswered)
+	}
+}
+
+func TestRelayRegistration(t *testing.T) {
+	t.Run("reregistration answered again", func(t *testing.T) {
+		r, rec := newTestRelay(t, ServerConfig{})
+		register(t, r, rec, t0, addrA)
+		register(t, r, rec, t0.Add(time.Second), addrA)
+		if r.st.Registrations != 1 || r.st.Reregistrations != 1 || len(r.table) != 1 {
+			t.Fatalf("stats %+v, %d clients", r.st, len(r.table))
+		}
+	})
+	t.Run("table full", func(t *testing.T) {
+		r, rec := newTestRelay(t, ServerConfig{MaxClients: 2})
+		register(t, r, rec, t0, addrA)
+		register(t, r, rec, t0, addrB)
+		reg := registration()
+		r.handle(t0, addrC, reg[:])
+		if got := rec.take(); len(got) != 0 || r.st.RefusedFull != 1 || len(r.table) != 2 {
+			t.Fatalf("sent %v, stats %+v", got, r.st)
+		}
+		register(t, r, rec, t0, addrA) // a known client is still answered
+	})
+	t.Run("rate limit", func(t *testing.T) {
+		r, rec := newTestRelay(t, ServerConfig{RegisterRate: 1, RegisterBurst: 3})
+		reg := registration()
+		for i := range 10 {
+			r.handle(t0, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 0, byte(i)}), 1000), reg[:])
+		}
+		if len(r.table) != 3 || r.st.RefusedRate != 7 || len(rec.take()) != 3 {
+			t.Fatalf("%d clients, stats %+v", len(r.table), r.st)
+		}
+		// One token back per second.
+		r.handle(t0.Add(time.Second), addrA, reg[:])
+		r.handle(t0.Add(time.Second), addrB, reg[:])
+		if len(r.table) != 4 || r.st.RefusedRate != 8 {
+			t.Fatalf("after 1 s: %d clients, stats %+v", len(r.table), r.st)
+		}
+	})
+	t.Run("IPv6 sender", func(t *testing.T) {
+		r, rec := newTestRelay(t, ServerConfig{})
+		reg := registration()
+		r.handle(t0, netip.MustParseAddrPort("[2001:db8::1]:5"), reg[:])
+		if len(rec.take()) != 0 || r.st.RefusedNotIPv4 != 1 {
+			t.Fatalf("stats %+v", r.st)
+		}
+	})
+	t.Run("IPv4-mapped sender", func(t *testing.T) {
+		r, rec := newTestRelay(t, ServerConfig{})
+		reg := registration()
+		r.handle(t0, netip.MustParseAddrPort("[::ffff:10.0.0.2]:4000"), reg[:])
+		if got := rec.take(); len(got) != 1 || got[0].from != addrA {
+			t.Fatalf("sent %v", got)
+		}
+	})
+}
+
+func TestRelayTimers(t *testing.T) {
+	cfg := ServerConfig{ClientTimeout: time.Minute, Keepalive: 10 * time.Second}
+	r, rec := newTestRelay(t, cfg)
+	register(t, r, rec, t0, addrA)
+	register(t, r, rec, t0, addrB)
+
+	// Nothing due yet: the next deadline is the keepalive.
+	if next := r.tick(t0.Add(time.Second)); !next.Equal(t0.Add(10 * time.Second)) {
+		t.Fatalf("next = %v", next.Sub(t0))
+	}
+	if got := rec.take(); len(got) != 0 {
+		t.Fatalf("sent %v before any deadline", got)
+	}
+
+	// Keepalive: both idle clients are pinged from pingNode.
+	next := r.tick(t0.Add(10 * time.Second))
+	got := rec.take()
+	p := ping(pingNode)
+	if len(got) != 2 || !bytes.Equal(got[0].b, p[:]) || !bytes.Equal(got[1].b, p[:]) {
+		t.Fatalf("keepalive sent %v", got)
+	}
+	if !next.Equal(t0.Add(20 * time.Second)) {
+		t.Fatalf("next = %v", next.Sub(t0))
+	}
+
+	// A answers its pings; B stays silent and is forgotten after a minute.
+	for s := 20; s <= 60; s += 10 {
+		now := t0.Add(time.Duration(s) * time.Second)
+		a := pingAnswer(pingNode, mustNode(t, addrA))
+		r.handle(now, addrA, a[:])
+		r.tick(now)
+	}
+	if _, ok := r.table[addrB]; ok || r.st.Expired != 1 {
+		t.Fatalf("B not expired: stats %+v", r.st)
+	}
+	if _, ok := r.table[addrA]; !ok {
+		t.Fatal("A expired although it answered")
+	}
+	if r.st.ToServer != 5 {
+		t.Errorf("ToServer = %d, want 5", r.st.ToServer)
+	}
+}
+
+func TestServerConfigValidate(t *testing.T) {
+	bad := []ServerConfig{
+		{MaxClients: -1},
+		{ClientTimeout: -1},
+		{RegisterRate: -1},
+		{MaxPacketLen: 10},
+		{Keepalive: time.Minute, ClientTimeout: time.Minute},
+	}
+	for _, c := range bad {
+		if c.Validate() == nil {
+			t.Errorf("%+v: Validate accepted it", c)
+		}
+	}
+	if err := (&ServerConfig{}).Validate(); err != nil {
+		t.Errorf("zero config: %v", err)
+	}
+}

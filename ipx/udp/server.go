@@ -1,0 +1,292 @@
+package udp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+)
+
+// ServerConfig tunes a Server. The zero value is ready to use.
+type ServerConfig struct {
+	// MaxClients bounds the client table; registrations beyond it are
+	// refused and counted. Default 256 (DOSBox holds 16).
+	MaxClients int
+	// ClientTimeout forgets a client nothing was heard from for this
+	// long. Default 10 minutes, as ipxbox.
+	ClientTimeout time.Duration
+	// Keepalive pings a client nothing was sent to for this long, so
+	// that NAT mappings stay open and a live client answers and is kept.
+	// Default 5 s, as ipxbox; negative disables pings.
+	Keepalive time.Duration
+	// RegisterRate and RegisterBurst bound how fast new clients are
+	// admitted (per second, token bucket), so that a registration flood
+	// cannot fill the table at once. Defaults 32/s and 64.
+	RegisterRate  float64
+	RegisterBurst int
+	// MaxPacketLen is the largest datagram relayed; longer ones are
+	// dropped. Default 1500 (ipxbox's buffer), above the Link MTU.
+	MaxPacketLen int
+	// Logger receives registrations (Info), expiries and refusals; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// Validate checks the configuration for values that cannot work.
+func (c *ServerConfig) Validate() error {
+	switch {
+	case c.MaxClients < 0:
+		return fmt.Errorf("udp: negative MaxClients %d", c.MaxClients)
+	case c.ClientTimeout < 0:
+		return fmt.Errorf("udp: negative ClientTimeout %v", c.ClientTimeout)
+	case c.RegisterRate < 0 || c.RegisterBurst < 0:
+		return fmt.Errorf("udp: negative registration rate or burst")
+	case c.MaxPacketLen != 0 && (c.MaxPacketLen < ipx.HeaderLen || c.MaxPacketLen > maxDatagram):
+		return fmt.Errorf("udp: MaxPacketLen %d outside %d..%d", c.MaxPacketLen, ipx.HeaderLen, maxDatagram)
+	case c.Keepalive > 0 && c.ClientTimeout > 0 && c.Keepalive >= c.ClientTimeout:
+		return fmt.Errorf("udp: Keepalive %v not below ClientTimeout %v", c.Keepalive, c.ClientTimeout)
+	}
+	return nil
+}
+
+func (c ServerConfig) withDefaults() ServerConfig {
+	if c.MaxClients == 0 {
+		c.MaxClients = 256
+	}
+	if c.ClientTimeout == 0 {
+		c.ClientTimeout = 10 * time.Minute
+	}
+	if c.Keepalive == 0 {
+		c.Keepalive = 5 * time.Second
+	}
+	if c.RegisterRate == 0 {
+		c.RegisterRate = 32
+	}
+	if c.RegisterBurst == 0 {
+		c.RegisterBurst = 64
+	}
+	if c.MaxPacketLen == 0 {
+		c.MaxPacketLen = 1500
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// ServerStats counts a Server's work.
+type ServerStats struct {
+	Clients          int    // registered now
+	Received         uint64 // datagrams read
+	Sent             uint64 // datagrams written
+	Registrations    uint64 // new clients admitted
+	Reregistrations  uint64 // registrations from known clients (answered again)
+	Expired          uint64 // clients forgotten after ClientTimeout of silence
+	Unicasts         uint64 // packets relayed to one client
+	Broadcasts       uint64 // packets relayed to every other client
+	ToServer         uint64 // answers to the server's pings
+	PingsSent        uint64 // keepalive pings
+	PingsAnswered    uint64 // client pings the server answered itself
+	RefusedFull      uint64 // registrations refused: table full
+	RefusedRate      uint64 // registrations refused: rate limit
+	RefusedNotIPv4   uint64 // registrations refused: IPv6 sender has no node
+	DropMalformed    uint64 // no valid IPX header and length
+	DropOversize     uint64 // longer than MaxPacketLen
+	DropUnregistered uint64 // from an address that has not registered
+	DropSpoofed      uint64 // IPX source node is not the sender's node
+	DropNoDest       uint64 // unicast to a node that is not registered
+	WriteErrors      uint64 // failed sends
+}
+
+// ClientInfo describes a registered client.
+type ClientInfo struct {
+	Addr     netip.AddrPort
+	Node     ipx.Node
+	Since    time.Time // registration
+	LastSeen time.Time // last datagram from it
+	Received uint64    // datagrams from it
+	Sent     uint64    // datagrams to it
+}
+
+// Server is a DOSBox-compatible IPX tunnel server; see the package
+// comment for the protocol and how it differs from DOSBox's.
+type Server struct {
+	pc   net.PacketConn
+	conn addrPortConn
+	max  int
+
+	mu      sync.Mutex
+	core    *relay
+	serving bool
+
+	wake      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// ListenServer listens on the UDP address addr ("host:port", IPv4 since
+// nodes hold IPv4 addresses) and returns a Server; call Serve.
+func ListenServer(addr string, cfg ServerConfig) (*Server, error) {
+	ua, err := net.ResolveUDPAddr("udp4", addr)
+	if err != nil {
+		return nil, fmt.Errorf("udp: %w", err)
+	}
+	pc, err := net.ListenUDP("udp4", ua)
+	if err != nil {
+		return nil, fmt.Errorf("udp: %w", err)
+	}
+	s, err := NewServer(pc, cfg)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewServer returns a Server on pc, which it owns from then on. pc should
+// be a *net.UDPConn for allocation-free relaying. The server's own node,
+// the source of its registration replies, is pc's local IPv4 address and
+// port (0.0.0.0 when bound to every address, as in DOSBox).
+func NewServer(pc net.PacketConn, cfg ServerConfig) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	self, _ := NodeFromAddrPort(addrPortOf(pc.LocalAddr()))
+	s := &Server{
+		pc:   pc,
+		conn: asAddrPortConn(pc),
+		max:  cfg.MaxPacketLen,
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+	}
+	s.core = newRelay(cfg, self, s.conn, time.Now())
+	return s, nil
+}
+
+// Addr is the server's UDP address.
+func (s *Server) Addr() net.Addr { return s.pc.LocalAddr() }
+
+// Serve relays datagrams until Close, then returns nil; a read error
+// other than the close is returned (and the server closed). It may be
+// called once.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	select {
+	case <-s.done:
+		s.mu.Unlock()
+		return nil
+	default:
+	}
+	if s.serving {
+		s.mu.Unlock()
+		return ErrServerStarted
+	}
+	s.serving = true
+	s.wg.Add(2) // under mu, so never concurrent with Close's Wait at zero
+	s.mu.Unlock()
+	defer s.wg.Done()
+	go s.timers()
+
+	buf := make([]byte, s.max+1)
+	for {
+		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			select {
+			case <-s.done:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			s.shutdown()
+			return opErr("serve", s.pc.LocalAddr(), nil, err)
+		}
+		s.mu.Lock()
+		if n > s.max {
+			s.core.st.Received++
+			s.core.st.DropOversize++
+		} else {
+			before := len(s.core.table)
+			s.core.handle(time.Now(), from, buf[:n])
+			if len(s.core.table) > before {
+				s.poke()
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// poke wakes the timer goroutine to recompute its deadline.
+func (s *Server) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// timers runs expiry and keepalives at the deadline the core asks for.
+func (s *Server) timers() {
+	defer s.wg.Done()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+		s.mu.Lock()
+		now := time.Now()
+		next := s.core.tick(now)
+		s.mu.Unlock()
+		t.Reset(next.Sub(now))
+	}
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() ServerStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.core.st
+	st.Clients = len(s.core.table)
+	return st
+}
+
+// Clients lists the registered clients, ordered by address.
+func (s *Server) Clients() []ClientInfo {
+	s.mu.Lock()
+	cs := s.core.clients()
+	s.mu.Unlock()
+	slices.SortFunc(cs, func(a, b ClientInfo) int { return a.Addr.Compare(b.Addr) })
+	return cs
+}
+
+// Close stops Serve and closes the socket. It is safe to call more than
+// once and waits until Serve and the server's timer goroutine have ended.
+func (s *Server) Close() error {
+	err := s.shutdown()
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) shutdown() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		close(s.done)
+		s.mu.Unlock()
+		err = s.pc.Close()
+	})
+	return err
+}
