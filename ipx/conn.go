@@ -76,14 +76,14 @@ func (c *Conn) enqueue(p *pbuf) bool {
 	}
 }
 
-// Addr returns the bound address: the first link's network and node and
-// the socket.
+// Addr returns the bound address: the socket on the Stack's internal
+// network if it has one, else on its first link.
 func (c *Conn) Addr() Addr {
-	a := Addr{Socket: c.sock}
-	if links := *c.s.links.Load(); len(links) > 0 {
-		a.Net, a.Node = links[0].Network, links[0].Node
+	links := *c.s.links.Load()
+	if len(links) == 0 {
+		return Addr{Socket: c.sock}
 	}
-	return a
+	return c.s.srcAddr(links[0], c.sock)
 }
 
 // LocalAddr returns Addr as a net.Addr.

@@ -57,6 +57,8 @@ type LinkInfo struct {
 	Network Network
 	Node    Node
 	MTU     int
+	// Internal marks an InternalLink: a network with no wire.
+	Internal bool
 }
 
 // StackStats are a Stack's counters since it was created.
@@ -172,6 +174,10 @@ func (s *Stack) AddLink(l Link, network Network) (LinkID, error) {
 	}
 	if int64(sl.MTU) > s.bufSize.Load() {
 		s.bufSize.Store(int64(sl.MTU))
+	}
+	_, sl.Internal = l.(*InternalLink)
+	if sl.Internal && network == 0 {
+		return 0, opErr("addlink", nil, fmt.Errorf("ipx: internal link needs a network number"))
 	}
 	links := append(append([]*stackLink(nil), old...), sl)
 	s.links.Store(&links)
@@ -449,6 +455,12 @@ func (s *Stack) nextHop(dst Addr, via LinkID) (*stackLink, Node, error) {
 		return nil, Node{}, fmt.Errorf("ipx: network %v via link %d: %w", dst.Net, via, ErrNoRoute)
 	}
 	if dst.Net == 0 {
+		// "This network": the first link with a wire.
+		for _, sl := range links {
+			if !sl.Internal {
+				return sl, dst.Node, nil
+			}
+		}
 		return links[0], dst.Node, nil
 	}
 	for _, sl := range links {
@@ -465,6 +477,18 @@ func (s *Stack) nextHop(dst Addr, via LinkID) (*stackLink, Node, error) {
 		return nil, Node{}, fmt.Errorf("ipx: network %v: route via missing link %d: %w", dst.Net, r.Link, ErrNoRoute)
 	}
 	return out, r.NextHop, nil
+}
+
+// srcAddr is the source address of packets a local socket sends on out:
+// the internal network's address when the Stack has one (a server is
+// known by it, whatever link a reply leaves on), else out's.
+func (s *Stack) srcAddr(out *stackLink, sock Socket) Addr {
+	for _, sl := range *s.links.Load() {
+		if sl.Internal {
+			return Addr{Net: sl.Network, Node: sl.Node, Socket: sock}
+		}
+	}
+	return Addr{Net: out.Network, Node: out.Node, Socket: sock}
 }
 
 func (s *Stack) lookup(n Network) (Route, bool) {
@@ -493,7 +517,7 @@ func (s *Stack) send(c *Conn, payload []byte, dst Addr, o WriteOptions) error {
 			Checksum: ChecksumNone,
 			Type:     o.Type,
 			Dst:      dst,
-			Src:      Addr{Net: out.Network, Node: out.Node, Socket: c.sock},
+			Src:      s.srcAddr(out, c.sock),
 		},
 		Payload: payload,
 	}

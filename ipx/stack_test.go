@@ -485,3 +485,59 @@ func TestSendAllocatesNothing(t *testing.T) {
 		t.Fatalf("send+receive allocates %v per packet", n)
 	}
 }
+
+func TestInternalNetwork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		// The server: internal network 0xbeef added first, so its sockets
+		// are addressed there; LAN network 1.
+		srv, _ := ipx.NewStack(ipx.StackConfig{})
+		defer srv.Close()
+		internal := ipx.NewInternalLink(node(0xee))
+		if _, err := srv.AddLink(internal, 0xbeef); err != nil {
+			t.Fatal(err)
+		}
+		attach(t, srv, seg, node(1), 1)
+		if got := srv.Links(); len(got) != 2 || !got[0].Internal || got[1].Internal {
+			t.Fatalf("links %+v", got)
+		}
+		svc := listen(t, srv, 0x0451)
+		if got := svc.Addr(); got != (ipx.Addr{Net: 0xbeef, Node: node(0xee), Socket: 0x0451}) {
+			t.Fatalf("service address %v", got)
+		}
+		// The client reaches the internal network through the server's
+		// LAN node, as a RIP route would say.
+		var routes ipx.StaticRoutes
+		routes.Set(0xbeef, ipx.Route{Link: 1, NextHop: node(1), Hops: 1, Ticks: 1})
+		cli := host(t, seg, node(2), 1, ipx.StackConfig{Routes: &routes})
+		cc := listen(t, cli, 0)
+		if _, err := cc.WriteTo([]byte("req"), svc.Addr()); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 8)
+		n, from, err := svc.ReadFrom(buf)
+		if err != nil || string(buf[:n]) != "req" || from != cc.Addr() {
+			t.Fatalf("service got %q from %v: %v", buf[:n], from, err)
+		}
+		// The reply leaves from the internal address, on the LAN link.
+		if _, err := svc.WriteTo([]byte("rep"), from); err != nil {
+			t.Fatal(err)
+		}
+		n, info, err := cc.ReadMsg(buf)
+		if err != nil || string(buf[:n]) != "rep" {
+			t.Fatalf("client got %q: %v", buf[:n], err)
+		}
+		if info.Header.Src != svc.Addr() || info.From != node(1) {
+			t.Fatalf("reply from %v via %v, want %v via the LAN node", info.Header.Src, info.From, svc.Addr())
+		}
+		// Broadcasts to network 0 use the LAN, not the internal link.
+		bc := listen(t, cli, 0x4444)
+		svc.WriteTo([]byte("b"), ipx.Addr{Node: ipx.NodeBroadcast, Socket: 0x4444})
+		if n, _, err := bc.ReadFrom(buf); err != nil || string(buf[:n]) != "b" {
+			t.Fatalf("broadcast %q %v", buf[:n], err)
+		}
+		if _, err := srv.AddLink(ipx.NewInternalLink(node(3)), 0); err == nil {
+			t.Fatal("internal link without a network number accepted")
+		}
+	})
+}
