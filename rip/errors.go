@@ -8,7 +8,4 @@ var (
 	// ErrTooManyEntries reports a packet with more than MaxEntries
 	// entries.
 	ErrTooManyEntries = errors.New("more than 50 entries")
-	// ErrRoutesFull reports a learned route the table refused because it
-	// holds Config.MaxRoutes routes already.
-	ErrRoutesFull = errors.New("routing table full")
 )

@@ -1,0 +1,499 @@
+package rip
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+)
+
+// Defaults for Config fields left zero.
+const (
+	// DefaultUpdateInterval is the period of full broadcasts.
+	DefaultUpdateInterval = time.Minute
+	// DefaultPacketGap separates the packets of one update, as Novell's
+	// routers do, so slow receivers keep up.
+	DefaultPacketGap = 55 * time.Millisecond
+	// DefaultMaxPendingRequests bounds the queued answers to requests for
+	// all routes.
+	DefaultMaxPendingRequests = 32
+)
+
+// Config configures a Router. The zero value is a router with the
+// defaults of Novell's specification.
+type Config struct {
+	// UpdateInterval is the period of full broadcasts on every link.
+	// Default DefaultUpdateInterval (60 s).
+	UpdateInterval time.Duration
+	// PacketGap is the pause between the packets of one update or
+	// answer. Default DefaultPacketGap (55 ms); negative means none.
+	PacketGap time.Duration
+	// ListenOnly makes a host that learns routes but never advertises
+	// them nor answers requests, as a NetWare workstation.
+	ListenOnly bool
+	// Table configures the routing table (age, garbage time, bound).
+	Table TableConfig
+	// MaxPendingRequests bounds the queued answers to requests for all
+	// routes; requests beyond it are dropped and counted. Default
+	// DefaultMaxPendingRequests.
+	MaxPendingRequests int
+	// Logger receives route changes (debug) and send failures; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.UpdateInterval == 0 {
+		c.UpdateInterval = DefaultUpdateInterval
+	}
+	if c.PacketGap == 0 {
+		c.PacketGap = DefaultPacketGap
+	}
+	if c.PacketGap < 0 {
+		c.PacketGap = 0
+	}
+	if c.MaxPendingRequests == 0 {
+		c.MaxPendingRequests = DefaultMaxPendingRequests
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Table.setDefaults()
+}
+
+// Validate reports out-of-range fields, after filling in defaults for
+// zero ones. Routes must live longer than one update interval, or they
+// would age out between two broadcasts.
+func (c Config) Validate() error {
+	if err := c.Table.Validate(); err != nil {
+		return err
+	}
+	c.setDefaults()
+	switch {
+	case c.UpdateInterval < 0:
+		return fmt.Errorf("rip: UpdateInterval %v: %w", c.UpdateInterval, ErrBadConfig)
+	case c.MaxPendingRequests < 0:
+		return fmt.Errorf("rip: MaxPendingRequests %d: %w", c.MaxPendingRequests, ErrBadConfig)
+	case c.Table.MaxAge <= c.UpdateInterval:
+		return fmt.Errorf("rip: MaxAge %v not above UpdateInterval %v: %w", c.Table.MaxAge, c.UpdateInterval, ErrBadConfig)
+	case c.PacketGap >= c.UpdateInterval:
+		return fmt.Errorf("rip: PacketGap %v too long for UpdateInterval %v: %w", c.PacketGap, c.UpdateInterval, ErrBadConfig)
+	}
+	return nil
+}
+
+// Stats counts what a Router did.
+type Stats struct {
+	Requests, Responses uint64 // RIP packets received, by operation
+	Malformed           uint64 // undecodable packets
+	UnknownOp           uint64 // packets with another operation
+	Sent                uint64 // RIP packets sent
+	SendErrors          uint64 // sends that failed
+	RequestsDropped     uint64 // requests for all routes over MaxPendingRequests
+	Table               TableStats
+}
+
+// answer is a queued reply to a request for all routes.
+type answer struct {
+	link ipx.LinkID
+	dst  ipx.Addr
+}
+
+// Router speaks RIP on every link of an ipx.Stack and keeps a Table that
+// it installs as the Stack's route source. See the package comment for
+// the protocol. A Router owns two goroutines: one reads the RIP socket,
+// the other sends updates and answers and ages the table.
+type Router struct {
+	cfg   Config
+	log   *slog.Logger
+	stack *ipx.Stack
+	conn  *ipx.Conn
+	table *Table
+
+	kick chan struct{}
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu        sync.Mutex
+	triggered map[ipx.Network]struct{} // networks to advertise at once
+	wanted    map[ipx.Network]struct{} // networks to ask about
+	answers   []answer
+	closed    bool
+
+	requests, responses, malformed, unknownOp atomic.Uint64
+	sent, sendErrors, requestsDropped         atomic.Uint64
+}
+
+// NewRouter binds the RIP socket (0x0453) on stack, installs a new Table
+// as its route source with the directly connected networks of its links,
+// asks every link for all routes and, unless ListenOnly, starts
+// advertising. Links added to the Stack later are picked up at the next
+// periodic update.
+func NewRouter(stack *ipx.Stack, cfg Config) (*Router, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	table, err := NewTable(cfg.Table)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := stack.Listen(ipx.SocketRIP)
+	if err != nil {
+		return nil, fmt.Errorf("rip: %w", err)
+	}
+	r := &Router{
+		cfg: cfg, log: cfg.Logger, stack: stack, conn: conn, table: table,
+		kick:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		triggered: make(map[ipx.Network]struct{}),
+		wanted:    make(map[ipx.Network]struct{}),
+	}
+	r.syncLinks(time.Now())
+	stack.SetRoutes(table)
+	r.wg.Add(2)
+	go r.readLoop()
+	go r.loop()
+	return r, nil
+}
+
+// Table returns the router's table, to look up or subscribe to routes.
+func (r *Router) Table() *Table { return r.table }
+
+// Stats returns the router's counters.
+func (r *Router) Stats() Stats {
+	return Stats{
+		Requests: r.requests.Load(), Responses: r.responses.Load(),
+		Malformed: r.malformed.Load(), UnknownOp: r.unknownOp.Load(),
+		Sent: r.sent.Load(), SendErrors: r.sendErrors.Load(),
+		RequestsDropped: r.requestsDropped.Load(),
+		Table:           r.table.Stats(),
+	}
+}
+
+// Close stops the router. Unless ListenOnly, it first advertises every
+// route it offers at 16 hops, so neighbours drop them at once instead of
+// waiting for them to age out. It then releases the socket and removes
+// the table from the Stack (which keeps only its connected networks).
+func (r *Router) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return net.ErrClosed
+	}
+	r.closed = true
+	r.mu.Unlock()
+	close(r.stop)
+	r.wg.Wait() // the loop has sent the poison
+	r.stack.SetRoutes(nil)
+	return nil
+}
+
+// syncLinks records the Stack's links as connected networks.
+func (r *Router) syncLinks(now time.Time) []ipx.LinkInfo {
+	links := r.stack.Links()
+	var events []Event
+	for _, l := range links {
+		events = r.table.SetConnected(now, l.ID, l.Network, events)
+	}
+	r.noteEvents(events)
+	return links
+}
+
+// noteEvents queues triggered updates (and, for lost routes, requests
+// for alternatives) for the events and wakes the loop.
+func (r *Router) noteEvents(events []Event) {
+	if len(events) == 0 {
+		return
+	}
+	r.mu.Lock()
+	for _, ev := range events {
+		r.log.Debug("rip: route changed", "network", ev.Network, "reason", ev.Reason,
+			"link", ev.New.Link, "next_hop", ev.New.NextHop, "hops", ev.New.Hops, "ticks", ev.New.Ticks)
+		if !r.cfg.ListenOnly {
+			r.triggered[ev.Network] = struct{}{}
+		}
+		if ev.Reason == ReasonPoisoned || ev.Reason == ReasonExpired {
+			r.wanted[ev.Network] = struct{}{}
+		}
+	}
+	r.mu.Unlock()
+	r.wake()
+}
+
+func (r *Router) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// readLoop handles every packet on the RIP socket until it is closed.
+func (r *Router) readLoop() {
+	defer r.wg.Done()
+	buf := make([]byte, ipx.MaxPacketLen)
+	p := Packet{Entries: make([]Entry, 0, MaxEntries)}
+	var events []Event
+	reply := make([]Entry, 0, MaxEntries)
+	wire := make([]byte, 0, MaxLen)
+	for {
+		n, info, err := r.conn.ReadMsg(buf)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				r.log.Warn("rip: read failed", "err", err)
+			}
+			return
+		}
+		if err := p.UnmarshalBinary(buf[:n]); err != nil {
+			r.malformed.Add(1)
+			continue
+		}
+		switch p.Operation {
+		case OpResponse:
+			r.responses.Add(1)
+			if r.isOwnNode(info.Link, info.From) {
+				continue
+			}
+			events = r.table.Apply(time.Now(), info.Link, info.From, p.Entries, events[:0])
+			r.noteEvents(events)
+		case OpRequest:
+			r.requests.Add(1)
+			if r.cfg.ListenOnly {
+				continue
+			}
+			dst := info.Header.Src
+			reply = reply[:0]
+			all := false
+			for _, e := range p.Entries {
+				if e.Network == ipx.NetworkAll {
+					all = true
+					break
+				}
+				if a, ok := r.table.AdvertEntry(e.Network, info.Link, false); ok {
+					reply = append(reply, a)
+				}
+			}
+			if all {
+				r.queueAnswer(answer{link: info.Link, dst: dst})
+			} else if len(reply) > 0 {
+				wire, _ = (&Packet{Operation: OpResponse, Entries: reply}).AppendBinary(wire[:0])
+				r.send(wire, info.Link, dst)
+			}
+		default:
+			r.unknownOp.Add(1)
+		}
+	}
+}
+
+func (r *Router) isOwnNode(link ipx.LinkID, n ipx.Node) bool {
+	for _, l := range r.stack.Links() {
+		if l.ID == link {
+			return l.Node == n
+		}
+	}
+	return false
+}
+
+func (r *Router) queueAnswer(a answer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if slices.Contains(r.answers, a) {
+		return
+	}
+	if len(r.answers) >= r.cfg.MaxPendingRequests {
+		r.requestsDropped.Add(1)
+		return
+	}
+	r.answers = append(r.answers, a)
+	r.wake()
+}
+
+// send writes one encoded RIP packet to dst through link.
+func (r *Router) send(wire []byte, link ipx.LinkID, dst ipx.Addr) bool {
+	o := ipx.WriteOptions{Type: ipx.TypeRIP, Link: link}
+	if _, err := r.conn.WriteMsg(wire, dst, o); err != nil {
+		r.sendErrors.Add(1)
+		r.log.Debug("rip: send failed", "link", link, "dst", dst, "err", err)
+		return !errors.Is(err, net.ErrClosed)
+	}
+	r.sent.Add(1)
+	return true
+}
+
+func broadcastOn(l ipx.LinkInfo) ipx.Addr {
+	return ipx.Addr{Net: l.Network, Node: ipx.NodeBroadcast, Socket: ipx.SocketRIP}
+}
+
+// sender sends the packets of one update or answer with the configured
+// gap between them. The loop goroutine owns it.
+type sender struct {
+	r     *Router
+	wire  []byte
+	first bool
+	// stop, if non-nil, aborts the pauses (nil during the final poison).
+	stop <-chan struct{}
+}
+
+// sendAll sends entries (operation op) to dst on link in packets of at
+// most MaxEntries; false if the router is stopping.
+func (s *sender) sendAll(op Operation, entries []Entry, link ipx.LinkID, dst ipx.Addr) bool {
+	for p := range Split(op, entries) {
+		if !s.first && s.r.cfg.PacketGap > 0 {
+			t := time.NewTimer(s.r.cfg.PacketGap)
+			select {
+			case <-t.C:
+			case <-s.stop:
+				t.Stop()
+				return false
+			}
+		}
+		s.first = false
+		s.wire, _ = p.AppendBinary(s.wire[:0])
+		if !s.r.send(s.wire, link, dst) {
+			return false
+		}
+	}
+	return true
+}
+
+// loop sends periodic and triggered updates, answers queued requests and
+// ages the table; on stop it poisons the router's routes and closes the
+// socket.
+func (r *Router) loop() {
+	defer r.wg.Done()
+	s := &sender{r: r, wire: make([]byte, 0, MaxLen), stop: r.stop}
+	var entries []Entry
+	var events []Event
+	var nets []ipx.Network
+
+	now := time.Now()
+	links := r.stack.Links()
+	// At start: ask for all routes and, as a router, announce ours.
+	s.first = true
+	for _, l := range links {
+		s.sendAll(OpRequest, []Entry{RequestEntry(ipx.NetworkAll)}, l.ID, broadcastOn(l))
+	}
+	nextUpdate := now
+	if r.cfg.ListenOnly {
+		nextUpdate = time.Time{}
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wake := r.table.NextDeadline()
+		if !nextUpdate.IsZero() && (wake.IsZero() || nextUpdate.Before(wake)) {
+			wake = nextUpdate
+		}
+		if wake.IsZero() {
+			timer.Stop()
+		} else {
+			timer.Reset(max(time.Until(wake), 0))
+		}
+		select {
+		case <-r.stop:
+			r.shutdown()
+			return
+		case <-r.kick:
+		case <-timer.C:
+		}
+		now = time.Now()
+		events = r.table.Expire(now, events[:0])
+		r.noteEvents(events)
+
+		full := false
+		if !nextUpdate.IsZero() && !now.Before(nextUpdate) {
+			full = true
+			links = r.syncLinks(now)
+			nextUpdate = now.Add(r.cfg.UpdateInterval)
+		}
+		r.mu.Lock()
+		nets = nets[:0]
+		for n := range r.triggered {
+			nets = append(nets, n)
+		}
+		clear(r.triggered)
+		wanted := slices.Collect(maps.Keys(r.wanted))
+		clear(r.wanted)
+		answers := slices.Clone(r.answers)
+		r.answers = r.answers[:0]
+		r.mu.Unlock()
+		slices.Sort(nets)
+		slices.Sort(wanted)
+		links = r.stack.Links()
+
+		s.first = true
+		if full {
+			for _, l := range links {
+				entries = r.table.AppendAdvert(entries[:0], l.ID)
+				if !s.sendAll(OpResponse, entries, l.ID, broadcastOn(l)) {
+					break
+				}
+			}
+		} else if len(nets) > 0 {
+			for _, l := range links {
+				entries = r.triggeredEntries(entries[:0], nets, l.ID)
+				if !s.sendAll(OpResponse, entries, l.ID, broadcastOn(l)) {
+					break
+				}
+			}
+		}
+		if len(wanted) > 0 {
+			entries = entries[:0]
+			for _, n := range wanted {
+				if rt, ok := r.table.Lookup(n); !ok || !rt.Reachable() {
+					entries = append(entries, RequestEntry(n))
+				}
+			}
+			for _, l := range links {
+				s.sendAll(OpRequest, entries, l.ID, broadcastOn(l))
+			}
+		}
+		for _, a := range answers {
+			entries = r.table.AppendAdvert(entries[:0], a.link)
+			s.sendAll(OpResponse, entries, a.link, a.dst)
+		}
+	}
+}
+
+// triggeredEntries appends the entries of a triggered update on link for
+// the changed networks nets. It uses poison reverse: a route now learned
+// on link goes out there at 16 hops, so a neighbour there that routed
+// through us drops the route at once instead of letting it age out.
+func (r *Router) triggeredEntries(dst []Entry, nets []ipx.Network, link ipx.LinkID) []Entry {
+	for _, n := range nets {
+		rt, ok := r.table.Lookup(n)
+		if !ok {
+			continue
+		}
+		e := advertised(rt)
+		if rt.Origin == OriginRIP && rt.Link == link {
+			e.Hops = Unreachable
+		}
+		dst = append(dst, e)
+	}
+	return dst
+}
+
+// shutdown advertises every offered route at 16 hops (unless
+// ListenOnly) and closes the socket, which ends the read loop.
+func (r *Router) shutdown() {
+	if !r.cfg.ListenOnly {
+		s := &sender{r: r, wire: make([]byte, 0, MaxLen), first: true}
+		var entries []Entry
+		for _, l := range r.stack.Links() {
+			entries = r.table.AppendAdvert(entries[:0], l.ID)
+			for i := range entries {
+				entries[i].Hops = Unreachable
+			}
+			s.sendAll(OpResponse, entries, l.ID, broadcastOn(l))
+		}
+	}
+	r.conn.Close()
+}

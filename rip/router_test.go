@@ -1,0 +1,518 @@
+package rip
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/ipx/memlan"
+)
+
+// lab is a set of memlan segments, one per network, and the nodes on
+// them. It must be built inside a synctest bubble.
+type lab struct {
+	t    *testing.T
+	segs map[ipx.Network]*memlan.Segment
+	imp  memlan.Impairments
+	seed uint64
+}
+
+func newLab(t *testing.T) *lab {
+	return &lab{t: t, segs: make(map[ipx.Network]*memlan.Segment)}
+}
+
+func (l *lab) seg(n ipx.Network) *memlan.Segment {
+	s, ok := l.segs[n]
+	if !ok {
+		l.seed++
+		s = memlan.NewSegment(memlan.Config{Seed: l.seed})
+		s.SetImpairments(l.imp)
+		l.segs[n] = s
+	}
+	return s
+}
+
+func labNode(id int) ipx.Node { return ipx.Node{2, 0, 0, 0, 0, byte(id)} }
+
+// node is one Stack on the lab, with its links and optional router.
+type node struct {
+	id     int
+	stack  *ipx.Stack
+	links  map[ipx.Network]*memlan.Link
+	router *Router
+}
+
+// addStack attaches node id to the segments of nets.
+func (l *lab) addStack(id int, forward bool, nets ...ipx.Network) *node {
+	l.t.Helper()
+	st, err := ipx.NewStack(ipx.StackConfig{Forward: forward})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	nd := &node{id: id, stack: st, links: make(map[ipx.Network]*memlan.Link)}
+	for _, n := range nets {
+		link, err := l.seg(n).Attach(labNode(id))
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		if _, err := st.AddLink(link, n); err != nil {
+			l.t.Fatal(err)
+		}
+		nd.links[n] = link
+	}
+	l.t.Cleanup(func() { st.Close() })
+	return nd
+}
+
+// addRouter adds a forwarding Stack with a Router on nets.
+func (l *lab) addRouter(id int, cfg Config, nets ...ipx.Network) *node {
+	l.t.Helper()
+	nd := l.addStack(id, !cfg.ListenOnly, nets...)
+	r, err := NewRouter(nd.stack, cfg)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	nd.router = r
+	l.t.Cleanup(func() { r.Close() })
+	return nd
+}
+
+// hops returns the route's hops to n at nd, or -1 if none is reachable.
+func (nd *node) hops(n ipx.Network) int {
+	r, ok := nd.router.Table().Lookup(n)
+	if !ok || !r.Reachable() {
+		return -1
+	}
+	return int(r.Hops)
+}
+
+func TestRouterFiveNetworkRingConverges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		// Five networks in a ring: router i joins network i and i+1.
+		var rs []*node
+		for i := 1; i <= 5; i++ {
+			rs = append(rs, l.addRouter(i, Config{}, ipx.Network(i), ipx.Network(i%5+1)))
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		for i, r := range rs {
+			a, b := i+1, (i+1)%5+1
+			for n := 1; n <= 5; n++ {
+				want := 0 // connected
+				if n != a && n != b {
+					// Routers to cross: the shorter way round the ring.
+					da := min((n-a+5)%5, (a-n+5)%5)
+					db := min((n-b+5)%5, (b-n+5)%5)
+					want = min(da, db)
+				}
+				if got := r.hops(ipx.Network(n)); got != want {
+					t.Errorf("router %d: hops to %d = %d, want %d", i+1, n, got, want)
+				}
+			}
+		}
+		// Traffic crosses the ring: a host on network 1 reaches one on 3.
+		h1 := l.addStack(101, false, 1)
+		h3 := l.addStack(103, false, 3)
+		hr, err := NewRouter(h1.stack, Config{ListenOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hr.Close()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		c3, err := h3.stack.Listen(0x5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1, err := h1.stack.Listen(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := ipx.Addr{Net: 3, Node: labNode(103), Socket: 0x5000}
+		if _, err := c1.WriteTo([]byte("over two routers"), dst); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		n, info, err := c3.ReadMsg(buf)
+		if err != nil || string(buf[:n]) != "over two routers" {
+			t.Fatalf("read %q %v", buf[:n], err)
+		}
+		if info.Header.TransportControl != 2 {
+			t.Errorf("transport control %d, want 2 routers crossed", info.Header.TransportControl)
+		}
+	})
+}
+
+// chain builds routers 1..4 joining networks i and i+1, so network 5 is
+// reachable only through router 4.
+func chain(l *lab, cfg Config) []*node {
+	var rs []*node
+	for i := 1; i <= 4; i++ {
+		rs = append(rs, l.addRouter(i, cfg, ipx.Network(i), ipx.Network(i+1)))
+	}
+	return rs
+}
+
+func TestRouterDiesRoutesAgeOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		rs := chain(l, Config{})
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got := rs[0].hops(5); got != 3 {
+			t.Fatalf("router 1: hops to 5 = %d, want 3", got)
+		}
+		// Router 4 loses power: silent, no goodbye.
+		for _, link := range rs[3].links {
+			link.Crash()
+		}
+		time.Sleep(2*time.Minute + 30*time.Second)
+		synctest.Wait()
+		if got := rs[2].hops(5); got != 1 {
+			t.Errorf("router 3 dropped network 5 before it aged out (hops %d)", got)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		for _, r := range rs[:3] {
+			if got := r.hops(5); got != -1 {
+				t.Errorf("router %d: network 5 still reachable (%d hops) after 3.5 min", r.id, got)
+			}
+		}
+		// Network 4 stays: router 3 is connected to it.
+		if got := rs[0].hops(4); got != 2 {
+			t.Errorf("router 1: hops to 4 = %d, want 2", got)
+		}
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		for _, r := range rs[:3] {
+			if _, ok := r.router.Table().Lookup(5); ok {
+				t.Errorf("router %d: dead route to 5 not removed", r.id)
+			}
+		}
+	})
+}
+
+func TestRouterShutdownPoisons(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		rs := chain(l, Config{})
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		sub := rs[0].router.Table().Subscribe(16)
+		if err := rs[3].router.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rs[3].router.Close(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("second Close = %v", err)
+		}
+		time.Sleep(time.Second) // well under one update interval
+		synctest.Wait()
+		for _, r := range rs[:3] {
+			if got := r.hops(5); got != -1 {
+				t.Errorf("router %d: network 5 reachable (%d hops) after shutdown", r.id, got)
+			}
+		}
+		ev := <-sub.C
+		if ev.Network != 5 || ev.Reason != ReasonPoisoned || ev.Old.Hops != 3 {
+			t.Errorf("router 1 event %+v, want network 5 poisoned", ev)
+		}
+		// Nothing brings it back.
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		if got := rs[0].hops(5); got != -1 {
+			t.Errorf("network 5 came back with %d hops", got)
+		}
+	})
+}
+
+func TestRouterBetterRouteOneEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		// Router 1 joins 1 and 2; router 2 joins 2 and 9: network 9 is one
+		// router beyond router 1, two from a node on network 1.
+		r1 := l.addRouter(1, Config{}, 1, 2)
+		l.addRouter(2, Config{}, 2, 9)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got := r1.hops(9); got != 1 {
+			t.Fatalf("router 1: hops to 9 = %d, want 1", got)
+		}
+		// Watch from a third router on network 1.
+		r5 := l.addRouter(5, Config{}, 1, 7)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		sub := r5.router.Table().Subscribe(64)
+		// Router 3 joins 1 and 9 directly: one router fewer.
+		l.addRouter(3, Config{}, 1, 9)
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		var got []Event
+		for len(sub.C) > 0 {
+			if ev := <-sub.C; ev.Network == 9 {
+				got = append(got, ev)
+			}
+		}
+		if len(got) != 1 {
+			t.Fatalf("events for network 9: %+v, want exactly one", got)
+		}
+		ev := got[0]
+		if ev.Reason != ReasonBetter || ev.Old.NextHop != labNode(1) || ev.New.NextHop != labNode(3) ||
+			ev.Old.Hops != 2 || ev.New.Hops != 1 {
+			t.Errorf("event %+v", ev)
+		}
+	})
+}
+
+func TestRouterLoopNoCountToInfinity(t *testing.T) {
+	for _, clean := range []bool{false, true} {
+		t.Run(fmt.Sprintf("clean=%v", clean), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newLab(t)
+				l.imp = memlan.Impairments{Delay: time.Millisecond, Jitter: 20 * time.Millisecond}
+				// Three routers in a loop (networks 10, 11, 12), router A
+				// also on 13 where router D leads to network 20.
+				a := l.addRouter(1, Config{}, 10, 11, 13)
+				b := l.addRouter(2, Config{}, 11, 12)
+				c := l.addRouter(3, Config{}, 12, 10)
+				d := l.addRouter(4, Config{}, 13, 20)
+				loop := []*node{a, b, c}
+				subs := make([]*Subscription, len(loop))
+				time.Sleep(3 * time.Second)
+				synctest.Wait()
+				for i, r := range loop {
+					if got, want := r.hops(20), min(i, 1)+1; got != want {
+						t.Fatalf("router %d: hops to 20 = %d, want %d", r.id, got, want)
+					}
+					subs[i] = r.router.Table().Subscribe(1024)
+				}
+				var deadline time.Duration
+				if clean {
+					d.router.Close()
+					deadline = 5 * time.Second
+				} else {
+					for _, link := range d.links {
+						link.Crash()
+					}
+					deadline = DefaultMaxAge + 5*time.Second
+				}
+				time.Sleep(deadline)
+				synctest.Wait()
+				for _, r := range loop {
+					if got := r.hops(20); got != -1 {
+						t.Errorf("router %d: network 20 still reachable (%d hops)", r.id, got)
+					}
+				}
+				time.Sleep(10 * time.Minute)
+				synctest.Wait()
+				for i, r := range loop {
+					if _, ok := r.router.Table().Lookup(20); ok {
+						t.Errorf("router %d: route to 20 not removed", r.id)
+					}
+					changes := 0
+					for len(subs[i].C) > 0 {
+						ev := <-subs[i].C
+						if ev.Network != 20 {
+							continue
+						}
+						changes++
+						if ev.New.Reachable() && ev.New.Hops > 3 {
+							t.Errorf("router %d: counting up: %+v", r.id, ev)
+						}
+					}
+					if changes > 3 {
+						t.Errorf("router %d: %d changes of route to 20, want at most 3", r.id, changes)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestListenerReroutes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		// Router 1 reaches network 9 through router 2 (two routers).
+		l.addRouter(1, Config{}, 1, 2)
+		l.addRouter(2, Config{}, 2, 9)
+		host := l.addRouter(100, Config{ListenOnly: true}, 1)
+		server := l.addStack(200, false, 9)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got := host.hops(9); got != 2 {
+			t.Fatalf("host: hops to 9 = %d, want 2", got)
+		}
+		sub := host.router.Table().Subscribe(16)
+		// Router 3 appears on 1 and 9: its first, unsolicited broadcast
+		// offers one router fewer, and the host switches at once, long
+		// before any periodic update.
+		l.addRouter(3, Config{}, 1, 9)
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		select {
+		case ev := <-sub.C:
+			if ev.Network != 9 || ev.Reason != ReasonBetter || ev.New.NextHop != labNode(3) {
+				t.Fatalf("event %+v", ev)
+			}
+		default:
+			t.Fatal("no event within 100 ms")
+		}
+		srv, err := server.stack.Listen(0x5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli, err := host.stack.Listen(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := ipx.Addr{Net: 9, Node: labNode(200), Socket: 0x5000}
+		if _, err := cli.WriteTo([]byte("hi"), dst); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 16)
+		_, info, err := srv.ReadMsg(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.From != labNode(3) {
+			t.Errorf("packet came through %v, want router 3", info.From)
+		}
+		if st := host.router.Stats(); st.Sent != 1 {
+			t.Errorf("listener sent %d packets, want only its start request", st.Sent)
+		}
+	})
+}
+
+func TestListenerPoisonSwitchesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		// Two routers between 1 and 9; the host uses whichever it heard
+		// first, then that one shuts down.
+		first := l.addRouter(1, Config{}, 1, 9)
+		time.Sleep(time.Second)
+		host := l.addRouter(100, Config{ListenOnly: true}, 1)
+		time.Sleep(time.Second)
+		l.addRouter(2, Config{}, 1, 9)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		r, _ := host.router.Table().Lookup(9)
+		if r.NextHop != labNode(1) {
+			t.Fatalf("host route %+v, want via router 1", r)
+		}
+		sub := host.router.Table().Subscribe(16)
+		first.router.Close()
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		r, _ = host.router.Table().Lookup(9)
+		if !r.Reachable() || r.NextHop != labNode(2) {
+			t.Fatalf("host route %+v, want via router 2 at once", r)
+		}
+		ev1, ev2 := <-sub.C, <-sub.C
+		if ev1.Reason != ReasonPoisoned || ev2.Reason != ReasonNew || ev2.New.NextHop != labNode(2) {
+			t.Errorf("events %+v then %+v", ev1, ev2)
+		}
+	})
+}
+
+func TestRouterAnswersRequests(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		chain(l, Config{})
+		client := l.addStack(100, false, 1)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		c, err := client.stack.Listen(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ask := func(entries ...Entry) []Entry {
+			t.Helper()
+			wire, _ := (&Packet{Operation: OpRequest, Entries: entries}).MarshalBinary()
+			dst := ipx.Addr{Net: 1, Node: ipx.NodeBroadcast, Socket: ipx.SocketRIP}
+			if _, err := c.WriteMsg(wire, dst, ipx.WriteOptions{Type: ipx.TypeRIP}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			synctest.Wait()
+			var got []Entry
+			buf := make([]byte, 600)
+			for {
+				c.SetReadDeadline(time.Now().Add(time.Millisecond))
+				n, _, err := c.ReadMsg(buf)
+				if err != nil {
+					return got
+				}
+				var p Packet
+				if err := p.UnmarshalBinary(buf[:n]); err != nil || p.Operation != OpResponse {
+					t.Fatalf("reply %v %+v", err, p)
+				}
+				got = append(got, p.Entries...)
+			}
+		}
+		got := ask(RequestEntry(4), RequestEntry(5), RequestEntry(77))
+		want := []Entry{{4, 3, 3}, {5, 4, 4}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("specific request: %v, want %v", got, want)
+		}
+		got = ask(RequestEntry(ipx.NetworkAll))
+		// Router 1 on network 1 tells all but what it learned there.
+		want = []Entry{{1, 1, 1}, {2, 1, 1}, {3, 2, 2}, {4, 3, 3}, {5, 4, 4}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("request for all: %v, want %v", got, want)
+		}
+	})
+}
+
+func TestRouterBadInput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		r := l.addRouter(1, Config{Table: TableConfig{MaxRoutes: 100}}, 1, 2)
+		attacker := l.addStack(66, false, 1)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		c, err := attacker.stack.Listen(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		send := func(b []byte) {
+			dst := ipx.Addr{Net: 1, Node: labNode(1), Socket: ipx.SocketRIP}
+			if _, err := c.WriteMsg(b, dst, ipx.WriteOptions{Type: ipx.TypeRIP}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		send([]byte{0})                     // truncated
+		send([]byte{0, 2, 0, 0, 0, 5, 0})   // partial entry
+		send(make([]byte, MaxLen+EntryLen)) // 51 entries
+		send([]byte{0, 9, 0, 0, 0, 5, 0, 1, 0, 1})
+		bad, _ := (&Packet{Operation: OpResponse, Entries: []Entry{{0, 1, 1}, {0xFFFFFFFF, 1, 1}, {9, 17, 1}, {2, 1, 1}}}).MarshalBinary()
+		send(bad)
+		// A flood of bogus routes: 50 packets of 50.
+		for i := range 50 {
+			entries := make([]Entry, MaxEntries)
+			for j := range entries {
+				entries[j] = Entry{Network: ipx.Network(0x1000 + i*MaxEntries + j), Hops: 1, Ticks: 1}
+			}
+			b, _ := (&Packet{Operation: OpResponse, Entries: entries}).MarshalBinary()
+			send(b)
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		st := r.router.Stats()
+		if st.Malformed != 3 || st.UnknownOp != 1 || st.Table.BadEntries != 3 {
+			t.Errorf("stats %+v", st)
+		}
+		if st.Table.Learned != 100 || st.Table.Refused != 2400 {
+			t.Errorf("table %+v, want 100 learned, 2400 refused", st.Table)
+		}
+		for _, n := range []ipx.Network{1, 2} {
+			if rt, ok := r.router.Table().Lookup(n); !ok || rt.Origin != OriginConnected {
+				t.Errorf("connected network %v lost: %+v", n, rt)
+			}
+		}
+	})
+}

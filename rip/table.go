@@ -1,0 +1,479 @@
+package rip
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+)
+
+// Origin says where a route came from.
+type Origin uint8
+
+// Route origins.
+const (
+	// OriginNone marks the absence of a route (an Event's Old or New).
+	OriginNone Origin = iota
+	// OriginConnected is a network of one of the Stack's own links.
+	OriginConnected
+	// OriginRIP is a route learned from a RIP response.
+	OriginRIP
+)
+
+// String names the origin.
+func (o Origin) String() string {
+	switch o {
+	case OriginNone:
+		return "none"
+	case OriginConnected:
+		return "connected"
+	case OriginRIP:
+		return "rip"
+	}
+	return fmt.Sprintf("origin(%d)", uint8(o))
+}
+
+// Route is the table's best route to a network.
+type Route struct {
+	Network ipx.Network
+	// Link is the link to send on; NextHop the router's node there
+	// (zero for a connected network).
+	Link    ipx.LinkID
+	NextHop ipx.Node
+	// Hops and Ticks are the metric as heard: routers to cross and delay
+	// in 1/18 s. Zero for a connected network; Hops of Unreachable means
+	// the route is dying and is kept only to be advertised as such.
+	Hops, Ticks uint16
+	Origin      Origin
+	// Updated is when the route was last heard (or set, if connected).
+	Updated time.Time
+}
+
+// Reachable reports whether r is a route that packets can take.
+func (r Route) Reachable() bool { return r.Origin != OriginNone && r.Hops < Unreachable }
+
+// Age is how long ago the route was last heard.
+func (r Route) Age(now time.Time) time.Duration { return now.Sub(r.Updated) }
+
+// worseThan reports whether the metric (ticks, hops) beats r's.
+func (r Route) worseThan(ticks, hops uint16) bool {
+	return ticks < r.Ticks || ticks == r.Ticks && hops < r.Hops
+}
+
+// Reason says why the best route to a network changed.
+type Reason uint8
+
+// Reasons for an Event.
+const (
+	// ReasonNew: a route appeared where there was none, or replaced an
+	// unreachable one.
+	ReasonNew Reason = iota + 1
+	// ReasonBetter: another next hop offered a better metric.
+	ReasonBetter
+	// ReasonMetric: the current next hop changed its metric.
+	ReasonMetric
+	// ReasonPoisoned: the current next hop announced 16 hops.
+	ReasonPoisoned
+	// ReasonExpired: the route was not heard for MaxAge.
+	ReasonExpired
+	// ReasonConnected: the network became directly connected.
+	ReasonConnected
+)
+
+var reasonNames = [...]string{"", "new", "better", "metric", "poisoned", "expired", "connected"}
+
+// String names the reason.
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) && r != 0 {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("reason(%d)", uint8(r))
+}
+
+// Event reports a change of the best route to a network. Old has
+// OriginNone if there was no route. New is unreachable (Hops 16) for
+// ReasonPoisoned and ReasonExpired. Refreshes that change nothing are not
+// reported, nor is the removal of a route already reported unreachable.
+type Event struct {
+	Network  ipx.Network
+	Old, New Route
+	Reason   Reason
+}
+
+// TableConfig configures a Table. The zero value gives the defaults.
+type TableConfig struct {
+	// MaxAge is how long a learned route lives without being heard.
+	// Default 3 minutes.
+	MaxAge time.Duration
+	// Garbage is how long an unreachable route is kept, and advertised
+	// at 16 hops, before it is removed. Default 1 minute (one update).
+	Garbage time.Duration
+	// MaxRoutes bounds the learned routes; directly connected networks
+	// do not count and are never evicted. Routes offered beyond it are
+	// refused and counted. Default 16384.
+	MaxRoutes int
+}
+
+// Default TableConfig values.
+const (
+	DefaultMaxAge    = 3 * time.Minute
+	DefaultGarbage   = time.Minute
+	DefaultMaxRoutes = 16384
+)
+
+// ErrBadConfig reports an invalid Config or TableConfig.
+var ErrBadConfig = errors.New("invalid configuration")
+
+func (c *TableConfig) setDefaults() {
+	if c.MaxAge == 0 {
+		c.MaxAge = DefaultMaxAge
+	}
+	if c.Garbage == 0 {
+		c.Garbage = DefaultGarbage
+	}
+	if c.MaxRoutes == 0 {
+		c.MaxRoutes = DefaultMaxRoutes
+	}
+}
+
+// Validate reports a negative duration or bound, after filling in the
+// defaults for zero fields.
+func (c TableConfig) Validate() error {
+	c.setDefaults()
+	switch {
+	case c.MaxAge < 0:
+		return fmt.Errorf("rip: MaxAge %v: %w", c.MaxAge, ErrBadConfig)
+	case c.Garbage < 0:
+		return fmt.Errorf("rip: Garbage %v: %w", c.Garbage, ErrBadConfig)
+	case c.MaxRoutes < 0:
+		return fmt.Errorf("rip: MaxRoutes %d: %w", c.MaxRoutes, ErrBadConfig)
+	}
+	return nil
+}
+
+// TableStats counts what a Table did.
+type TableStats struct {
+	// Routes is the number of routes held, connected and unreachable
+	// ones included; Learned the routes learned by RIP.
+	Routes, Learned int
+	// Refused counts routes not added because the table was full.
+	Refused uint64
+	// BadEntries counts response entries ignored as invalid: network 0
+	// or 0xFFFFFFFF, hops over 16.
+	BadEntries uint64
+	// EventsDropped counts events not delivered to a full subscription.
+	EventsDropped uint64
+}
+
+type entry struct {
+	Route
+	// deleteAt is when an unreachable route is removed; zero while
+	// reachable.
+	deleteAt time.Time
+}
+
+// Table holds the best route to each known network. It implements
+// ipx.RouteSource, so a Stack sends through it. All methods are safe for
+// concurrent use. Methods that change the table take the current time:
+// the table reads no clock, so tests drive it directly.
+type Table struct {
+	cfg TableConfig
+
+	mu      sync.RWMutex
+	m       map[ipx.Network]entry
+	learned int
+	subs    []*Subscription
+
+	refused, bad, dropped atomic.Uint64
+}
+
+var _ ipx.RouteSource = (*Table)(nil)
+
+// NewTable returns an empty table.
+func NewTable(cfg TableConfig) (*Table, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	return &Table{cfg: cfg, m: make(map[ipx.Network]entry)}, nil
+}
+
+// LookupRoute implements ipx.RouteSource: the next hop to network n, or
+// the default route (ipx.NetworkDefault) if n has none. Connected and
+// unreachable networks give false: the Stack reaches connected ones
+// directly. It does not allocate.
+func (t *Table) LookupRoute(n ipx.Network) (ipx.Route, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, ok := t.m[n]
+	if !ok {
+		e, ok = t.m[ipx.NetworkDefault]
+	}
+	if !ok || e.Origin != OriginRIP || e.Hops >= Unreachable {
+		return ipx.Route{}, false
+	}
+	return ipx.Route{Link: e.Link, NextHop: e.NextHop, Hops: e.Hops, Ticks: e.Ticks}, true
+}
+
+// Lookup returns the table's route to n, reachable or not, connected or
+// learned.
+func (t *Table) Lookup(n ipx.Network) (Route, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, ok := t.m[n]
+	return e.Route, ok
+}
+
+// Routes returns every route, sorted by network.
+func (t *Table) Routes() []Route {
+	t.mu.RLock()
+	out := make([]Route, 0, len(t.m))
+	for _, e := range t.m {
+		out = append(out, e.Route)
+	}
+	t.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Route) int { return cmp.Compare(a.Network, b.Network) })
+	return out
+}
+
+// Stats returns the table's counters.
+func (t *Table) Stats() TableStats {
+	t.mu.RLock()
+	routes, learned := len(t.m), t.learned
+	t.mu.RUnlock()
+	return TableStats{
+		Routes: routes, Learned: learned,
+		Refused: t.refused.Load(), BadEntries: t.bad.Load(), EventsDropped: t.dropped.Load(),
+	}
+}
+
+// SetConnected records network n as directly connected on link. It
+// replaces any learned route to n and is never aged out or evicted.
+// Network 0 and the reserved networks are ignored. The event, if any, is
+// appended to events and published.
+func (t *Table) SetConnected(now time.Time, link ipx.LinkID, n ipx.Network, events []Event) []Event {
+	if n == ipx.NetworkLocal || n == ipx.NetworkAll || n == ipx.NetworkDefault {
+		return events
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old, ok := t.m[n]
+	if ok && old.Origin == OriginConnected && old.Link == link {
+		return events
+	}
+	if ok && old.Origin == OriginRIP {
+		t.learned--
+	}
+	r := Route{Network: n, Link: link, Origin: OriginConnected, Updated: now}
+	t.m[n] = entry{Route: r}
+	return t.publish(events, Event{Network: n, Old: old.Route, New: r, Reason: ReasonConnected})
+}
+
+// Apply merges the entries of a RIP response heard on link from node
+// from, at time now. The rules, after Novell's router specification:
+// invalid entries are ignored and counted; a new network is added
+// unless the table is full; the current next hop's word is taken as it
+// is, 16 hops included (poison); another next hop replaces the route
+// only if its metric is better (fewer ticks, then fewer hops) or the
+// route is unreachable. Connected networks are never replaced. Changes
+// of best route are appended to events and published to subscribers.
+// With enough capacity in events it does not allocate.
+func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []Entry, events []Event) []Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, in := range entries {
+		if in.Network == ipx.NetworkLocal || in.Network == ipx.NetworkAll || in.Hops > Unreachable {
+			t.bad.Add(1)
+			continue
+		}
+		cur, ok := t.m[in.Network]
+		dead := in.Hops == Unreachable
+		next := Route{
+			Network: in.Network, Link: link, NextHop: from,
+			Hops: in.Hops, Ticks: in.Ticks, Origin: OriginRIP, Updated: now,
+		}
+		switch {
+		case !ok:
+			if dead {
+				continue
+			}
+			if t.learned >= t.cfg.MaxRoutes {
+				t.refused.Add(1)
+				continue
+			}
+			t.learned++
+			t.m[in.Network] = entry{Route: next}
+			events = t.publish(events, Event{Network: in.Network, New: next, Reason: ReasonNew})
+		case cur.Origin == OriginConnected:
+			continue
+		case cur.Link == link && cur.NextHop == from:
+			if dead {
+				if cur.Hops < Unreachable {
+					t.m[in.Network] = entry{Route: next, deleteAt: now.Add(t.cfg.Garbage)}
+					events = t.publish(events, Event{Network: in.Network, Old: cur.Route, New: next, Reason: ReasonPoisoned})
+				}
+				continue
+			}
+			t.m[in.Network] = entry{Route: next}
+			switch {
+			case cur.Hops >= Unreachable:
+				events = t.publish(events, Event{Network: in.Network, Old: cur.Route, New: next, Reason: ReasonNew})
+			case cur.Hops != next.Hops || cur.Ticks != next.Ticks:
+				events = t.publish(events, Event{Network: in.Network, Old: cur.Route, New: next, Reason: ReasonMetric})
+			}
+		case dead:
+			continue
+		case cur.Hops >= Unreachable:
+			t.m[in.Network] = entry{Route: next}
+			events = t.publish(events, Event{Network: in.Network, Old: cur.Route, New: next, Reason: ReasonNew})
+		case cur.worseThan(next.Ticks, next.Hops):
+			t.m[in.Network] = entry{Route: next}
+			events = t.publish(events, Event{Network: in.Network, Old: cur.Route, New: next, Reason: ReasonBetter})
+		}
+	}
+	return events
+}
+
+// Expire ages the table at time now: learned routes not heard for
+// MaxAge become unreachable (an event, and advertised at 16 hops for
+// Garbage), and unreachable routes past that are removed.
+func (t *Table) Expire(now time.Time, events []Event) []Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for n, e := range t.m {
+		if e.Origin != OriginRIP {
+			continue
+		}
+		if e.Hops >= Unreachable {
+			if !now.Before(e.deleteAt) {
+				delete(t.m, n)
+				t.learned--
+			}
+			continue
+		}
+		if now.Sub(e.Updated) >= t.cfg.MaxAge {
+			old := e.Route
+			e.Hops = Unreachable
+			e.deleteAt = now.Add(t.cfg.Garbage)
+			t.m[n] = e
+			events = t.publish(events, Event{Network: n, Old: old, New: e.Route, Reason: ReasonExpired})
+		}
+	}
+	return events
+}
+
+// NextDeadline returns when Expire next has work, or the zero time if
+// no learned route is held.
+func (t *Table) NextDeadline() time.Time {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var next time.Time
+	for _, e := range t.m {
+		if e.Origin != OriginRIP {
+			continue
+		}
+		d := e.deleteAt
+		if e.Hops < Unreachable {
+			d = e.Updated.Add(t.cfg.MaxAge)
+		}
+		if next.IsZero() || d.Before(next) {
+			next = d
+		}
+	}
+	return next
+}
+
+// advertised is the entry a router sends for r: one hop and one tick
+// more than the route, 16 hops at most.
+func advertised(r Route) Entry {
+	hops := r.Hops + 1
+	if r.Hops >= Unreachable-1 {
+		hops = Unreachable
+	}
+	ticks := r.Ticks
+	if ticks < 0xFFFF {
+		ticks++
+	}
+	return Entry{Network: r.Network, Hops: hops, Ticks: ticks}
+}
+
+// AppendAdvert appends to dst the entries a router broadcasts on link:
+// every route, with split horizon (none learned on link), metrics as a
+// listener there sees them, dying routes at 16 hops, sorted by network.
+func (t *Table) AppendAdvert(dst []Entry, link ipx.LinkID) []Entry {
+	start := len(dst)
+	t.mu.RLock()
+	for _, e := range t.m {
+		if e.Origin == OriginRIP && e.Link == link {
+			continue
+		}
+		dst = append(dst, advertised(e.Route))
+	}
+	t.mu.RUnlock()
+	slices.SortFunc(dst[start:], func(a, b Entry) int { return cmp.Compare(a.Network, b.Network) })
+	return dst
+}
+
+// AdvertEntry returns the entry advertising network n on link, with split
+// horizon, and whether there is one to send. Unreachable routes give false
+// unless dying is set.
+func (t *Table) AdvertEntry(n ipx.Network, link ipx.LinkID, dying bool) (Entry, bool) {
+	t.mu.RLock()
+	e, ok := t.m[n]
+	t.mu.RUnlock()
+	if !ok || e.Origin == OriginRIP && e.Link == link || !dying && e.Hops >= Unreachable {
+		return Entry{}, false
+	}
+	return advertised(e.Route), true
+}
+
+// Subscription delivers Events from a Table until closed.
+type Subscription struct {
+	// C receives the events. It is closed by Close.
+	C <-chan Event
+	c chan Event
+	t *Table
+}
+
+// Subscribe returns a subscription whose channel holds up to buffer
+// events (at least 1). Events that find it full are dropped and counted
+// in TableStats.EventsDropped: a slow subscriber never stalls routing.
+func (t *Table) Subscribe(buffer int) *Subscription {
+	c := make(chan Event, max(buffer, 1))
+	s := &Subscription{C: c, c: c, t: t}
+	t.mu.Lock()
+	t.subs = append(t.subs, s)
+	t.mu.Unlock()
+	return s
+}
+
+// Close ends the subscription and closes C. It is safe to call twice.
+func (s *Subscription) Close() {
+	s.t.mu.Lock()
+	defer s.t.mu.Unlock()
+	for i, x := range s.t.subs {
+		if x == s {
+			s.t.subs = slices.Delete(s.t.subs, i, i+1)
+			close(s.c)
+			return
+		}
+	}
+}
+
+// publish appends ev to events and offers it to every subscriber. The
+// caller holds t.mu.
+func (t *Table) publish(events []Event, ev Event) []Event {
+	for _, s := range t.subs {
+		select {
+		case s.c <- ev:
+		default:
+			t.dropped.Add(1)
+		}
+	}
+	return append(events, ev)
+}
