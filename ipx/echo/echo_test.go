@@ -112,7 +112,7 @@ func TestPingSkipsLateReply(t *testing.T) {
 			t.Fatal(err)
 		}
 		if rep.RTT != 160*time.Millisecond {
-			t.Errorf("RTT %v, want 160ms (the late reply to 1 came at 130ms)", rep.RTT)
+			t.Errorf("RTT %v, want 160ms (the late reply to 1 came at 180ms)", rep.RTT)
 		}
 	})
 }
