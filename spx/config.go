@@ -1,0 +1,106 @@
+package spx
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+)
+
+// Defaults used for zero Config fields. The timers follow Novell's
+// defaults: a keep-alive after about 3 s (54 ticks) of silence and an
+// abort after about 30 s (540 ticks).
+const (
+	DefaultWindow         = 32
+	DefaultRetryLimit     = 10
+	DefaultInitialRTO     = 500 * time.Millisecond
+	DefaultMinRTO         = 20 * time.Millisecond
+	DefaultMaxRTO         = 5 * time.Second
+	DefaultAckDelay       = 10 * time.Millisecond
+	DefaultVerifyInterval = 3 * time.Second
+	DefaultAbortTimeout   = 30 * time.Second
+	DefaultBacklog        = 16
+)
+
+// Config tunes connections made by Dial and accepted by Listen. The zero
+// value gives the defaults above and SPX II with size negotiation.
+type Config struct {
+	// PlainSPX makes this end speak classic SPX only: it neither asks for
+	// nor accepts SPX II, and keeps packets within 576 bytes.
+	PlainSPX bool
+	// MaxPacket caps the IPX packet size (header included) negotiated by
+	// SPX II; 0 means the link's MTU. Values below 576 are raised to it.
+	MaxPacket int
+	// Window is the receive buffer and the send buffer, in packets; the
+	// allocation number advertises what remains of the receive buffer.
+	Window int
+	// RetryLimit is how many times one packet is retransmitted before the
+	// connection fails with ErrRetryLimit.
+	RetryLimit int
+	// InitialRTO is the retransmission timeout before the first round-trip
+	// sample; MinRTO and MaxRTO bound the adaptive timeout.
+	InitialRTO, MinRTO, MaxRTO time.Duration
+	// AckDelay is how long a receiver may hold an acknowledgement that was
+	// not asked for, hoping to piggyback it on data.
+	AckDelay time.Duration
+	// VerifyInterval is the silence after which a keep-alive asking for an
+	// acknowledgement is sent; AbortTimeout the silence after which the
+	// connection fails with ErrPeerSilent.
+	VerifyInterval, AbortTimeout time.Duration
+	// Backlog bounds the connections a Listener holds before Accept; more
+	// connection requests are dropped and counted.
+	Backlog int
+	// Logger receives connection events at debug level; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports whether the configuration is usable, after defaults.
+func (c *Config) Validate() error {
+	d := *c
+	d.setDefaults()
+	switch {
+	case d.Window < 1 || d.Window > 0x4000:
+		return fmt.Errorf("spx: Window %d outside 1..16384", d.Window)
+	case d.RetryLimit < 1:
+		return fmt.Errorf("spx: RetryLimit %d below 1", d.RetryLimit)
+	case d.MinRTO <= 0 || d.MaxRTO < d.MinRTO:
+		return fmt.Errorf("spx: RTO bounds %v..%v", d.MinRTO, d.MaxRTO)
+	case d.AbortTimeout <= d.VerifyInterval:
+		return fmt.Errorf("spx: AbortTimeout %v not above VerifyInterval %v", d.AbortTimeout, d.VerifyInterval)
+	case d.Backlog < 1:
+		return fmt.Errorf("spx: Backlog %d below 1", d.Backlog)
+	case d.MaxPacket > 0xFFFF:
+		return fmt.Errorf("spx: MaxPacket %d beyond the IPX length field", d.MaxPacket)
+	}
+	return nil
+}
+
+func (c *Config) setDefaults() {
+	def := func(p *time.Duration, v time.Duration) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	if c.Window == 0 {
+		c.Window = DefaultWindow
+	}
+	if c.RetryLimit == 0 {
+		c.RetryLimit = DefaultRetryLimit
+	}
+	def(&c.InitialRTO, DefaultInitialRTO)
+	def(&c.MinRTO, DefaultMinRTO)
+	def(&c.MaxRTO, DefaultMaxRTO)
+	def(&c.AckDelay, DefaultAckDelay)
+	def(&c.VerifyInterval, DefaultVerifyInterval)
+	def(&c.AbortTimeout, DefaultAbortTimeout)
+	if c.Backlog == 0 {
+		c.Backlog = DefaultBacklog
+	}
+	if c.MaxPacket != 0 && c.MaxPacket < ipx.MaxPacketLen {
+		c.MaxPacket = ipx.MaxPacketLen
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}

@@ -1,0 +1,446 @@
+package spx
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+)
+
+// Conn is an SPX or SPX II connection. It implements net.Conn with
+// ipx.Addr addresses; ReadMessage, WriteMessage and WriteAttention add
+// SPX's message boundaries and attention flag, CloseWrite SPX II's orderly
+// release. It is safe for concurrent use.
+type Conn struct {
+	m      *mux
+	id     uint16
+	local  ipx.Addr
+	remote ipx.Addr
+
+	mu           sync.Mutex
+	ep           *endpoint
+	timer        *time.Timer
+	timerAt      time.Time
+	wake         chan struct{} // closed on any change a waiter may await
+	waiting      bool
+	closed       bool
+	closeCh      chan struct{}
+	pendingClose bool
+	removed      bool
+	lingerUntil  time.Time
+	wbuf         []byte
+
+	wmu    sync.Mutex // one writer at a time, so writes do not interleave
+	rd, wd *deadline
+}
+
+var _ net.Conn = (*Conn)(nil)
+
+// linger is how long a cleanly ended connection still answers a repeated
+// end of connection whose acknowledgement was lost.
+func (c *Conn) linger() time.Duration { return c.m.cfg.VerifyInterval }
+
+func newConn(m *mux, id uint16, remote ipx.Addr, t time.Time) *Conn {
+	c := &Conn{
+		m:       m,
+		id:      id,
+		local:   m.pc.Addr(),
+		remote:  remote,
+		wake:    make(chan struct{}),
+		closeCh: make(chan struct{}),
+		rd:      newDeadline(),
+		wd:      newDeadline(),
+	}
+	lm := m.localMax(remote)
+	c.ep = newEndpoint(m.cfg, id, lm, t)
+	c.wbuf = make([]byte, 0, lm)
+	c.timer = time.AfterFunc(time.Hour, c.onTimer)
+	c.timer.Stop()
+	return c
+}
+
+// from reports whether a packet from src with header h belongs to c.
+func (c *Conn) from(src ipx.Addr, h *Header) bool {
+	if src.Node != c.remote.Node || src.Socket != c.remote.Socket {
+		return false
+	}
+	if c.remote.Net != 0 && src.Net != c.remote.Net {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ep.state == stConnecting {
+		if c.remote.Net == 0 {
+			c.remote.Net = src.Net
+		}
+		return true
+	}
+	return h.SrcID == c.ep.remoteID
+}
+
+func (c *Conn) input(h *Header, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ep.input(h, data, now())
+	c.after()
+}
+
+func (c *Conn) onTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := now()
+	c.timerAt = time.Time{}
+	if c.ep.state == stDone && !c.lingerUntil.IsZero() && !t.Before(c.lingerUntil) {
+		c.lingerUntil = time.Time{}
+		c.unregister()
+		return
+	}
+	c.ep.onTimer(t)
+	c.after()
+}
+
+func (c *Conn) abort(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ep.fail(err)
+	c.lingerUntil = time.Time{}
+	c.after()
+}
+
+// after runs after every call into the endpoint, with c.mu held: it sends
+// what the endpoint queued, rearms the timer, wakes waiters and retires a
+// finished connection.
+func (c *Conn) after() {
+	if c.pendingClose && c.ep.state == stEstablished {
+		c.pendingClose = !c.ep.close(now())
+	}
+	c.flush()
+	if c.ep.state == stDone {
+		if !c.removed && c.lingerUntil.IsZero() {
+			if c.ep.err == nil && c.ep.peerEnded {
+				c.lingerUntil = now().Add(c.linger())
+			} else {
+				c.unregister()
+			}
+		}
+		if !c.lingerUntil.IsZero() {
+			c.arm(c.lingerUntil)
+		} else {
+			c.timer.Stop()
+		}
+	} else {
+		c.arm(c.ep.nextDeadline())
+	}
+	if c.waiting {
+		close(c.wake)
+		c.wake = make(chan struct{})
+		c.waiting = false
+	}
+}
+
+func (c *Conn) arm(t time.Time) {
+	if t.IsZero() {
+		c.timer.Stop()
+		c.timerAt = time.Time{}
+		return
+	}
+	if t.Equal(c.timerAt) {
+		return
+	}
+	c.timerAt = t
+	c.timer.Reset(max(time.Until(t), 0))
+}
+
+func (c *Conn) unregister() {
+	if c.removed {
+		return
+	}
+	c.removed = true
+	c.timer.Stop()
+	c.m.remove(c) // lock order: c.mu, then m.mu; nothing takes them the other way
+}
+
+// flush sends the packets the endpoint queued. Send errors are not
+// reported: SPX recovers lost packets itself.
+func (c *Conn) flush() {
+	for _, p := range c.ep.takeOut() {
+		b, _ := p.h.AppendBinary(c.wbuf[:0])
+		b = append(b, p.data...)
+		c.m.pc.WriteMsg(b, c.remote, ipx.WriteOptions{Type: ipx.TypeSPX})
+	}
+}
+
+// waitChan returns a channel closed at the next state change; c.mu held.
+func (c *Conn) waitChan() chan struct{} {
+	c.waiting = true
+	return c.wake
+}
+
+func (c *Conn) opErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &net.OpError{Op: op, Net: "spx", Source: c.local, Addr: c.remote, Err: err}
+}
+
+// Read reads data from the connection as a byte stream, across message
+// boundaries. At the end of the peer's data it returns io.EOF.
+func (c *Conn) Read(b []byte) (int, error) {
+	n, _, err := c.read(b, false)
+	return n, err
+}
+
+// ReadMessage reads data up to the end of the current message: info.EOM
+// reports that the message ended within what was returned (if b was too
+// small, the rest follows in later calls). Data sent with and without
+// the attention flag are never returned together.
+func (c *Conn) ReadMessage(b []byte) (int, MessageInfo, error) {
+	return c.read(b, true)
+}
+
+func (c *Conn) read(b []byte, msg bool) (int, MessageInfo, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return 0, MessageInfo{}, c.opErr("read", net.ErrClosed)
+		}
+		if isClosedChan(c.rd.wait()) {
+			c.mu.Unlock()
+			return 0, MessageInfo{}, c.opErr("read", errTimeout)
+		}
+		if len(b) == 0 {
+			c.mu.Unlock()
+			return 0, MessageInfo{}, nil
+		}
+		if c.ep.readable() {
+			n, info, end, err := c.ep.read(b, msg, now())
+			c.after()
+			c.mu.Unlock()
+			switch {
+			case err != nil:
+				return n, info, c.opErr("read", err)
+			case end:
+				return n, info, io.EOF
+			}
+			return n, info, nil
+		}
+		w := c.waitChan()
+		c.mu.Unlock()
+		select {
+		case <-w:
+		case <-c.rd.wait():
+		case <-c.closeCh:
+		}
+	}
+}
+
+// Write writes b as part of the byte stream. It returns once all of b is
+// queued for sending (not acknowledged), or with an error.
+func (c *Conn) Write(b []byte) (int, error) { return c.write(b, false, false) }
+
+// WriteMessage writes b as one message: its last packet carries the
+// end-of-message flag.
+func (c *Conn) WriteMessage(b []byte) (int, error) { return c.write(b, true, false) }
+
+// WriteAttention writes b as an attention message: every packet carries
+// the attention flag, the last one end of message. SPX applications send
+// one byte this way to signal the peer out of band; SPX itself delivers it
+// in sequence.
+func (c *Conn) WriteAttention(b []byte) (int, error) { return c.write(b, true, true) }
+
+func (c *Conn) write(b []byte, eom, attn bool) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	off := 0
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return off, c.opErr("write", net.ErrClosed)
+		}
+		if isClosedChan(c.wd.wait()) {
+			c.mu.Unlock()
+			return off, c.opErr("write", errTimeout)
+		}
+		if c.ep.writable() {
+			if len(b) == 0 && eom {
+				// An empty message still takes a packet.
+				_, err := c.ep.write(nil, true, attn, now())
+				c.after()
+				c.mu.Unlock()
+				return 0, c.opErr("write", err)
+			}
+			n, err := c.ep.write(b[off:], eom, attn, now())
+			off += n
+			c.after()
+			if err != nil || off == len(b) {
+				c.mu.Unlock()
+				return off, c.opErr("write", err)
+			}
+		}
+		w := c.waitChan()
+		c.mu.Unlock()
+		select {
+		case <-w:
+		case <-c.wd.wait():
+		case <-c.closeCh:
+		}
+	}
+}
+
+// CloseWrite releases our direction of an SPX II connection (orderly
+// release, datastream type 0xFC) after the data already written: the peer
+// reads io.EOF and may go on sending. With a plain SPX peer it returns an
+// error wrapping ErrNotSPX2.
+func (c *Conn) CloseWrite() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return c.opErr("close", net.ErrClosed)
+		}
+		ok, err := c.ep.closeWrite(now())
+		c.after()
+		if ok || err != nil {
+			c.mu.Unlock()
+			return c.opErr("close", err)
+		}
+		w := c.waitChan()
+		c.mu.Unlock()
+		select {
+		case <-w:
+		case <-c.wd.wait():
+			return c.opErr("close", errTimeout)
+		}
+	}
+}
+
+// Close ends the connection: data already written is still delivered,
+// followed by an end of connection (0xFE), in the background. Pending
+// reads and writes are unblocked.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.closed = true
+	close(c.closeCh)
+	c.pendingClose = !c.ep.close(now())
+	c.after()
+	return nil
+}
+
+// LocalAddr returns the local IPX address.
+func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr returns the peer's IPX address.
+func (c *Conn) RemoteAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remote
+}
+
+// SetDeadline sets the read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.rd.set(t)
+	c.wd.set(t)
+	return nil
+}
+
+// SetReadDeadline sets the absolute time after which reads fail with an
+// error wrapping os.ErrDeadlineExceeded; the zero time disables it.
+func (c *Conn) SetReadDeadline(t time.Time) error { c.rd.set(t); return nil }
+
+// SetWriteDeadline sets the time after which writes waiting for room in
+// the send buffer fail with an error wrapping os.ErrDeadlineExceeded.
+func (c *Conn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
+
+// SPX2 reports whether both ends negotiated SPX II.
+func (c *Conn) SPX2() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ep.spx2
+}
+
+// MaxData is the most data one packet carries now: 534 bytes with plain
+// SPX, more when SPX II negotiated larger packets.
+func (c *Conn) MaxData() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ep.maxData()
+}
+
+// Stats returns the connection's counters.
+func (c *Conn) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ep.statsSnapshot()
+}
+
+// ID returns the local and remote connection ids.
+func (c *Conn) ID() (local, remote uint16) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ep.localID, c.ep.remoteID
+}
+
+// Dial connects to the SPX listener at addr through stack, with the
+// default Config.
+func Dial(ctx context.Context, stack *ipx.Stack, addr ipx.Addr) (*Conn, error) {
+	return DialConfig(ctx, stack, addr, Config{})
+}
+
+// DialConfig connects to the SPX listener at addr through stack from a
+// new dynamic socket. It sends connection requests (retransmitted with
+// the adaptive timeout, up to cfg.RetryLimit times) until the listener
+// answers, ctx ends, or the requests run out (ErrConnRefused).
+func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config) (*Conn, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	opErr := func(err error) error { return &net.OpError{Op: "dial", Net: "spx", Addr: addr, Err: err} }
+	if addr.Node.IsBroadcast() {
+		return nil, opErr(fmt.Errorf("spx: dial broadcast address %v: %w", addr, ipx.ErrBadAddr))
+	}
+	pc, err := stack.Listen(0)
+	if err != nil {
+		return nil, opErr(err)
+	}
+	m := newMux(stack, pc, &cfg, nil)
+	m.mu.Lock()
+	id := m.newID()
+	c := newConn(m, id, addr, now())
+	m.conns[id] = c
+	m.lnClosed = true // the socket closes with this connection
+	m.mu.Unlock()
+
+	c.mu.Lock()
+	c.ep.dial(now())
+	c.after()
+	for c.ep.state == stConnecting {
+		w := c.waitChan()
+		c.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			c.abort(ctx.Err())
+			return nil, opErr(ctx.Err())
+		}
+		c.mu.Lock()
+	}
+	err = c.ep.err
+	c.mu.Unlock()
+	if err != nil {
+		return nil, opErr(err)
+	}
+	return c, nil
+}

@@ -1,0 +1,42 @@
+// Package spx implements Novell's Sequenced Packet Exchange (SPX) and its
+// successor SPX II over an ipx.Stack: reliable, ordered connections that
+// implement net.Conn and net.Listener.
+//
+// # Wire format
+//
+// An SPX packet is an IPX packet of type 5 whose data starts with a 12-byte
+// header (see Header): connection control flags, datastream type, source
+// and destination connection ids, and the sequence, acknowledge and
+// allocation numbers. An SPX II packet (flag 0x08) whose destination id is
+// known carries a 2-byte negotiation size after those 12 bytes. The layout
+// follows Novell's SPX Services Specification and Wireshark's packet-ipx.c.
+//
+// # Protocol
+//
+// Each data packet carries a 16-bit sequence number; system packets (flag
+// 0x80: connect, acknowledgements, keep-alives) do not consume one. The
+// acknowledge number is the next sequence number the receiver expects and
+// the allocation number the last one it can accept, so a sender may have
+// alloc − ack + 1 packets outstanding. All comparisons of these numbers wrap
+// around (see seqLess). Lost packets are retransmitted after an adaptive
+// timeout estimated in the style of RFC 6298; after Config.RetryLimit
+// retransmissions of one packet the connection fails with
+// ErrRetryLimit. A connection that hears nothing for Config.VerifyInterval
+// sends a keep-alive asking for an acknowledgement, and is declared dead
+// (ErrPeerSilent) after Config.AbortTimeout of silence.
+//
+// Closing sends an end-of-connection packet (datastream type 0xFE),
+// answered by 0xFF. When both ends speak SPX II, CloseWrite sends an orderly
+// release (0xFC, answered by 0xFD): the peer reads io.EOF but may keep
+// sending. SPX II ends also negotiate packets larger than the classic 576
+// bytes, bounded by both ends' links; with a plain SPX peer, packets stay
+// within 576 bytes.
+//
+// # Structure
+//
+// The protocol core (type endpoint) is free of I/O and of the clock: it
+// takes packets and the current time and returns packets to send, data to
+// deliver and its next deadline. Conn wraps it with a mutex, one timer and
+// the ipx.Conn it sends on; one goroutine per local socket demultiplexes
+// incoming packets to connections by connection id.
+package spx

@@ -1,0 +1,839 @@
+package spx
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+)
+
+// epState is where an endpoint is in its life.
+type epState uint8
+
+const (
+	stConnecting epState = iota + 1 // request sent, no reply yet
+	stEstablished                   // data may flow (possibly half-released)
+	stDone                          // finished cleanly or failed; see err
+)
+
+var stateNames = [...]string{"", "connecting", "established", "done"}
+
+func (s epState) String() string { return stateNames[s] }
+
+// segment is one sequenced packet: data, an orderly release or an end of
+// connection. Its buffer is owned by the endpoint and recycled.
+type segment struct {
+	seq      uint16
+	ctl      Control // EOM, attention
+	dstype   DatastreamType
+	data     []byte
+	sentAt   time.Time // first transmission, for RTT samples
+	lastSent time.Time
+	retx     int // retransmissions so far
+	off      int // bytes already read (receive side)
+}
+
+// outPacket is a packet the endpoint asks its owner to send: the header
+// (Ack, Alloc and NegotiationSize filled in) and data aliasing a segment.
+type outPacket struct {
+	h    Header
+	data []byte
+}
+
+// Stats count what one connection saw.
+type Stats struct {
+	PacketsSent, PacketsReceived uint64
+	Retransmits                  uint64 // data packets sent again
+	FastRetransmits              uint64 // of those, after duplicate acks
+	Timeouts                     uint64 // retransmission timer expiries
+	Duplicates                   uint64 // data packets received twice
+	OutOfOrder                   uint64 // data packets buffered ahead of a gap
+	OutOfWindow                  uint64 // data packets beyond the allocation
+	BogusAcks                    uint64 // acknowledgements of data never sent
+	KeepAlives                   uint64 // watchdog probes sent
+	SRTT                         time.Duration
+}
+
+// endpoint is the SPX protocol core of one connection. It does no I/O and
+// reads no clock: methods take the current time, queue packets in out for
+// the owner to send, and nextDeadline says when to call onTimer. It is not
+// safe for concurrent use; Conn serialises calls with its mutex.
+type endpoint struct {
+	cfg   *Config
+	state epState
+	err   error // why the endpoint is done, nil if cleanly
+
+	localID, remoteID uint16
+	spx2              bool // both ends speak SPX II
+	localMax, peerMax int  // largest IPX packets each end takes
+
+	// Send side. sendq holds segments from sndUna on; the first sent of
+	// them have been transmitted at least once.
+	sndUna      uint16
+	sendq       ring
+	sent        int
+	peerAlloc   uint16
+	dupAcks     int
+	inRecovery  bool
+	recoverSeq  uint16
+	backoff     uint
+	rtoAt       time.Time // retransmission or connect-request deadline
+	connectRetx int
+	connSentAt  time.Time
+	sinceAckReq int // segments sent since the last one asking for an ack
+
+	// Receive side.
+	rcvNxt      uint16
+	advAlloc    uint16 // highest allocation number advertised
+	readyq      ring   // in-order segments not yet read
+	ooo         []*segment // ooo[i] holds sequence number rcvNxt+i
+	oooCount    int
+	unacked     int // data packets received since our last ack
+	ackNow      bool
+	ackAt       time.Time
+	pendingType DatastreamType // 0xFD or 0xFF to put on the next ack
+
+	// Closing. A release (0xFC) or end (0xFE) segment is queued once.
+	relQueued, relAcked bool
+	finQueued, finAcked bool
+	peerReleased        bool // 0xFC delivered in order
+	peerEnded           bool // 0xFE delivered in order
+	appClosed           bool // owner closed: discard arriving data
+
+	lastHeard time.Time
+	probeAt   time.Time // next keep-alive or zero-window probe
+
+	rtt   rttEstimator
+	out   []outPacket
+	free  []*segment
+	stats Stats
+}
+
+// newEndpoint returns an endpoint with local id id. localMax is the
+// largest IPX packet this end takes (MTU and Config.MaxPacket).
+func newEndpoint(cfg *Config, id uint16, localMax int, now time.Time) *endpoint {
+	e := &endpoint{
+		cfg:       cfg,
+		localID:   id,
+		localMax:  localMax,
+		peerMax:   ipx.MaxPacketLen,
+		sendq:     newRing(cfg.Window),
+		readyq:    newRing(cfg.Window),
+		ooo:       make([]*segment, cfg.Window),
+		lastHeard: now,
+		rtt:       rttEstimator{min: cfg.MinRTO, max: cfg.MaxRTO, initial: cfg.InitialRTO},
+	}
+	e.advAlloc = uint16(cfg.Window - 1)
+	return e
+}
+
+// dial makes e the connecting end and queues the connection request.
+func (e *endpoint) dial(now time.Time) {
+	e.state = stConnecting
+	e.connSentAt = now
+	e.sendConnectRequest(now)
+}
+
+func (e *endpoint) sendConnectRequest(now time.Time) {
+	h := Header{Control: ControlSystem | ControlSendAck, SrcID: e.localID, DstID: IDUnknown, Alloc: e.alloc()}
+	if !e.cfg.PlainSPX {
+		h.Control |= ControlSPX2 | ControlNegotiate
+	}
+	e.out = append(e.out, outPacket{h: h})
+	e.stats.PacketsSent++
+	e.rtoAt = now.Add(e.currentRTO())
+}
+
+// accept makes e the accepting end of the connection request h and
+// queues the reply.
+func (e *endpoint) accept(h *Header, now time.Time) {
+	e.state = stEstablished
+	e.remoteID = h.SrcID
+	e.spx2 = h.Control&ControlSPX2 != 0 && !e.cfg.PlainSPX
+	e.peerAlloc = h.Alloc
+	e.lastHeard = now
+	e.probeAt = now.Add(e.cfg.VerifyInterval)
+	e.replyConnect()
+}
+
+// replyConnect queues the answer to a connection request; it is sent
+// again when the request is repeated (the first reply was lost).
+func (e *endpoint) replyConnect() {
+	h := Header{Control: ControlSystem, SrcID: e.localID, DstID: e.remoteID}
+	if e.spx2 {
+		h.Control |= ControlSPX2 | ControlNegotiate
+	}
+	e.emit(h, nil)
+}
+
+// emit queues a packet, filling in the receive state it reports.
+func (e *endpoint) emit(h Header, data []byte) {
+	h.Ack = e.rcvNxt
+	h.Alloc = e.alloc()
+	if e.spx2 {
+		h.Control |= ControlSPX2
+		h.NegotiationSize = uint16(e.localMax)
+	}
+	if h.Control&ControlSystem != 0 && e.pendingType != 0 {
+		h.DatastreamType, e.pendingType = e.pendingType, 0
+	}
+	e.out = append(e.out, outPacket{h: h, data: data})
+	e.stats.PacketsSent++
+	e.unacked, e.ackNow, e.ackAt = 0, false, time.Time{}
+}
+
+// alloc is the allocation number to advertise: the last sequence number
+// the receive buffer can take. It never moves backwards.
+func (e *endpoint) alloc() uint16 {
+	free := e.cfg.Window - e.readyq.len()
+	a := e.rcvNxt + uint16(free) - 1
+	if seqLess(e.advAlloc, a) {
+		e.advAlloc = a
+	}
+	return e.advAlloc
+}
+
+// maxData is the data a packet may carry now.
+func (e *endpoint) maxData() int {
+	if !e.spx2 {
+		return ipx.MaxPacketLen - ipx.HeaderLen - HeaderLen
+	}
+	return min(e.localMax, e.peerMax) - ipx.HeaderLen - HeaderLen2
+}
+
+func (e *endpoint) newSegment() *segment {
+	if n := len(e.free); n > 0 {
+		s := e.free[n-1]
+		e.free = e.free[:n-1]
+		*s = segment{data: s.data[:0]}
+		return s
+	}
+	return &segment{data: make([]byte, 0, e.localMax-ipx.HeaderLen-HeaderLen)}
+}
+
+func (e *endpoint) recycle(s *segment) {
+	if len(e.free) < 2*e.cfg.Window {
+		e.free = append(e.free, s)
+	}
+}
+
+// writable reports whether write would accept at least one byte.
+func (e *endpoint) writable() bool {
+	if e.state != stEstablished || e.relQueued || e.finQueued || e.peerEnded {
+		return true // write reports the error
+	}
+	if !e.sendq.full() {
+		return true
+	}
+	t := e.sendq.back()
+	return e.sent < e.sendq.len() && t.dstype == 0 && t.ctl&ControlEOM == 0 && len(t.data) < e.maxData()
+}
+
+// writeErr is the error a write meets now, or nil.
+func (e *endpoint) writeErr() error {
+	switch {
+	case e.state == stDone && e.err != nil:
+		return e.err
+	case e.peerEnded:
+		return ErrTerminated
+	case e.relQueued || e.finQueued || e.appClosed || e.state == stDone:
+		return ErrWriteClosed
+	}
+	return nil
+}
+
+// write queues as much of b as the send buffer takes and returns how much.
+// With eom the last packet of b is marked end of message, and only if all
+// of b fits; attn marks every packet as attention. It sends what the
+// window allows.
+func (e *endpoint) write(b []byte, eom, attn bool, now time.Time) (int, error) {
+	if err := e.writeErr(); err != nil {
+		return 0, err
+	}
+	if e.state != stEstablished {
+		return 0, nil
+	}
+	max := e.maxData()
+	n := 0
+	if eom && len(b) == 0 {
+		if e.sendq.full() {
+			return 0, nil
+		}
+		s := e.newSegment()
+		s.seq = e.sndUna + uint16(e.sendq.len())
+		s.ctl = ControlEOM
+		e.sendq.push(s)
+		e.transmit(now)
+		return 0, nil
+	}
+	for n < len(b) {
+		var s *segment
+		// Coalesce into the last queued segment while it is unsent.
+		if e.sendq.len() > e.sent {
+			t := e.sendq.back()
+			if t.dstype == 0 && t.ctl == 0 && !attn && len(t.data) < max {
+				s = t
+			}
+		}
+		if s == nil {
+			if e.sendq.full() {
+				break
+			}
+			s = e.newSegment()
+			s.seq = e.sndUna + uint16(e.sendq.len())
+			if attn {
+				s.ctl |= ControlAttention
+			}
+			e.sendq.push(s)
+		}
+		k := min(len(b)-n, max-len(s.data))
+		s.data = append(s.data, b[n:n+k]...)
+		n += k
+	}
+	if eom && n == len(b) && n > 0 {
+		e.sendq.back().ctl |= ControlEOM
+	}
+	e.transmit(now)
+	return n, nil
+}
+
+// queueControl queues an empty sequenced segment of type t (0xFC or 0xFE).
+// It reports false when the send buffer is full; the caller retries.
+func (e *endpoint) queueControl(t DatastreamType, now time.Time) bool {
+	if e.sendq.full() {
+		return false
+	}
+	s := e.newSegment()
+	s.seq = e.sndUna + uint16(e.sendq.len())
+	s.dstype = t
+	e.sendq.push(s)
+	e.transmit(now)
+	return true
+}
+
+// closeWrite starts an SPX II orderly release of our direction.
+func (e *endpoint) closeWrite(now time.Time) (bool, error) {
+	if !e.spx2 {
+		return false, ErrNotSPX2
+	}
+	if err := e.writeErr(); err != nil {
+		return false, err
+	}
+	if !e.queueControl(DatastreamOrderlyRelease, now) {
+		return false, nil
+	}
+	e.relQueued = true
+	return true, nil
+}
+
+// close is the owner's Close: from now on arriving data is discarded, and
+// an end of connection (0xFE) follows the queued data unless the
+// connection is already over. It reports false if the send buffer is full
+// (the owner retries when it drains).
+func (e *endpoint) close(now time.Time) bool {
+	e.appClosed = true
+	for e.readyq.len() > 0 {
+		e.recycle(e.readyq.pop())
+	}
+	switch {
+	case e.state == stConnecting:
+		e.finish(nil)
+		return true
+	case e.state == stDone || e.finQueued:
+		return true
+	case e.peerEnded:
+		e.finish(nil)
+		return true
+	case e.relAcked && e.peerReleased:
+		e.finish(nil)
+		return true
+	}
+	if !e.queueControl(DatastreamEndOfConnection, now) {
+		return false
+	}
+	e.finQueued = true
+	return true
+}
+
+// abort ends the connection at once without telling the peer.
+func (e *endpoint) abort(err error) { e.finish(err) }
+
+func (e *endpoint) finish(err error) {
+	if e.state == stDone {
+		return
+	}
+	e.state = stDone
+	e.err = err
+	for e.sendq.len() > 0 {
+		e.recycle(e.sendq.pop())
+	}
+	e.sent = 0
+	e.dropOOO()
+}
+
+// fail ends the connection with err, discarding what was buffered.
+func (e *endpoint) fail(err error) {
+	for e.readyq.len() > 0 {
+		e.recycle(e.readyq.pop())
+	}
+	e.finish(err)
+}
+
+// transmit sends the queued segments the peer's allocation admits.
+func (e *endpoint) transmit(now time.Time) {
+	if e.state != stEstablished {
+		return
+	}
+	every := max(1, e.cfg.Window/4)
+	for e.sent < e.sendq.len() {
+		s := e.sendq.at(e.sent)
+		if !seqLessEq(s.seq, e.peerAlloc) {
+			break
+		}
+		e.sent++
+		s.sentAt, s.lastSent = now, now
+		ctl := s.ctl
+		e.sinceAckReq++
+		// Ask for an acknowledgement when the window closes behind this
+		// packet, every quarter window, and on release and end packets.
+		last := e.sent == e.sendq.len() || !seqLessEq(s.seq+1, e.peerAlloc)
+		if last || e.sinceAckReq >= every || s.dstype != 0 {
+			ctl |= ControlSendAck
+			e.sinceAckReq = 0
+		}
+		e.emit(Header{Control: ctl, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data)
+		if e.rtoAt.IsZero() {
+			e.rtoAt = now.Add(e.currentRTO())
+		}
+	}
+	if e.sent < e.sendq.len() {
+		// Window closed with data waiting: probe in case the peer's
+		// window update is lost.
+		if e.probeAt.IsZero() || e.probeAt.After(now.Add(e.currentRTO())) {
+			e.probeAt = now.Add(e.currentRTO())
+		}
+	}
+}
+
+// retransmit sends the oldest unacknowledged segment again.
+func (e *endpoint) retransmit(now time.Time) {
+	s := e.sendq.front()
+	s.retx++
+	s.lastSent = now
+	e.stats.Retransmits++
+	if s.retx > e.cfg.RetryLimit {
+		e.fail(fmt.Errorf("spx: packet %d unacknowledged after %d retransmissions: %w", s.seq, e.cfg.RetryLimit, ErrRetryLimit))
+		return
+	}
+	e.emit(Header{Control: s.ctl | ControlSendAck, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data)
+}
+
+func (e *endpoint) currentRTO() time.Duration {
+	return min(e.rtt.rto()<<min(e.backoff, 16), e.cfg.MaxRTO)
+}
+
+// input processes a packet from the peer (already matched to this
+// endpoint by connection id and address). data aliases the caller's
+// buffer and is copied if kept.
+func (e *endpoint) input(h *Header, data []byte, now time.Time) {
+	if e.state == stDone {
+		// Lingering after a clean end: acknowledge a repeated end of
+		// connection, whose first acknowledgement was lost, so the peer
+		// finishes too.
+		if e.err == nil && e.peerEnded && h.Control&ControlSystem == 0 && seqLess(h.Seq, e.rcvNxt) {
+			e.pendingType = DatastreamEndOfConnectionAck
+			e.emit(Header{Control: ControlSystem, SrcID: e.localID, DstID: e.remoteID}, nil)
+		}
+		return
+	}
+	e.stats.PacketsReceived++
+	e.lastHeard = now
+	e.probeAt = time.Time{}
+	if e.state == stConnecting {
+		if h.Control&ControlSystem == 0 || h.DstID != e.localID {
+			return
+		}
+		e.state = stEstablished
+		e.remoteID = h.SrcID
+		e.spx2 = h.Control&ControlSPX2 != 0 && !e.cfg.PlainSPX
+		e.rtoAt = time.Time{}
+		if e.connectRetx == 0 {
+			e.rtt.update(now.Sub(e.connSentAt))
+		}
+		e.peerAlloc = h.Alloc
+		e.backoff = 0
+		// Confirm at once: the acceptor learns our negotiation size.
+		e.emit(Header{Control: ControlSystem, SrcID: e.localID, DstID: e.remoteID}, nil)
+	}
+	if e.spx2 && h.HasNegotiationSize() && int(h.NegotiationSize) >= ipx.MaxPacketLen {
+		e.peerMax = int(h.NegotiationSize)
+	}
+	e.processAck(h, now)
+	if e.state == stDone {
+		return
+	}
+	if h.Control&ControlSystem != 0 {
+		if h.Control&ControlSendAck != 0 {
+			e.ackNow = true
+		}
+	} else {
+		e.receive(h, data, now)
+	}
+	e.transmit(now)
+	e.flushAck(now)
+}
+
+// processAck applies the peer's acknowledge and allocation numbers.
+func (e *endpoint) processAck(h *Header, now time.Time) {
+	ack := h.Ack
+	next := e.sndUna + uint16(e.sent)
+	if !seqLessEq(ack, next) || seqLess(ack, e.sndUna) {
+		if seqLess(next, ack) {
+			e.stats.BogusAcks++ // acknowledges data never sent: ignored
+		}
+		return
+	}
+	n := seqDiff(e.sndUna, ack)
+	if n > 0 {
+		var newest *segment
+		for range n {
+			s := e.sendq.pop()
+			switch s.dstype {
+			case DatastreamOrderlyRelease:
+				e.relAcked = true
+			case DatastreamEndOfConnection:
+				e.finAcked = true
+			}
+			if newest != nil {
+				e.recycle(newest)
+			}
+			newest = s
+		}
+		if newest.retx == 0 {
+			e.rtt.update(now.Sub(newest.sentAt))
+		}
+		e.recycle(newest)
+		e.sndUna = ack
+		e.sent -= n
+		e.backoff = 0
+		e.dupAcks = 0
+		if e.sent > 0 {
+			e.rtoAt = now.Add(e.currentRTO())
+		} else {
+			e.rtoAt = time.Time{}
+		}
+		if e.inRecovery {
+			if seqLess(ack, e.recoverSeq) && e.sent > 0 {
+				e.retransmit(now) // partial ack: the next hole
+				if e.state == stDone {
+					return
+				}
+			} else {
+				e.inRecovery = false
+			}
+		}
+	} else if e.sent > 0 && h.Control&ControlSystem != 0 && h.Alloc == e.peerAlloc {
+		e.dupAcks++
+		if e.dupAcks == 3 && !e.inRecovery {
+			e.inRecovery = true
+			e.recoverSeq = next
+			e.stats.FastRetransmits++
+			e.retransmit(now)
+			if e.state == stDone {
+				return
+			}
+			e.rtoAt = now.Add(e.currentRTO())
+		}
+	}
+	if a := h.Alloc; seqLessEq(ack-1, a) && seqLessEq(e.peerAlloc, a) {
+		e.peerAlloc = a
+	}
+	if e.finAcked {
+		e.finish(nil)
+		return
+	}
+	if e.relAcked && e.peerReleased && e.appClosed {
+		e.finish(nil)
+	}
+}
+
+// receive handles a sequenced packet.
+func (e *endpoint) receive(h *Header, data []byte, now time.Time) {
+	if h.Control&ControlSendAck != 0 {
+		e.ackNow = true
+	}
+	seq := h.Seq
+	if seqLess(seq, e.rcvNxt) {
+		e.stats.Duplicates++
+		e.ackNow = true // our ack was probably lost
+		return
+	}
+	if !seqInWindow(seq, e.rcvNxt, e.advAlloc) || e.peerEnded || e.peerReleased {
+		e.stats.OutOfWindow++
+		e.ackNow = true
+		return
+	}
+	if len(data) > e.localMax-ipx.HeaderLen-HeaderLen {
+		e.stats.OutOfWindow++
+		return // larger than we ever allowed
+	}
+	i := seqDiff(e.rcvNxt, seq)
+	if i > 0 {
+		if e.ooo[i] != nil {
+			e.stats.Duplicates++
+		} else {
+			e.ooo[i] = e.store(h, data)
+			e.oooCount++
+			e.stats.OutOfOrder++
+		}
+		e.ackNow = true // duplicate ack: tells the sender of the gap
+		return
+	}
+	e.deliver(e.store(h, data))
+	e.shiftOOO()
+	// Move now-contiguous out-of-order segments over.
+	for e.oooCount > 0 && e.ooo[0] != nil {
+		s := e.ooo[0]
+		e.oooCount--
+		e.deliver(s)
+		e.shiftOOO()
+	}
+	e.unacked++
+	if e.unacked >= max(1, e.cfg.Window/4) {
+		e.ackNow = true
+	} else if e.ackAt.IsZero() {
+		e.ackAt = now.Add(e.cfg.AckDelay)
+	}
+}
+
+// shiftOOO follows rcvNxt moving up by one.
+func (e *endpoint) shiftOOO() {
+	if e.oooCount == 0 {
+		e.ooo[0] = nil
+		return
+	}
+	copy(e.ooo, e.ooo[1:])
+	e.ooo[len(e.ooo)-1] = nil
+}
+
+// dropOOO discards the out-of-order segments.
+func (e *endpoint) dropOOO() {
+	for i, s := range e.ooo {
+		if s != nil {
+			e.recycle(s)
+			e.ooo[i] = nil
+		}
+	}
+	e.oooCount = 0
+}
+
+func (e *endpoint) store(h *Header, data []byte) *segment {
+	s := e.newSegment()
+	s.seq = h.Seq
+	s.ctl = h.Control & (ControlEOM | ControlAttention)
+	s.dstype = h.DatastreamType
+	s.data = append(s.data, data...)
+	return s
+}
+
+// deliver takes the in-order segment s: data goes to the read queue,
+// a release or end of connection changes state.
+func (e *endpoint) deliver(s *segment) {
+	e.rcvNxt++
+	switch {
+	case s.dstype == DatastreamEndOfConnection:
+		e.recycle(s)
+		e.peerEnded = true
+		e.pendingType = DatastreamEndOfConnectionAck
+		e.ackNow = true
+		// Our unsent and unacknowledged data is lost with the connection.
+		for e.sendq.len() > 0 {
+			e.recycle(e.sendq.pop())
+		}
+		e.sent = 0
+		e.rtoAt = time.Time{}
+		e.dropOOO()
+		if e.appClosed {
+			e.finish(nil)
+		}
+	case s.dstype == DatastreamOrderlyRelease && e.spx2:
+		e.recycle(s)
+		e.peerReleased = true
+		e.pendingType = DatastreamOrderlyReleaseAck
+		e.ackNow = true
+		if e.relAcked && e.appClosed {
+			e.finish(nil)
+		}
+	case e.appClosed || len(s.data) == 0 && s.ctl&ControlEOM == 0:
+		e.recycle(s) // nobody will read it; an empty packet says nothing
+	default:
+		e.readyq.push(s)
+	}
+}
+
+// flushAck sends a pure acknowledgement if one is due now.
+func (e *endpoint) flushAck(now time.Time) {
+	if e.state == stDone && !e.peerEnded {
+		return
+	}
+	if e.ackNow || (!e.ackAt.IsZero() && !now.Before(e.ackAt)) {
+		e.emit(Header{Control: ControlSystem, SrcID: e.localID, DstID: e.remoteID}, nil)
+	}
+}
+
+// readable reports whether read would return without waiting.
+func (e *endpoint) readable() bool {
+	return e.readyq.len() > 0 || e.state == stDone || e.peerEnded || e.peerReleased
+}
+
+// read copies buffered data into b. With msg it stops at the end of a
+// message (eom reports reaching it) and never mixes attention and normal
+// packets. At the end of the stream it returns io.EOF-worthy done=true.
+func (e *endpoint) read(b []byte, msg bool, now time.Time) (n int, info MessageInfo, done bool, err error) {
+	before := e.alloc()
+	for e.readyq.len() > 0 && n < len(b) {
+		s := e.readyq.front()
+		if msg && n > 0 && s.ctl&ControlAttention != info.flags()&ControlAttention {
+			break
+		}
+		info.Attention = s.ctl&ControlAttention != 0
+		info.DatastreamType = s.dstype
+		k := copy(b[n:], s.data[s.off:])
+		n += k
+		s.off += k
+		if s.off < len(s.data) {
+			break
+		}
+		e.recycle(e.readyq.pop())
+		if msg && s.ctl&ControlEOM != 0 {
+			info.EOM = true
+			break
+		}
+	}
+	if n == 0 && len(b) > 0 && e.readyq.len() == 0 {
+		switch {
+		case e.state == stDone && e.err != nil:
+			return 0, info, true, e.err
+		case e.state == stDone || e.peerEnded || e.peerReleased:
+			return 0, info, true, nil
+		}
+	}
+	// Tell the peer at once when reading reopened a closed window or
+	// freed a quarter of it.
+	if e.state == stEstablished {
+		after := e.alloc()
+		if before+1 == e.rcvNxt && after != before || seqDiff(before, after) >= max(1, e.cfg.Window/4) {
+			e.emit(Header{Control: ControlSystem, SrcID: e.localID, DstID: e.remoteID}, nil)
+		}
+	}
+	return n, info, false, nil
+}
+
+// MessageInfo describes what ReadMessage returned.
+type MessageInfo struct {
+	// EOM reports that the data ends a message.
+	EOM bool
+	// Attention reports data sent with the attention flag.
+	Attention bool
+	// DatastreamType is the sender's datastream type for the data.
+	DatastreamType DatastreamType
+}
+
+func (m MessageInfo) flags() Control {
+	if m.Attention {
+		return ControlAttention
+	}
+	return 0
+}
+
+// onTimer runs the timers that are due.
+func (e *endpoint) onTimer(now time.Time) {
+	switch e.state {
+	case stDone:
+		return
+	case stConnecting:
+		if !e.rtoAt.IsZero() && !now.Before(e.rtoAt) {
+			e.connectRetx++
+			if e.connectRetx > e.cfg.RetryLimit {
+				e.finish(fmt.Errorf("spx: %d connection requests: %w", e.connectRetx, ErrConnRefused))
+				return
+			}
+			e.backoff++
+			e.sendConnectRequest(now)
+		}
+		return
+	}
+	if now.Sub(e.lastHeard) >= e.cfg.AbortTimeout {
+		e.fail(fmt.Errorf("spx: nothing heard for %v: %w", now.Sub(e.lastHeard), ErrPeerSilent))
+		return
+	}
+	if !e.rtoAt.IsZero() && !now.Before(e.rtoAt) && e.sent == 0 {
+		e.rtoAt = time.Time{}
+	}
+	if !e.rtoAt.IsZero() && !now.Before(e.rtoAt) {
+		e.stats.Timeouts++
+		e.backoff++
+		e.inRecovery = true
+		e.recoverSeq = e.sndUna + uint16(e.sent)
+		e.dupAcks = 0
+		e.retransmit(now)
+		if e.state == stDone {
+			return
+		}
+		e.rtoAt = now.Add(e.currentRTO())
+	}
+	if e.probeAt.IsZero() {
+		e.probeAt = e.lastHeard.Add(e.cfg.VerifyInterval)
+	}
+	if !now.Before(e.probeAt) {
+		// Keep-alive after silence, or zero-window probe: a system packet
+		// asking for an acknowledgement.
+		e.stats.KeepAlives++
+		e.emit(Header{Control: ControlSystem | ControlSendAck, SrcID: e.localID, DstID: e.remoteID}, nil)
+		next := e.cfg.VerifyInterval
+		if e.sent < e.sendq.len() {
+			next = min(next, e.currentRTO())
+		}
+		e.probeAt = now.Add(next)
+	}
+	e.flushAck(now)
+}
+
+// nextDeadline is when onTimer must next run; zero if never.
+func (e *endpoint) nextDeadline() time.Time {
+	var t time.Time
+	take := func(d time.Time) {
+		if !d.IsZero() && (t.IsZero() || d.Before(t)) {
+			t = d
+		}
+	}
+	switch e.state {
+	case stDone:
+		return time.Time{}
+	case stConnecting:
+		return e.rtoAt
+	}
+	take(e.rtoAt)
+	take(e.ackAt)
+	if e.probeAt.IsZero() {
+		take(e.lastHeard.Add(e.cfg.VerifyInterval))
+	} else {
+		take(e.probeAt)
+	}
+	take(e.lastHeard.Add(e.cfg.AbortTimeout))
+	return t
+}
+
+// takeOut hands the queued packets to the owner, who must send them
+// before the next call into the endpoint (their data aliases segments).
+func (e *endpoint) takeOut() []outPacket {
+	o := e.out
+	e.out = e.out[:0]
+	return o
+}
+
+func (e *endpoint) statsSnapshot() Stats {
+	s := e.stats
+	s.SRTT = e.rtt.smoothed()
+	return s
+}

@@ -1,0 +1,49 @@
+package spx
+
+import "time"
+
+// rttEstimator keeps the smoothed round-trip time and its variation the
+// way RFC 6298 does (Van Jacobson's algorithm, which Novell's SPX also
+// uses) and derives the retransmission timeout from them.
+type rttEstimator struct {
+	srtt, rttvar time.Duration
+	has          bool
+	min, max     time.Duration // bounds on the timeout
+	initial      time.Duration // timeout before the first sample
+}
+
+// update folds in one round-trip sample. Callers take samples only from
+// packets sent once (Karn's algorithm).
+func (r *rttEstimator) update(sample time.Duration) {
+	if sample < 0 {
+		return
+	}
+	if !r.has {
+		r.srtt = sample
+		r.rttvar = sample / 2
+		r.has = true
+		return
+	}
+	d := r.srtt - sample
+	if d < 0 {
+		d = -d
+	}
+	r.rttvar = (3*r.rttvar + d) / 4 // β = 1/4
+	r.srtt = (7*r.srtt + sample) / 8 // α = 1/8
+}
+
+// rto is the retransmission timeout: SRTT + max(G, 4·RTTVAR), within
+// [min, max]. G, the clock granularity, is taken as min.
+func (r *rttEstimator) rto() time.Duration {
+	if !r.has {
+		return r.initial
+	}
+	v := 4 * r.rttvar
+	if v < r.min {
+		v = r.min
+	}
+	return min(max(r.srtt+v, r.min), r.max)
+}
+
+// smoothed returns the smoothed RTT, or 0 before the first sample.
+func (r *rttEstimator) smoothed() time.Duration { return r.srtt }
