@@ -1,0 +1,5 @@
+//go:build race
+
+package ether
+
+const raceEnabled = true
