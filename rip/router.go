@@ -126,6 +126,9 @@ type Router struct {
 	wanted    map[ipx.Network]struct{} // networks to ask about
 	answers   []answer
 	closed    bool
+	// closing makes the read loop ignore packets while the final poison
+	// goes out, so the router does not answer for routes it withdraws.
+	closing atomic.Bool
 
 	requests, responses, malformed, unknownOp atomic.Uint64
 	sent, sendErrors, requestsDropped         atomic.Uint64
@@ -190,6 +193,7 @@ func (r *Router) Close() error {
 	}
 	r.closed = true
 	r.mu.Unlock()
+	r.closing.Store(true)
 	close(r.stop)
 	r.wg.Wait() // the loop has sent the poison
 	r.stack.SetRoutes(nil)
@@ -250,6 +254,9 @@ func (r *Router) readLoop() {
 				r.log.Warn("rip: read failed", "err", err)
 			}
 			return
+		}
+		if r.closing.Load() {
+			continue
 		}
 		if err := p.UnmarshalBinary(buf[:n]); err != nil {
 			r.malformed.Add(1)
