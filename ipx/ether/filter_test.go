@@ -74,7 +74,7 @@ func filterCases(t testing.TB) []struct {
 // case, for auto mode and each fixed framing.
 func TestFilterProgram(t *testing.T) {
 	for _, cfgType := range append([]ipx.FrameType{0}, allTypes...) {
-		t.Run("link "+cfgType.String(), func(t *testing.T) {
+		t.Run("link "+cfgName(cfgType), func(t *testing.T) {
 			vm := testVM(t, nodeA, cfgType)
 			l, _ := newTestLink(t, nodeA, Config{FrameType: cfgType})
 			for _, tc := range filterCases(t) {

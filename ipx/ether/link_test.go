@@ -105,6 +105,14 @@ var (
 
 var allTypes = []ipx.FrameType{ipx.FrameEthernetII, ipx.Frame8023Raw, ipx.Frame8022, ipx.FrameSNAP}
 
+// cfgName names a Config.FrameType in test names.
+func cfgName(t ipx.FrameType) string {
+	if t == 0 {
+		return "auto"
+	}
+	return t.String()
+}
+
 func newTestLink(t testing.TB, node ipx.Node, cfg Config) (*Link, *fakeConn) {
 	t.Helper()
 	c := newFakeConn()
@@ -197,7 +205,7 @@ func TestMTU(t *testing.T) {
 		{ipx.FrameSNAP, 1492},
 	}
 	for _, tt := range tests {
-		t.Run(tt.ft.String(), func(t *testing.T) {
+		t.Run(cfgName(tt.ft), func(t *testing.T) {
 			l, _ := newTestLink(t, nodeA, Config{FrameType: tt.ft})
 			if got := l.MTU(); got != tt.want {
 				t.Fatalf("MTU = %d, want %d", got, tt.want)
@@ -220,7 +228,7 @@ func TestMTU(t *testing.T) {
 func TestReadFraming(t *testing.T) {
 	pkt := testPacket(t, nodeB, nodeA, "hi")
 	for _, cfgType := range append([]ipx.FrameType{0}, allTypes...) {
-		t.Run("link "+cfgType.String(), func(t *testing.T) {
+		t.Run("link "+cfgName(cfgType), func(t *testing.T) {
 			l, c := newTestLink(t, nodeA, Config{FrameType: cfgType})
 			for _, ft := range allTypes {
 				c.in <- testFrame(t, ft, nodeB, nodeA, pkt)

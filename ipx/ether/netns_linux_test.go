@@ -1,0 +1,498 @@
+//go:build linux
+
+package ether
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/mdlayher/packet"
+	"golang.org/x/sys/unix"
+)
+
+// These tests build Linux bridges and hosts out of network namespaces they
+// create (names unique per process and test, removed in t.Cleanup), so no
+// frame leaves them. They need root and iproute2.
+
+var topoSeq atomic.Int32
+
+// probeSocket marks the readiness probes that waitReady sends; readNext
+// skips them.
+const probeSocket ipx.Socket = 0x7E57
+
+// ioTimeout bounds every wait for a frame in these tests.
+const ioTimeout = 5 * time.Second
+
+func needNetns(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("ether: skipping network-namespace test: needs root to create namespaces and packet sockets")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("ether: skipping network-namespace test: iproute2's ip not found")
+	}
+	if _, err := os.Stat("/proc/thread-self/ns/net"); err != nil {
+		t.Skipf("ether: skipping network-namespace test: %v", err)
+	}
+}
+
+func ipCmd(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// topo names the namespaces of one test.
+type topo struct {
+	t      *testing.T
+	prefix string
+	ports  int
+}
+
+func newTopo(t *testing.T) *topo {
+	needNetns(t)
+	return &topo{t: t, prefix: fmt.Sprintf("ipxe%d-%d", os.Getpid(), topoSeq.Add(1))}
+}
+
+// ns creates namespace prefix-name and returns its full name.
+func (tp *topo) ns(name string) string {
+	full := tp.prefix + "-" + name
+	ipCmd(tp.t, "netns", "add", full)
+	tp.t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", full).CombinedOutput(); err != nil {
+			tp.t.Errorf("ip netns del %s: %v\n%s", full, err, out)
+		}
+	})
+	return full
+}
+
+// bridge creates a namespace holding bridge br0. With hub set the bridge
+// learns nothing (ageing 0), so it floods every unicast to every port.
+func (tp *topo) bridge(name string, hub bool) string {
+	ns := tp.ns(name)
+	args := []string{"-n", ns, "link", "add", "br0", "type", "bridge", "stp_state", "0"}
+	if hub {
+		args = append(args, "ageing_time", "0")
+	}
+	ipCmd(tp.t, args...)
+	ipCmd(tp.t, "-n", ns, "link", "set", "br0", "up")
+	return ns
+}
+
+// plug connects interface ifname with MAC mac in namespace host to the
+// bridge in namespace br through a veth pair.
+func (tp *topo) plug(br, host, ifname string, mac ipx.Node) {
+	tp.ports++
+	port := fmt.Sprintf("p%d", tp.ports)
+	ipCmd(tp.t, "-n", br, "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", host)
+	ipCmd(tp.t, "-n", host, "link", "set", ifname, "address", mac.HardwareAddr().String(), "up")
+	ipCmd(tp.t, "-n", br, "link", "set", port, "master", "br0", "up")
+}
+
+// inNS runs fn on a thread switched into namespace ns, then switches back.
+func inNS(t *testing.T, ns string, fn func() error) error {
+	t.Helper()
+	runtime.LockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer orig.Close()
+	target, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("setns %s: %w", ns, err)
+	}
+	ferr := fn()
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		// The thread stays locked, so it ends with this goroutine
+		// instead of running others in the wrong namespace.
+		t.Fatalf("setns back from %s: %v", ns, err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// listenIn opens a Link on ifname in namespace ns.
+func listenIn(t *testing.T, ns, ifname string, cfg Config) *Link {
+	t.Helper()
+	var l *Link
+	err := inNS(t, ns, func() (err error) {
+		l, err = Listen(ifname, cfg)
+		return err
+	})
+	if errors.Is(err, os.ErrPermission) {
+		t.Skipf("ether: skipping: packet socket not permitted: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("Listen %s in %s: %v", ifname, ns, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// sniffer is an unfiltered packet socket that sees every frame on an
+// interface, to check what went on the wire.
+type sniffer struct {
+	t *testing.T
+	c *packet.Conn
+}
+
+func sniff(t *testing.T, ns, ifname string) *sniffer {
+	t.Helper()
+	var c *packet.Conn
+	err := inNS(t, ns, func() error {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		c, err = packet.Listen(ifi, packet.Raw, ethPAll, nil)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("sniffer on %s in %s: %v", ifname, ns, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &sniffer{t: t, c: c}
+}
+
+// expect returns the first frame that contains payload, failing after
+// ioTimeout.
+func (s *sniffer) expect(payload string) []byte {
+	s.t.Helper()
+	s.c.SetReadDeadline(time.Now().Add(ioTimeout))
+	b := make([]byte, 2048)
+	for {
+		n, _, err := s.c.ReadFrom(b)
+		if err != nil {
+			s.t.Fatalf("sniffer: no frame with %q: %v", payload, err)
+		}
+		if bytes.Contains(b[:n], []byte(payload)) {
+			return bytes.Clone(b[:n])
+		}
+	}
+}
+
+// waitReady sends broadcast probes on every link until each has heard
+// every other in one round: veth carrier and qdisc come up asynchronously,
+// and frames sent before that are lost.
+func waitReady(t *testing.T, links ...*Link) {
+	t.Helper()
+	buf := make([]byte, 2048)
+	for round := range 50 {
+		for _, l := range links {
+			p := probePacket(t, l.Node(), round)
+			if err := l.WritePacket(p, ipx.NodeBroadcast); err != nil {
+				t.Fatalf("probe: %v", err)
+			}
+		}
+		ready := true
+		for _, l := range links {
+			heard := map[ipx.Node]bool{}
+			l.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			for len(heard) < len(links)-1 {
+				n, from, err := l.ReadPacket(buf)
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					break
+				}
+				if err != nil {
+					t.Fatalf("probe read: %v", err)
+				}
+				var h ipx.Header
+				if h.UnmarshalBinary(buf[:n]) == nil && h.Dst.Socket == probeSocket && buf[n-1] == byte(round) {
+					heard[from] = true
+				}
+			}
+			ready = ready && len(heard) == len(links)-1
+		}
+		if ready {
+			for _, l := range links {
+				l.SetReadDeadline(time.Time{})
+			}
+			return
+		}
+	}
+	t.Fatal("segment never carried probes between all links")
+}
+
+func probePacket(t *testing.T, src ipx.Node, round int) []byte {
+	p := ipx.Packet{Header: ipx.Header{
+		Checksum: ipx.ChecksumNone,
+		Dst:      ipx.Addr{Node: ipx.NodeBroadcast, Socket: probeSocket},
+		Src:      ipx.Addr{Node: src, Socket: probeSocket},
+	}, Payload: []byte{byte(round)}}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// readNext returns the next packet on l that is not a probe.
+func readNext(t *testing.T, l *Link) ([]byte, ipx.Node) {
+	t.Helper()
+	l.SetReadDeadline(time.Now().Add(ioTimeout))
+	defer l.SetReadDeadline(time.Time{})
+	b := make([]byte, 2048)
+	for {
+		n, from, err := l.ReadPacket(b)
+		if err != nil {
+			t.Fatalf("ReadPacket on %v: %v", l.Node(), err)
+		}
+		var h ipx.Header
+		if h.UnmarshalBinary(b[:n]) == nil && h.Dst.Socket == probeSocket {
+			continue
+		}
+		return b[:n], from
+	}
+}
+
+func expectPacket(t *testing.T, l *Link, want []byte, wantFrom ipx.Node) {
+	t.Helper()
+	got, from := readNext(t, l)
+	if !bytes.Equal(got, want) || from != wantFrom {
+		t.Fatalf("%v received % x from %v, want % x from %v", l.Node(), got, from, want, wantFrom)
+	}
+}
+
+func mac(topo, host int) ipx.Node { return ipx.Node{0x02, 0x49, 0x50, 0x58, byte(topo), byte(host)} }
+
+// segment is three hosts on one hub-mode bridge, eth0 in each.
+type segment struct {
+	hosts []string
+	macs  []ipx.Node
+}
+
+func newSegment(t *testing.T, hub bool) *segment {
+	tp := newTopo(t)
+	br := tp.bridge("br", hub)
+	s := &segment{}
+	for i := range 3 {
+		ns := tp.ns(fmt.Sprintf("h%d", i))
+		m := mac(1, i)
+		tp.plug(br, ns, "eth0", m)
+		s.hosts = append(s.hosts, ns)
+		s.macs = append(s.macs, m)
+	}
+	// Wait for the wire once, with throw-away links.
+	var links []*Link
+	for _, ns := range s.hosts {
+		links = append(links, listenIn(t, ns, "eth0", Config{FrameType: ipx.FrameEthernetII}))
+	}
+	waitReady(t, links...)
+	for _, l := range links {
+		l.Close()
+	}
+	return s
+}
+
+func (s *segment) links(t *testing.T, cfgs ...Config) []*Link {
+	var links []*Link
+	for i, ns := range s.hosts {
+		links = append(links, listenIn(t, ns, "eth0", cfgs[i]))
+	}
+	return links
+}
+
+func TestNetnsLinkFraming(t *testing.T) {
+	seg := newSegment(t, true)
+	for _, ft := range allTypes {
+		t.Run(ft.String(), func(t *testing.T) {
+			cfg := Config{FrameType: ft}
+			l := seg.links(t, cfg, cfg, cfg)
+			if l[0].Node() != seg.macs[0] {
+				t.Fatalf("Node = %v, want the interface MAC %v", l[0].Node(), seg.macs[0])
+			}
+			wire := sniff(t, seg.hosts[2], "eth0")
+			tag := ft.String()
+			uni := testPacket(t, seg.macs[0], seg.macs[1], "uni "+tag)
+			bc := testPacket(t, seg.macs[0], ipx.NodeBroadcast, "bc "+tag)
+			if err := l[0].WritePacket(uni, seg.macs[1]); err != nil {
+				t.Fatal(err)
+			}
+			if err := l[0].WritePacket(bc, ipx.NodeBroadcast); err != nil {
+				t.Fatal(err)
+			}
+			expectPacket(t, l[1], uni, seg.macs[0])
+			expectPacket(t, l[1], bc, seg.macs[0])
+			// Host 2 got the unicast flooded (the sniffer sees it) but its
+			// Link skipped it: the broadcast is the first thing it reads.
+			f := wire.expect("uni " + tag)
+			if got, _, err := ipx.DetectFrame(f); err != nil || got != ft {
+				t.Fatalf("unicast went out as %v (%v), want %v", got, err, ft)
+			}
+			if len(f) != ipx.EthernetMinFrame {
+				t.Fatalf("unicast frame of %d bytes, want padding to %d", len(f), ipx.EthernetMinFrame)
+			}
+			expectPacket(t, l[2], bc, seg.macs[0])
+
+			// And back, from the flooded-to host.
+			back := testPacket(t, seg.macs[2], seg.macs[0], "back "+tag)
+			if err := l[2].WritePacket(back, seg.macs[0]); err != nil {
+				t.Fatal(err)
+			}
+			expectPacket(t, l[0], back, seg.macs[2])
+			// A full-MTU packet crosses too.
+			big := testPacket(t, seg.macs[1], seg.macs[0], strings.Repeat("x", l[1].MTU()-ipx.HeaderLen))
+			if err := l[1].WritePacket(big, seg.macs[0]); err != nil {
+				t.Fatal(err)
+			}
+			expectPacket(t, l[0], big, seg.macs[1])
+			if s := l[0].Stats(); s.OwnFrames != 0 || s.Malformed != 0 {
+				t.Fatalf("stats %+v: own frames or malformed ones reached Go", s)
+			}
+		})
+	}
+}
+
+// TestNetnsLinkAuto puts an auto-mode Link among hosts fixed to 802.2 and
+// SNAP: it must answer each in its own framing and broadcast Ethernet II.
+func TestNetnsLinkAuto(t *testing.T) {
+	seg := newSegment(t, true)
+	l := seg.links(t, Config{}, Config{FrameType: ipx.Frame8022}, Config{FrameType: ipx.FrameSNAP})
+	wire1 := sniff(t, seg.hosts[1], "eth0")
+	a, b, c := seg.macs[0], seg.macs[1], seg.macs[2]
+
+	// Unknown peer: Ethernet II, which host 1 (802.2) never returns.
+	if err := l[0].WritePacket(testPacket(t, a, b, "before learning"), b); err != nil {
+		t.Fatal(err)
+	}
+	if f := wire1.expect("before learning"); mustDetect(t, f) != ipx.FrameEthernetII {
+		t.Fatalf("unknown peer sent %v, want Ethernet_II", mustDetect(t, f))
+	}
+	for _, peer := range []struct {
+		i    int
+		node ipx.Node
+		ft   ipx.FrameType
+	}{{1, b, ipx.Frame8022}, {2, c, ipx.FrameSNAP}} {
+		hello := testPacket(t, peer.node, a, "hello from "+peer.ft.String())
+		if err := l[peer.i].WritePacket(hello, a); err != nil {
+			t.Fatal(err)
+		}
+		expectPacket(t, l[0], hello, peer.node)
+		if ft, ok := l[0].PeerFrameType(peer.node); !ok || ft != peer.ft {
+			t.Fatalf("learned %v, %v for %v; want %v", ft, ok, peer.node, peer.ft)
+		}
+		reply := testPacket(t, a, peer.node, "reply in "+peer.ft.String())
+		if err := l[0].WritePacket(reply, peer.node); err != nil {
+			t.Fatal(err)
+		}
+		// The fixed-framing peer returns only its own framing, so this
+		// proves the reply's framing; the stale Ethernet II unicast above
+		// must not come first.
+		expectPacket(t, l[peer.i], reply, a)
+	}
+	// Broadcasts go out as Ethernet II; host 1 sees it on the wire but
+	// its 802.2 Link does not return it.
+	if err := l[0].WritePacket(testPacket(t, a, ipx.NodeBroadcast, "auto broadcast"), ipx.NodeBroadcast); err != nil {
+		t.Fatal(err)
+	}
+	if f := wire1.expect("auto broadcast"); mustDetect(t, f) != ipx.FrameEthernetII {
+		t.Fatalf("broadcast sent as %v, want Ethernet_II", mustDetect(t, f))
+	}
+	after := testPacket(t, a, b, "after broadcast")
+	if err := l[0].WritePacket(after, b); err != nil {
+		t.Fatal(err)
+	}
+	expectPacket(t, l[1], after, a)
+	// A SNAP broadcast reaches the auto Link.
+	sbc := testPacket(t, c, ipx.NodeBroadcast, "snap broadcast")
+	if err := l[2].WritePacket(sbc, ipx.NodeBroadcast); err != nil {
+		t.Fatal(err)
+	}
+	expectPacket(t, l[0], sbc, c)
+}
+
+func mustDetect(t *testing.T, f []byte) ipx.FrameType {
+	t.Helper()
+	ft, _, err := ipx.DetectFrame(f)
+	if err != nil {
+		t.Fatalf("frame % x: %v", f, err)
+	}
+	return ft
+}
+
+func TestNetnsLinkAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	seg := newSegment(t, false)
+	cfg := Config{FrameType: ipx.FrameEthernetII}
+	l := seg.links(t, cfg, cfg, cfg)
+	a, b := seg.macs[0], seg.macs[1]
+	pkt := testPacket(t, a, b, "allocs")
+	buf := make([]byte, 2048)
+	if err := l[0].WritePacket(pkt, b); err != nil {
+		t.Fatal(err)
+	}
+	readNext(t, l[1])
+	l[1].SetReadDeadline(time.Now().Add(ioTimeout))
+	n := testing.AllocsPerRun(200, func() {
+		if err := l[0].WritePacket(pkt, b); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := l[1].ReadPacket(buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 0 {
+		t.Fatalf("%v allocations per packet sent and received, want 0", n)
+	}
+}
+
+func TestNetnsLinkClose(t *testing.T) {
+	seg := newSegment(t, false)
+	l := listenIn(t, seg.hosts[0], "eth0", Config{})
+	done := make(chan error)
+	go func() {
+		_, _, err := l.ReadPacket(make([]byte, 2048))
+		done <- err
+	}()
+	l.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("ReadPacket after Close = %v, want net.ErrClosed", err)
+		}
+	case <-time.After(ioTimeout):
+		t.Fatal("Close did not unblock ReadPacket")
+	}
+}
+
+func TestNetnsListenErrors(t *testing.T) {
+	tp := newTopo(t)
+	ns := tp.ns("h")
+	err := inNS(t, ns, func() error {
+		_, err := Listen("nosuch0", Config{})
+		return err
+	})
+	if err == nil {
+		t.Fatal("Listen on a missing interface succeeded")
+	}
+	// Loopback has an all-zero MAC: not a usable node.
+	err = inNS(t, ns, func() error {
+		_, err := Listen("lo", Config{})
+		return err
+	})
+	if !errors.Is(err, ipx.ErrBadAddr) {
+		t.Fatalf("Listen on lo = %v, want ErrBadAddr", err)
+	}
+}
