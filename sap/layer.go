@@ -6,17 +6,14 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/ipxkit/ipxkit/ipx"
 )
 
-// layerNumberSAP is gopacket's layer type number for SAP.
-//
-// TODO: use ipx.LayerNumberSAP once ipx/layers.go defines it (1373).
-const layerNumberSAP = 1373
-
-// LayerTypeSAP is the gopacket layer type of SAP. The ipx layer hands the
-// payload of any packet to or from socket 0x0452 to it, whatever the
-// packet type.
-var LayerTypeSAP = gopacket.RegisterLayerType(layerNumberSAP, gopacket.LayerTypeMetadata{
+// LayerTypeSAP is the gopacket layer type of SAP, number
+// ipx.LayerNumberSAP (1373). The ipx layer hands it the payload of any
+// packet to or from socket 0x0452, whatever the packet type.
+var LayerTypeSAP = gopacket.RegisterLayerType(ipx.LayerNumberSAP, gopacket.LayerTypeMetadata{
 	Name:    "SAP",
 	Decoder: gopacket.DecodeFunc(decodeSAP),
 })
@@ -34,6 +31,7 @@ var (
 	_ gopacket.DecodingLayer     = (*SAP)(nil)
 	_ gopacket.SerializableLayer = (*SAP)(nil)
 	_ gopacket.ApplicationLayer  = (*SAP)(nil)
+	_ ipx.Summarizer             = (*SAP)(nil)
 )
 
 func decodeSAP(data []byte, p gopacket.PacketBuilder) error {

@@ -2,10 +2,15 @@ package sap
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/gopacket"
+
+	"github.com/ipxkit/ipxkit/ipx"
 )
 
 func TestLayerDecode(t *testing.T) {
@@ -70,5 +75,52 @@ func TestDecodingLayerParserAllocs(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("DecodeLayers: %v allocs", n)
+	}
+}
+
+// TestLayerAfterIPX decodes whole Ethernet frames of every framing down to
+// SAP, with the packet types SAP is seen with in real traffic.
+func TestLayerAfterIPX(t *testing.T) {
+	m := &Message{Op: OpGeneralResponse, Entries: []Entry{{Type: 4, Name: MustName("FS1"), Addr: ipx.Addr{Net: 1, Node: node1, Socket: 0x451}, Hops: 1}}}
+	for _, ft := range []ipx.FrameType{ipx.FrameEthernetII, ipx.Frame8023Raw, ipx.Frame8022, ipx.FrameSNAP} {
+		for _, pt := range []ipx.PacketType{0, 4, 17} {
+			t.Run(fmt.Sprintf("%v/type%d", ft, pt), func(t *testing.T) {
+				frame := sapFrame(t, ft, pt, m)
+				p := gopacket.NewPacket(frame, ipx.LayerTypeEthernetIPX, gopacket.Default)
+				if el := p.ErrorLayer(); el != nil {
+					t.Fatalf("decode error: %v", el.Error())
+				}
+				l, ok := p.Layer(LayerTypeSAP).(*SAP)
+				if !ok {
+					t.Fatalf("no SAP layer: %v", p)
+				}
+				if !reflect.DeepEqual(l.Entries, m.Entries) {
+					t.Fatalf("entries %v, want %v", l.Entries, m.Entries)
+				}
+				var s ipx.Summarizer = l
+				if !strings.Contains(s.Summary(), "FS1") {
+					t.Errorf("summary %q", s.Summary())
+				}
+			})
+		}
+	}
+	// A reply from socket 0x0452 to a dynamic socket is SAP too.
+	frame := sapFrame(t, ipx.FrameEthernetII, 4, m)
+	frame[14+16], frame[14+17] = 0x40, 0x01 // destination socket 0x4001
+	var (
+		eth     ipx.EthernetIPX
+		x       ipx.IPX
+		s       SAP
+		decoded = make([]gopacket.LayerType, 0, 4)
+	)
+	parser := gopacket.NewDecodingLayerParser(ipx.LayerTypeEthernetIPX, &eth, &x, &s)
+	if err := parser.DecodeLayers(frame, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	if len(decoded) != 3 || decoded[2] != LayerTypeSAP || s.Entries[0].Name.String() != "FS1" {
+		t.Fatalf("decoded %v %+v", decoded, s.Message)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = parser.DecodeLayers(frame, &decoded) }); n != 0 {
+		t.Errorf("Ethernet→IPX→SAP: %v allocs", n)
 	}
 }
