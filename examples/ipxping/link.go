@@ -15,8 +15,10 @@ func openLink(ctx context.Context, o options) (*ipx.Stack, ipx.Addr, func(), err
 		return openMemlan(o)
 	case "udp":
 		return openUDP(ctx, o)
+	case "ether":
+		return openEther(o)
 	}
-	return nil, ipx.Addr{}, nil, fmt.Errorf("-link %q: want memlan or udp", o.link)
+	return nil, ipx.Addr{}, nil, fmt.Errorf("-link %q: want memlan, udp or ether", o.link)
 }
 
 // stackOn returns a host Stack over l, closing l if that fails.

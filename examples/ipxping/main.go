@@ -11,11 +11,14 @@
 //	memlan   self-contained demo: an in-memory segment where a second
 //	         stack answers (the default target); -loss and -delay impair it
 //	udp      the DOSBox IPX tunnel: -server host:port (default port 213)
+//	ether    raw Ethernet on Linux: -I interface, -frame type; needs
+//	         CAP_NET_RAW
 //
 // Examples:
 //
 //	ipxping -link memlan -c 4 -loss 0.25
 //	ipxping -link udp -server 127.0.0.1:213 00000000:7f0000013039
+//	ipxping -link ether -I eth0 -net 1 -c 5 00000001:02000000002a
 package main
 
 import (
@@ -66,6 +69,7 @@ round-trip times and loss. The address is hex, e.g. 00000001:02000000002a.
   -link memlan   in-memory demo; a second stack on the segment answers
                  (default target), impaired with -loss and -delay
   -link udp      DOSBox IPX tunnel client of -server host[:port]
+  -link ether    raw Ethernet on -I interface (Linux, CAP_NET_RAW)
 
 Flags:
 `

@@ -101,7 +101,10 @@ func TestUsage(t *testing.T) {
 		want   string
 	}{
 		{"help", []string{"-h"}, 0, "usage: ipxping"},
-		{"bad link", []string{"-link", "carrier-pigeon"}, 1, "want memlan or udp"},
+		{"bad link", []string{"-link", "carrier-pigeon"}, 1, "want memlan, udp or ether"},
+		{"ether without interface", []string{"-link", "ether"}, 1, "needs -I"},
+		{"ether bad frame", []string{"-link", "ether", "-I", "lo", "-frame", "token-ring"}, 1, "want auto, ethernet_ii"},
+		{"ether no such interface", []string{"-link", "ether", "-I", "ipxping-none0"}, 1, "ipxping-none0"},
 		{"bad address", []string{"zz:yy"}, 2, "bad address"},
 		{"small size", []string{"-s", "39"}, 2, "size must be 40..576"},
 		{"bad net", []string{"-net", "xyz"}, 2, "not hex"},
