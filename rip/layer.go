@@ -5,16 +5,14 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/ipxkit/ipxkit/ipx"
 )
 
-// layerNumberRIP is the gopacket layer number of RIP.
-// TODO: switch to ipx.LayerNumberRIP once ipx/layers.go defines it.
-const layerNumberRIP = 1372
-
 // LayerTypeRIP is the gopacket layer type of RIP, decoded after IPX on
-// socket 0x0453 (the IPX layer chooses it). Number 1372 is reserved for
-// it in package ipx.
-var LayerTypeRIP = gopacket.RegisterLayerType(layerNumberRIP, gopacket.LayerTypeMetadata{
+// socket 0x0453 (the IPX layer chooses it), under the number package ipx
+// reserves for it (ipx.LayerNumberRIP, 1372).
+var LayerTypeRIP = gopacket.RegisterLayerType(ipx.LayerNumberRIP, gopacket.LayerTypeMetadata{
 	Name:    "RIP",
 	Decoder: gopacket.DecodeFunc(decodeRIP),
 })
@@ -33,6 +31,7 @@ type RIP struct {
 var (
 	_ gopacket.DecodingLayer     = (*RIP)(nil)
 	_ gopacket.SerializableLayer = (*RIP)(nil)
+	_ ipx.Summarizer             = (*RIP)(nil)
 )
 
 // LayerType returns LayerTypeRIP.

@@ -200,15 +200,14 @@ func (r *Router) Close() error {
 	return nil
 }
 
-// syncLinks records the Stack's links as connected networks.
-func (r *Router) syncLinks(now time.Time) []ipx.LinkInfo {
-	links := r.stack.Links()
+// syncLinks records the Stack's links, internal networks included, as
+// connected networks.
+func (r *Router) syncLinks(now time.Time) {
 	var events []Event
-	for _, l := range links {
+	for _, l := range r.stack.Links() {
 		events = r.table.SetConnected(now, l.ID, l.Network, events)
 	}
 	r.noteEvents(events)
-	return links
 }
 
 // noteEvents queues triggered updates (and, for lost routes, requests
@@ -275,7 +274,7 @@ func (r *Router) readLoop() {
 			if r.cfg.ListenOnly {
 				continue
 			}
-			dst := info.Header.Src
+			dst := r.replyAddr(info)
 			reply = reply[:0]
 			all := false
 			for _, e := range p.Entries {
@@ -297,6 +296,26 @@ func (r *Router) readLoop() {
 			r.unknownOp.Add(1)
 		}
 	}
+}
+
+// replyAddr is where the answer to a request goes: its source, or, if
+// that is on another network (a server known by its internal network),
+// the same socket at the link-level sender on the arrival link. Requests
+// are link-local, so the sender is the requester.
+func (r *Router) replyAddr(info ipx.RecvInfo) ipx.Addr {
+	src := info.Header.Src
+	for _, l := range r.stack.Links() {
+		if l.ID == info.Link && src.Net != 0 && src.Net != l.Network {
+			return ipx.Addr{Net: l.Network, Node: info.From, Socket: src.Socket}
+		}
+	}
+	return src
+}
+
+// wired returns the links with a wire: internal networks are advertised
+// but nothing is sent on them.
+func wired(links []ipx.LinkInfo) []ipx.LinkInfo {
+	return slices.DeleteFunc(links, func(l ipx.LinkInfo) bool { return l.Internal })
 }
 
 func (r *Router) isOwnNode(link ipx.LinkID, n ipx.Node) bool {
@@ -381,7 +400,7 @@ func (r *Router) loop() {
 	var nets []ipx.Network
 
 	now := time.Now()
-	links := r.stack.Links()
+	links := wired(r.stack.Links())
 	// At start: ask for all routes and, as a router, announce ours.
 	s.first = true
 	for _, l := range links {
@@ -417,7 +436,7 @@ func (r *Router) loop() {
 		full := false
 		if !nextUpdate.IsZero() && !now.Before(nextUpdate) {
 			full = true
-			links = r.syncLinks(now)
+			r.syncLinks(now)
 			nextUpdate = now.Add(r.cfg.UpdateInterval)
 		}
 		r.mu.Lock()
@@ -433,7 +452,7 @@ func (r *Router) loop() {
 		r.mu.Unlock()
 		slices.Sort(nets)
 		slices.Sort(wanted)
-		links = r.stack.Links()
+		links = wired(r.stack.Links())
 
 		s.first = true
 		if full {
@@ -494,7 +513,7 @@ func (r *Router) shutdown() {
 	if !r.cfg.ListenOnly {
 		s := &sender{r: r, wire: make([]byte, 0, MaxLen), first: true}
 		var entries []Entry
-		for _, l := range r.stack.Links() {
+		for _, l := range wired(r.stack.Links()) {
 			entries = r.table.AppendAdvert(entries[:0], l.ID)
 			for i := range entries {
 				entries[i].Hops = Unreachable

@@ -516,3 +516,58 @@ func TestRouterBadInput(t *testing.T) {
 		}
 	})
 }
+
+func TestRouterInternalNetwork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		// A server known by internal network 0x77, on network 1.
+		server := l.addStack(7, true, 1)
+		internal := ipx.Node{0, 0, 0, 0, 0, 1}
+		if _, err := server.stack.AddLink(ipx.NewInternalLink(internal), 0x77); err != nil {
+			t.Fatal(err)
+		}
+		sr, err := NewRouter(server.stack, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sr.Close()
+		time.Sleep(time.Second)
+		// The host has an internal network too, so its request carries
+		// 0x88 as source network: the answer must still reach it.
+		host := l.addStack(100, false, 1)
+		if _, err := host.stack.AddLink(ipx.NewInternalLink(ipx.Node{0, 0, 0, 0, 0, 2}), 0x88); err != nil {
+			t.Fatal(err)
+		}
+		hr, err := NewRouter(host.stack, Config{ListenOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hr.Close()
+		host.router = hr
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if st := hr.Stats(); st.Responses != 1 {
+			t.Errorf("host got %d responses, want the answer to its request", st.Responses)
+		}
+		r, ok := host.router.Table().Lookup(0x77)
+		if !ok || r.Hops != 1 || r.NextHop != labNode(7) {
+			t.Fatalf("host route to the internal network: %+v %v", r, ok)
+		}
+		srv, err := server.stack.Listen(0x5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli, err := host.stack.Listen(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cli.WriteTo([]byte("ping"), ipx.Addr{Net: 0x77, Node: internal, Socket: 0x5000}); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 8)
+		n, _, err := srv.ReadMsg(buf)
+		if err != nil || string(buf[:n]) != "ping" {
+			t.Fatalf("server read %q %v", buf[:n], err)
+		}
+	})
+}
