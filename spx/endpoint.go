@@ -11,9 +11,9 @@ import (
 type epState uint8
 
 const (
-	stConnecting epState = iota + 1 // request sent, no reply yet
-	stEstablished                   // data may flow (possibly half-released)
-	stDone                          // finished cleanly or failed; see err
+	stConnecting  epState = iota + 1 // request sent, no reply yet
+	stEstablished                    // data may flow (possibly half-released)
+	stDone                           // finished cleanly or failed; see err
 )
 
 var stateNames = [...]string{"", "connecting", "established", "done"}
@@ -84,12 +84,13 @@ type endpoint struct {
 
 	// Receive side.
 	rcvNxt      uint16
-	advAlloc    uint16 // highest allocation number advertised
-	readyq      ring   // in-order segments not yet read
+	advAlloc    uint16     // highest allocation number advertised
+	readyq      ring       // in-order segments not yet read
 	ooo         []*segment // ooo[i] holds sequence number rcvNxt+i
 	oooCount    int
 	unacked     int // data packets received since our last ack
 	ackNow      bool
+	gapAck      bool // the next ack must be a system packet: it reports a gap
 	ackAt       time.Time
 	pendingType DatastreamType // 0xFD or 0xFF to put on the next ack
 
@@ -496,8 +497,12 @@ func (e *endpoint) processAck(h *Header, now time.Time) {
 	n := seqDiff(e.sndUna, ack)
 	if n > 0 {
 		var newest *segment
+		var retxLast time.Time // latest retransmission in the batch
 		for range n {
 			s := e.sendq.pop()
+			if s.retx > 0 && s.lastSent.After(retxLast) {
+				retxLast = s.lastSent
+			}
 			switch s.dstype {
 			case DatastreamOrderlyRelease:
 				e.relAcked = true
@@ -509,7 +514,10 @@ func (e *endpoint) processAck(h *Header, now time.Time) {
 			}
 			newest = s
 		}
-		if newest.retx == 0 {
+		// Karn's rule, refined: sample the newest packet acknowledged if it
+		// was sent once, and after any retransmission this ack covers
+		// (otherwise the ack may have waited for that retransmission).
+		if newest.retx == 0 && !newest.sentAt.Before(retxLast) {
 			e.rtt.update(now.Sub(newest.sentAt))
 		}
 		e.recycle(newest)
@@ -566,6 +574,7 @@ func (e *endpoint) receive(h *Header, data []byte, now time.Time) {
 	if seqLess(seq, e.rcvNxt) {
 		e.stats.Duplicates++
 		e.ackNow = true // our ack was probably lost
+		e.gapAck = true
 		return
 	}
 	if !seqInWindow(seq, e.rcvNxt, e.advAlloc) || e.peerEnded || e.peerReleased {
@@ -586,7 +595,7 @@ func (e *endpoint) receive(h *Header, data []byte, now time.Time) {
 			e.oooCount++
 			e.stats.OutOfOrder++
 		}
-		e.ackNow = true // duplicate ack: tells the sender of the gap
+		e.gapAck = true // duplicate ack: tells the sender of the gap
 		return
 	}
 	e.deliver(e.store(h, data))
@@ -676,7 +685,8 @@ func (e *endpoint) flushAck(now time.Time) {
 	if e.state == stDone && !e.peerEnded {
 		return
 	}
-	if e.ackNow || (!e.ackAt.IsZero() && !now.Before(e.ackAt)) {
+	if e.ackNow || e.gapAck || (!e.ackAt.IsZero() && !now.Before(e.ackAt)) {
+		e.gapAck = false
 		e.emit(Header{Control: ControlSystem, SrcID: e.localID, DstID: e.remoteID}, nil)
 	}
 }

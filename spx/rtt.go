@@ -28,7 +28,7 @@ func (r *rttEstimator) update(sample time.Duration) {
 	if d < 0 {
 		d = -d
 	}
-	r.rttvar = (3*r.rttvar + d) / 4 // β = 1/4
+	r.rttvar = (3*r.rttvar + d) / 4  // β = 1/4
 	r.srtt = (7*r.srtt + sample) / 8 // α = 1/8
 }
 

@@ -1,0 +1,176 @@
+package spx
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+// pipe connects two endpoints through an explicit wire: the test decides
+// which packets arrive and when, and drives the clock.
+type pipe struct {
+	t      *testing.T
+	now    time.Time
+	a, b   *endpoint
+	toA    []outPacket // in flight towards a
+	toB    []outPacket
+	drop   func(toB bool, p *outPacket) bool
+	gotA   bytes.Buffer // data read by a's application
+	gotB   bytes.Buffer
+	cfg    Config
+	sentAB int // packets a sent
+}
+
+func newPipe(t *testing.T, cfg Config) *pipe {
+	cfg.setDefaults()
+	p := &pipe{t: t, now: time.Unix(1000, 0), cfg: cfg}
+	p.a = newEndpoint(&p.cfg, 0x1111, 1500, p.now)
+	p.b = newEndpoint(&p.cfg, 0x2222, 1500, p.now)
+	p.a.dial(p.now)
+	p.collect()
+	// b is the acceptor: it takes a's request.
+	req := p.toB[0]
+	p.toB = p.toB[1:]
+	p.b.accept(&req.h, p.now)
+	p.collect()
+	p.run()
+	if p.a.state != stEstablished || p.b.state != stEstablished {
+		t.Fatalf("not established: %v %v", p.a.state, p.b.state)
+	}
+	return p
+}
+
+// copyOut takes e's queued packets, copying their data (it aliases
+// segments that may be recycled).
+func copyOut(e *endpoint) []outPacket {
+	var r []outPacket
+	for _, o := range e.takeOut() {
+		o.data = append([]byte(nil), o.data...)
+		r = append(r, o)
+	}
+	return r
+}
+
+func (p *pipe) collect() {
+	for _, o := range copyOut(p.a) {
+		p.sentAB++
+		if p.drop == nil || !p.drop(true, &o) {
+			p.toB = append(p.toB, o)
+		}
+	}
+	for _, o := range copyOut(p.b) {
+		if p.drop == nil || !p.drop(false, &o) {
+			p.toA = append(p.toA, o)
+		}
+	}
+}
+
+// step delivers everything in flight, advancing the clock by d first.
+func (p *pipe) step(d time.Duration) {
+	p.now = p.now.Add(d)
+	toA, toB := p.toA, p.toB
+	p.toA, p.toB = nil, nil
+	for i := range toB {
+		p.b.input(&toB[i].h, toB[i].data, p.now)
+	}
+	for i := range toA {
+		p.a.input(&toA[i].h, toA[i].data, p.now)
+	}
+	p.drain()
+	p.collect()
+}
+
+// drain reads everything the applications have been given.
+func (p *pipe) drain() {
+	buf := make([]byte, 4096)
+	for _, x := range []struct {
+		e *endpoint
+		w *bytes.Buffer
+	}{{p.a, &p.gotA}, {p.b, &p.gotB}} {
+		for x.e.readyq.len() > 0 {
+			n, _, _, _ := x.e.read(buf, false, p.now)
+			x.w.Write(buf[:n])
+		}
+	}
+}
+
+// run steps with 1 ms latency, firing timers, until nothing is in flight
+// and no timer is due within limit.
+func (p *pipe) run() {
+	for i := 0; i < 100000; i++ {
+		if len(p.toA)+len(p.toB) > 0 {
+			p.step(time.Millisecond)
+			continue
+		}
+		d := earliest(p.a.nextDeadline(), p.b.nextDeadline())
+		if d.IsZero() || d.Sub(p.now) > 2*time.Second {
+			return
+		}
+		p.now = d
+		p.a.onTimer(p.now)
+		p.b.onTimer(p.now)
+		p.collect()
+	}
+	p.t.Fatal("pipe did not settle")
+}
+
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero():
+		return a
+	case a.Before(b):
+		return a
+	}
+	return b
+}
+
+func TestEndpointTransfer(t *testing.T) {
+	p := newPipe(t, Config{Window: 8})
+	if !p.a.spx2 || !p.b.spx2 || p.b.peerMax != 1500 || p.a.peerMax != 1500 {
+		t.Fatalf("negotiation: spx2 %v/%v peerMax %d/%d", p.a.spx2, p.b.spx2, p.a.peerMax, p.b.peerMax)
+	}
+	data := bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7}, 5000)
+	off := 0
+	for off < len(data) {
+		n, err := p.a.write(data[off:], false, false, p.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off += n
+		p.collect()
+		p.step(time.Millisecond)
+	}
+	p.run()
+	if !bytes.Equal(p.gotB.Bytes(), data) {
+		t.Fatalf("b got %d bytes, want %d", p.gotB.Len(), len(data))
+	}
+	st := p.a.statsSnapshot()
+	if st.Retransmits != 0 {
+		t.Errorf("retransmits on a clean wire: %+v", st)
+	}
+	if st.SRTT <= 0 || st.SRTT > 10*time.Millisecond {
+		t.Errorf("SRTT %v, want a few ms", st.SRTT)
+	}
+}
+
+func TestEndpointRetryLimit(t *testing.T) {
+	p := newPipe(t, Config{RetryLimit: 3})
+	p.drop = func(bool, *outPacket) bool { return true } // the wire goes dead
+	p.a.write([]byte("x"), false, false, p.now)
+	p.collect()
+	for range 100 {
+		d := p.a.nextDeadline()
+		if p.a.state == stDone || d.IsZero() {
+			break
+		}
+		p.now = d
+		p.a.onTimer(p.now)
+		p.collect()
+	}
+	if !errors.Is(p.a.err, ErrRetryLimit) {
+		t.Fatalf("err = %v, want ErrRetryLimit", p.a.err)
+	}
+}
