@@ -298,14 +298,21 @@ func (r *Router) readLoop() {
 	}
 }
 
-// replyAddr is where the answer to a request goes: its source, or, if
-// that is on another network (a server known by its internal network),
-// the same socket at the link-level sender on the arrival link. Requests
-// are link-local, so the sender is the requester.
+// replyAddr is where the answer to a request goes: its source, unless
+// that is on a network we have no route to (a host known by an internal
+// network it does not advertise); then the same socket at the link-level
+// sender on the arrival link, which for such a local request is the
+// requester.
 func (r *Router) replyAddr(info ipx.RecvInfo) ipx.Addr {
 	src := info.Header.Src
+	if src.Net == 0 {
+		return src
+	}
+	if rt, ok := r.table.Lookup(src.Net); ok && rt.Reachable() {
+		return src
+	}
 	for _, l := range r.stack.Links() {
-		if l.ID == info.Link && src.Net != 0 && src.Net != l.Network {
+		if l.ID == info.Link && src.Net != l.Network {
 			return ipx.Addr{Net: l.Network, Node: info.From, Socket: src.Socket}
 		}
 	}

@@ -571,3 +571,36 @@ func TestRouterInternalNetwork(t *testing.T) {
 		}
 	})
 }
+
+func TestRouterAnswersRoutedRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		chain(l, Config{})
+		client := l.addRouter(100, Config{ListenOnly: true}, 1)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		c, err := client.stack.Listen(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Ask router 4, three routers away, about network 5.
+		wire, _ := (&Packet{Operation: OpRequest, Entries: []Entry{RequestEntry(5)}}).MarshalBinary()
+		dst := ipx.Addr{Net: 4, Node: labNode(4), Socket: ipx.SocketRIP}
+		if _, err := c.WriteMsg(wire, dst, ipx.WriteOptions{Type: ipx.TypeRIP}); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		buf := make([]byte, 600)
+		n, info, err := c.ReadMsg(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Packet
+		if err := p.UnmarshalBinary(buf[:n]); err != nil || len(p.Entries) != 1 || p.Entries[0] != (Entry{5, 1, 1}) {
+			t.Errorf("answer %+v %v", p, err)
+		}
+		if info.Header.TransportControl != 3 {
+			t.Errorf("answer crossed %d routers, want 3", info.Header.TransportControl)
+		}
+	})
+}

@@ -1,0 +1,242 @@
+// Command ipxroute is an IPX RIP router between links named by flags. It
+// joins, for example, DOSBox games on a UDP tunnel to a real Ethernet LAN,
+// forwarding packets between them and exchanging routes with NetWare
+// routers and servers, and prints its routing table whenever it changes.
+//
+// Usage:
+//
+//	ipxroute [flags]
+//
+// Links (each flag may be repeated; at least one link is needed):
+//
+//	-udp-server host:port[/net]    join a DOSBox IPX tunnel server as a
+//	                               client; net (hex) numbers that segment
+//	-ether iface:frame:net         raw Ethernet (Linux, CAP_NET_RAW);
+//	                               frame is auto, ethernet_ii, 802.3,
+//	                               802.2 or snap; net in hex
+//	-memlan-demo                   self-contained demo on in-memory
+//	                               segments with two more routers
+//
+// A DOSBox tunnel server relays by the nodes in the IPX header, and ours
+// drops packets whose source node is not the sending client, so the
+// router learns and advertises routes over a tunnel (RIP is addressed to
+// and from the router itself), but forwarding through the tunnel needs a
+// server that relays for routers.
+//
+// Examples:
+//
+//	ipxroute -memlan-demo -duration 3m
+//	ipxroute -udp-server 127.0.0.1:213/b -ether eth0:802.2:0000000a
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/rip"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usageText = `usage: ipxroute [flags]
+
+An IPX RIP router between the links named by flags (each may repeat).
+It forwards packets between them and prints its table on every change.
+
+  -udp-server host:port[/net]  DOSBox IPX tunnel client; net in hex
+  -ether iface:frame:net       raw Ethernet (Linux, CAP_NET_RAW); frame is
+                               auto, ethernet_ii, 802.3, 802.2 or snap
+  -memlan-demo                 in-memory demo with two more routers
+
+Flags:
+`
+
+// listFlag collects the values of a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, " ") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+type options struct {
+	udp, ether []string
+	demo       bool
+	interval   time.Duration
+	duration   time.Duration
+	verbose    bool
+}
+
+func parse(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("ipxroute", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		fs.PrintDefaults()
+	}
+	fs.Var((*listFlag)(&o.udp), "udp-server", "DOSBox tunnel server `host:port[/net]` to join (repeatable)")
+	fs.Var((*listFlag)(&o.ether), "ether", "raw Ethernet link `iface:frame:net` (repeatable)")
+	fs.BoolVar(&o.demo, "memlan-demo", false, "run on in-memory segments with two demo routers")
+	fs.DurationVar(&o.interval, "interval", rip.DefaultUpdateInterval, "RIP broadcast `interval`")
+	fs.DurationVar(&o.duration, "duration", 0, "stop after this `duration` (0: until interrupted)")
+	fs.BoolVar(&o.verbose, "v", false, "log route changes and errors to stderr")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	case len(o.udp) == 0 && len(o.ether) == 0 && !o.demo:
+		return o, errors.New("no links: give -udp-server, -ether or -memlan-demo")
+	case o.duration < 0:
+		return o, errors.New("-duration must not be negative")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "ipxroute:", err)
+		return 2
+	}
+	if o.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		defer cancel()
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if o.verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	stack, err := ipx.NewStack(ipx.StackConfig{Forward: true, Logger: logger})
+	if err != nil {
+		fmt.Fprintln(stderr, "ipxroute:", err)
+		return 1
+	}
+	defer stack.Close()
+	var demo *demoNet
+	if o.demo {
+		demo, err = startDemo(stack, o.interval)
+		if err != nil {
+			fmt.Fprintln(stderr, "ipxroute:", err)
+			return 1
+		}
+		defer demo.close()
+	}
+	for _, s := range o.udp {
+		if err := addUDP(ctx, stack, s); err != nil {
+			fmt.Fprintln(stderr, "ipxroute:", err)
+			return 1
+		}
+	}
+	for _, s := range o.ether {
+		if err := addEther(stack, s); err != nil {
+			fmt.Fprintln(stderr, "ipxroute:", err)
+			return 1
+		}
+	}
+	for _, l := range stack.Links() {
+		fmt.Fprintf(stdout, "link %d: network %v node %v mtu %d\n", l.ID, l.Network, l.Node, l.MTU)
+	}
+	router, err := rip.NewRouter(stack, rip.Config{UpdateInterval: o.interval, Logger: logger})
+	if err != nil {
+		fmt.Fprintln(stderr, "ipxroute:", err)
+		return 1
+	}
+	defer router.Close()
+	sub := router.Table().Subscribe(1024)
+	defer sub.Close()
+	if demo != nil {
+		go demo.script(ctx)
+	}
+	watch(ctx, router.Table(), sub, stdout)
+	return 0
+}
+
+// watch prints each change of best route, then the whole table, until
+// ctx ends. Changes that come together (one update) print one table.
+func watch(ctx context.Context, table *rip.Table, sub *rip.Subscription, w io.Writer) {
+	start := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-sub.C:
+			printEvent(w, ev)
+		}
+		settle := time.NewTimer(100 * time.Millisecond)
+	gather:
+		for {
+			select {
+			case ev := <-sub.C:
+				printEvent(w, ev)
+			case <-settle.C:
+				break gather
+			case <-ctx.Done():
+				settle.Stop()
+				return
+			}
+		}
+		printTable(w, table, time.Since(start))
+	}
+}
+
+func printEvent(w io.Writer, ev rip.Event) {
+	fmt.Fprintf(w, "change %v: %v, now %s\n", ev.Network, ev.Reason, describe(ev.New))
+}
+
+func describe(r rip.Route) string {
+	switch {
+	case r.Origin == rip.OriginConnected:
+		return fmt.Sprintf("connected on link %d", r.Link)
+	case !r.Reachable():
+		return "unreachable"
+	}
+	return fmt.Sprintf("%d hops %d ticks via link %d node %v", r.Hops, r.Ticks, r.Link, r.NextHop)
+}
+
+// printTable writes the table in columns.
+func printTable(w io.Writer, table *rip.Table, at time.Duration) {
+	now := time.Now()
+	routes := table.Routes()
+	fmt.Fprintf(w, "routing table at +%v, %d routes:\n", at.Round(time.Millisecond), len(routes))
+	fmt.Fprintf(w, "  %-8s %4s %5s %4s %-12s %-9s %s\n", "network", "hops", "ticks", "link", "next hop", "origin", "age")
+	for _, r := range routes {
+		hops := strconv.Itoa(int(r.Hops))
+		if !r.Reachable() {
+			hops = "16"
+		}
+		next, age := "-", "-"
+		if r.Origin == rip.OriginRIP {
+			next = r.NextHop.String()
+			age = r.Age(now).Round(time.Second).String()
+		}
+		fmt.Fprintf(w, "  %-8v %4s %5d %4d %-12s %-9v %s\n", r.Network, hops, r.Ticks, r.Link, next, r.Origin, age)
+	}
+}
+
+// parseNet parses a hex network number.
+func parseNet(s string) (ipx.Network, error) {
+	n, err := strconv.ParseUint(s, 16, 32)
+	if err != nil {
+		return 0, fmt.Errorf("network %q: want up to 8 hex digits", s)
+	}
+	return ipx.Network(n), nil
+}
