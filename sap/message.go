@@ -228,7 +228,10 @@ func (m *Message) String() string {
 	case m.Op.IsQuery():
 		fmt.Fprintf(&sb, " type %04x", uint16(m.ServiceType))
 	case m.Op.IsResponse():
-		fmt.Fprintf(&sb, " %d services", len(m.Entries))
+		fmt.Fprintf(&sb, " %d service", len(m.Entries))
+		if len(m.Entries) != 1 {
+			sb.WriteByte('s')
+		}
 		for i := range m.Entries {
 			if i == 0 {
 				sb.WriteString(": ")

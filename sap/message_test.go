@@ -237,7 +237,7 @@ func TestMessageAllocs(t *testing.T) {
 
 func TestMessageString(t *testing.T) {
 	m := Message{Op: OpGeneralResponse, Entries: []Entry{{Type: 4, Name: MustName("FS1"), Addr: ipx.Addr{Net: 1, Node: node1, Socket: 0x451}, Hops: 1}}}
-	want := "SAP general response 1 services: 0004 FS1 00000001:020000000001:0451/1"
+	want := "SAP general response 1 service: 0004 FS1 00000001:020000000001:0451/1"
 	if got := m.String(); got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
