@@ -285,3 +285,27 @@ func TestImpairedQueueBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseWithPacketsInFlight closes a link with delayed packets on
+// their way: nothing is delivered after Close, and (this runs in a
+// bubble) no goroutine or timer callback outlives the test.
+func TestCloseWithPacketsInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		seg.SetImpairments(memlan.Impairments{Delay: time.Second, Jitter: time.Second})
+		ls := attach(t, seg, 2)
+		ch := collect(ls[1], time.Now())
+		for range 10 {
+			ls[0].WritePacket([]byte("x"), node(2))
+		}
+		time.Sleep(500 * time.Millisecond)
+		ls[1].Close()
+		if got := <-ch; len(got) != 0 {
+			t.Errorf("received %v before the delay", got)
+		}
+		time.Sleep(3 * time.Second)
+		if st := seg.Stats(); st.Delivered != 0 {
+			t.Errorf("Delivered = %d after Close, want 0", st.Delivered)
+		}
+	})
+}
