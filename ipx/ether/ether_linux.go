@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/mdlayher/packet"
@@ -56,7 +57,7 @@ func Listen(ifname string, cfg Config) (*Link, error) {
 		_ = c.Close()
 		return nil, err
 	}
-	r := &rawIO{rc: rc}
+	r := &rawIO{rc: rc, conn: c, ifindex: ifi.Index, deadline: l.readDeadline}
 	r.readFn = r.read
 	l.fast = r
 	return l, nil
@@ -67,7 +68,14 @@ func Listen(ifname string, cfg Config) (*Link, error) {
 // sendto this allocates no sockaddr. A socket bound to an interface sends
 // write(2)'s frames out of it.
 type rawIO struct {
-	rc syscall.RawConn
+	rc       syscall.RawConn
+	conn     *packet.Conn
+	ifindex  int
+	deadline func() time.Time // the caller's read deadline
+
+	// down is set while the interface is down: reads then wake every
+	// downPoll to see whether it has been removed. Used under Link.rmu.
+	down bool
 
 	// Read state, used under Link.rmu; readFn is r.read, bound once.
 	rb     []byte
@@ -90,7 +98,35 @@ func (r *rawIO) read(fd uintptr) bool {
 	}
 }
 
+// downPoll is how often a read checks for removal of an interface that
+// is down: the kernel reports the removal of a downed interface to no one.
+const downPoll = 250 * time.Millisecond
+
 func (r *rawIO) readFrame(b []byte) (int, error) {
+	for {
+		n, err := r.read1(b)
+		if err == nil {
+			if r.down {
+				r.down = false
+				r.conn.SetReadDeadline(r.deadline())
+			}
+			return n, nil
+		}
+		if !r.down || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, err
+		}
+		// Our own wake-up while down, unless the caller's deadline passed.
+		if user := r.deadline(); !user.IsZero() && !time.Now().Before(user) {
+			return 0, err
+		}
+		if r.gone() {
+			return 0, errRemoved
+		}
+		r.conn.SetReadDeadline(r.wakeup())
+	}
+}
+
+func (r *rawIO) read1(b []byte) (int, error) {
 	r.rb = b
 	err := r.rc.Read(r.readFn)
 	r.rb = nil
@@ -103,11 +139,46 @@ func (r *rawIO) readFrame(b []byte) (int, error) {
 	return r.rn, nil
 }
 
-// retry reports whether err is transient: the interface went down, which
-// the kernel reports once as ENETDOWN while the socket stays usable. A
-// removed interface (ENODEV) or anything else ends the Link.
-func (r *rawIO) retry(err error) bool {
-	return errors.Is(err, unix.ENETDOWN)
+// wakeup is the read deadline while the interface is down.
+func (r *rawIO) wakeup() time.Time {
+	t := time.Now().Add(downPoll)
+	if user := r.deadline(); !user.IsZero() && user.Before(t) {
+		return user
+	}
+	return t
+}
+
+var errRemoved = fmt.Errorf("interface removed: %w", os.NewSyscallError("read", unix.ENODEV))
+
+// readError sorts read errors. The kernel reports an interface going down
+// once, as ENETDOWN; the socket carries on when it comes back up, so the
+// read is retried (nil), waking now and then to see whether the interface
+// has been removed meanwhile: a removed interface leaves the socket
+// unbound (getsockname shows another ifindex) and would block reads
+// forever, so that ends the Link, as does any other error.
+func (r *rawIO) readError(err error) error {
+	if !errors.Is(err, unix.ENETDOWN) {
+		return err
+	}
+	if r.gone() {
+		return errRemoved
+	}
+	r.down = true
+	r.conn.SetReadDeadline(r.wakeup())
+	return nil
+}
+
+// gone reports whether the socket has lost its interface.
+func (r *rawIO) gone() bool {
+	idx := 0
+	cerr := r.rc.Control(func(fd uintptr) {
+		if sa, err := unix.Getsockname(int(fd)); err == nil {
+			if ll, ok := sa.(*unix.SockaddrLinklayer); ok {
+				idx = ll.Ifindex
+			}
+		}
+	})
+	return cerr != nil || idx != r.ifindex
 }
 
 func (r *rawIO) writeFrame(w *writer) error {
@@ -129,6 +200,15 @@ func (r *rawIO) writeFrame(w *writer) error {
 	w.err = nil
 	if err := r.rc.Write(w.fn); err != nil {
 		return err
+	}
+	if errors.Is(w.err, unix.ENETDOWN) {
+		// The kernel reports an interface going down as a pending socket
+		// error that the next send may consume even after the interface
+		// is back up; a second try tells whether it is down now.
+		w.err = nil
+		if err := r.rc.Write(w.fn); err != nil {
+			return err
+		}
 	}
 	if w.err != nil {
 		return os.NewSyscallError("write", w.err)

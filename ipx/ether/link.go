@@ -85,8 +85,9 @@ type PacketConn interface {
 type fastIO interface {
 	readFrame(b []byte) (int, error)
 	writeFrame(w *writer) error
-	// retry reports whether a read error is transient.
-	retry(err error) bool
+	// readError returns nil for a transient read error, to be retried,
+	// else the error that ends the Link.
+	readError(err error) error
 }
 
 // writer is one send's scratch state, recycled through Link.free so that
@@ -115,6 +116,7 @@ type Link struct {
 
 	rmu  sync.Mutex
 	rbuf []byte
+	rdl  atomic.Pointer[time.Time] // the caller's read deadline, nil if unset
 
 	pmu   sync.RWMutex
 	peers map[ipx.Node]ipx.FrameType
@@ -225,6 +227,7 @@ func (l *Link) Stats() Stats {
 // SetReadDeadline sets the deadline for ReadPacket, as net.Conn's does:
 // past it ReadPacket returns an error wrapping os.ErrDeadlineExceeded.
 func (l *Link) SetReadDeadline(t time.Time) error {
+	l.rdl.Store(&t)
 	if err := l.conn.SetReadDeadline(t); err != nil {
 		return fmt.Errorf("ether: %s: %w", l.name, err)
 	}
@@ -235,8 +238,9 @@ func (l *Link) SetReadDeadline(t time.Time) error {
 // IPX, not for this node, sent by this node, in another framing than the
 // configured one, or malformed, and returns the IPX packet, cut to its
 // length field, and the sender's MAC. The checksum is not verified here;
-// the Stack does that. Transient faults (the interface going down) are
-// retried; after Close the error wraps net.ErrClosed.
+// the Stack does that. The interface going down is retried, as the Link
+// works again once it is back up; its removal ends the Link with an error
+// wrapping syscall.ENODEV. After Close the error wraps net.ErrClosed.
 func (l *Link) ReadPacket(b []byte) (int, ipx.Node, error) {
 	l.rmu.Lock()
 	defer l.rmu.Unlock()
@@ -246,9 +250,11 @@ func (l *Link) ReadPacket(b []byte) (int, ipx.Node, error) {
 			if l.closed.Load() || errors.Is(err, net.ErrClosed) {
 				return 0, ipx.Node{}, fmt.Errorf("ether: read %s: %w", l.name, net.ErrClosed)
 			}
-			if l.fast != nil && l.fast.retry(err) {
-				l.c.readErrors.Add(1)
-				continue
+			if l.fast != nil {
+				if err = l.fast.readError(err); err == nil {
+					l.c.readErrors.Add(1)
+					continue
+				}
 			}
 			return 0, ipx.Node{}, fmt.Errorf("ether: read %s: %w", l.name, err)
 		}
@@ -262,6 +268,14 @@ func (l *Link) ReadPacket(b []byte) (int, ipx.Node, error) {
 		}
 		return copy(b, p), src, nil
 	}
+}
+
+// readDeadline is the caller's read deadline, zero if none.
+func (l *Link) readDeadline() time.Time {
+	if t := l.rdl.Load(); t != nil {
+		return *t
+	}
+	return time.Time{}
 }
 
 func (l *Link) readFrame(b []byte) (int, error) {

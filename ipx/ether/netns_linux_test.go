@@ -496,3 +496,72 @@ func TestNetnsListenErrors(t *testing.T) {
 		t.Fatalf("Listen on lo = %v, want ErrBadAddr", err)
 	}
 }
+
+// TestNetnsLinkDownUpRemove checks that a Link survives its interface
+// going down and up, on both the read and the write side, and that removing
+// the interface ends ReadPacket with an error instead of a hang.
+func TestNetnsLinkDownUpRemove(t *testing.T) {
+	seg := newSegment(t, false)
+	cfg := Config{FrameType: ipx.FrameEthernetII}
+	l := seg.links(t, cfg, cfg, cfg)
+	a, b := seg.macs[0], seg.macs[1]
+
+	// Read side: a reader blocked across down and up gets the next packet.
+	pkt := testPacket(t, b, a, "after up")
+	done := make(chan error, 1)
+	go func() {
+		got, _ := make([]byte, 2048), error(nil)
+		l[0].SetReadDeadline(time.Now().Add(ioTimeout))
+		for {
+			n, _, err := l[0].ReadPacket(got)
+			if err != nil || bytes.Equal(got[:n], pkt) {
+				done <- err
+				return
+			}
+		}
+	}()
+	ipCmd(t, "-n", seg.hosts[0], "link", "set", "eth0", "down")
+	ipCmd(t, "-n", seg.hosts[0], "link", "set", "eth0", "up")
+	// The bridge port takes a moment to forward again: resend until the
+	// reader has the packet.
+	var err error
+resend:
+	for range 50 {
+		if err := l[1].WritePacket(pkt, a); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err = <-done:
+			break resend
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		t.Fatalf("ReadPacket across down and up: %v", err)
+	}
+	if s := l[0].Stats(); s.ReadErrors == 0 {
+		t.Errorf("stats %+v: the interface going down was not seen", s)
+	}
+	l[0].SetReadDeadline(time.Time{})
+
+	// Write side: the first send after down and up works.
+	ipCmd(t, "-n", seg.hosts[0], "link", "set", "eth0", "down")
+	ipCmd(t, "-n", seg.hosts[0], "link", "set", "eth0", "up")
+	if err := l[0].WritePacket(testPacket(t, a, b, "x"), b); err != nil {
+		t.Fatalf("WritePacket after down and up: %v", err)
+	}
+
+	go func() {
+		l[0].SetReadDeadline(time.Now().Add(ioTimeout))
+		_, _, err := l[0].ReadPacket(make([]byte, 2048))
+		done <- err
+	}()
+	ipCmd(t, "-n", seg.hosts[0], "link", "del", "eth0")
+	err = <-done
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("ReadPacket still blocked after the interface was removed")
+	}
+	if !errors.Is(err, unix.ENODEV) {
+		t.Fatalf("ReadPacket after removal = %v, want ENODEV", err)
+	}
+}
