@@ -136,6 +136,9 @@ func (c *core) triggered(changes []Change, links []ipx.LinkInfo) []out {
 			}
 			e := ch.Service.Entry
 			e.Hops = min(e.Hops+1, MaxHops)
+			if ch.Kind == Added && e.Hops >= MaxHops {
+				continue // out of reach from here; nobody to tell
+			}
 			es = append(es, e)
 		}
 		msgs = appendSplit(msgs, l.ID, broadcast, OpGeneralResponse, es)
