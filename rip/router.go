@@ -505,7 +505,7 @@ func (r *Router) triggeredEntries(dst []Entry, nets []ipx.Network, link ipx.Link
 		if !ok {
 			continue
 		}
-		e := advertised(rt)
+		e := advertised(rt.Network, rt.Hops, rt.Ticks)
 		if rt.Origin == OriginRIP && rt.Link == link {
 			e.Hops = Unreachable
 		}

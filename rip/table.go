@@ -60,11 +60,6 @@ func (r Route) Reachable() bool { return r.Origin != OriginNone && r.Hops < Unre
 // Age is how long ago the route was last heard.
 func (r Route) Age(now time.Time) time.Duration { return now.Sub(r.Updated) }
 
-// worseThan reports whether the metric (ticks, hops) beats r's.
-func (r Route) worseThan(ticks, hops uint16) bool {
-	return ticks < r.Ticks || ticks == r.Ticks && hops < r.Hops
-}
-
 // Reason says why the best route to a network changed.
 type Reason uint8
 
@@ -170,11 +165,25 @@ type TableStats struct {
 	EventsDropped uint64
 }
 
-type entry struct {
-	Route
-	// deleteAt is when an unreachable route is removed; zero while
-	// reachable.
-	deleteAt time.Time
+// slot is a route as the table stores it: compact (40 bytes), with times
+// as offsets from the table's epoch, which keeps the monotonic clock.
+type slot struct {
+	network ipx.Network
+	link    int32
+	nextHop ipx.Node
+	hops    uint16
+	ticks   uint16
+	origin  Origin
+	// updated is when the route was last heard; deleteAt when an
+	// unreachable route is removed (unused while reachable).
+	updated, deleteAt time.Duration
+}
+
+func (s *slot) reachable() bool { return s.hops < Unreachable }
+
+// worseThan reports whether the metric (ticks, hops) beats s's.
+func (s *slot) worseThan(ticks, hops uint16) bool {
+	return ticks < s.ticks || ticks == s.ticks && hops < s.hops
 }
 
 // Table holds the best route to each known network. It implements
@@ -185,8 +194,10 @@ type Table struct {
 	cfg TableConfig
 
 	mu      sync.RWMutex
-	m       map[ipx.Network]entry
+	slots   []slot                // dense; order is arbitrary
+	index   map[ipx.Network]int32 // network -> position in slots
 	learned int
+	epoch   time.Time // the first now seen; slot times count from it
 	subs    []*Subscription
 
 	refused, bad, dropped atomic.Uint64
@@ -200,7 +211,47 @@ func NewTable(cfg TableConfig) (*Table, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	return &Table{cfg: cfg, m: make(map[ipx.Network]entry)}, nil
+	return &Table{cfg: cfg, index: make(map[ipx.Network]int32)}, nil
+}
+
+// since converts now to a slot time. The caller holds t.mu for writing.
+func (t *Table) since(now time.Time) time.Duration {
+	if t.epoch.IsZero() {
+		t.epoch = now
+	}
+	return now.Sub(t.epoch)
+}
+
+// route converts a slot. The caller holds t.mu.
+func (t *Table) route(s *slot) Route {
+	return Route{
+		Network: s.network, Link: ipx.LinkID(s.link), NextHop: s.nextHop,
+		Hops: s.hops, Ticks: s.ticks, Origin: s.origin, Updated: t.epoch.Add(s.updated),
+	}
+}
+
+func (t *Table) get(n ipx.Network) *slot {
+	i, ok := t.index[n]
+	if !ok {
+		return nil
+	}
+	return &t.slots[i]
+}
+
+func (t *Table) add(s slot) {
+	t.index[s.network] = int32(len(t.slots))
+	t.slots = append(t.slots, s)
+}
+
+// remove deletes slots[i], moving the last slot into its place.
+func (t *Table) remove(i int) {
+	delete(t.index, t.slots[i].network)
+	last := len(t.slots) - 1
+	if i != last {
+		t.slots[i] = t.slots[last]
+		t.index[t.slots[i].network] = int32(i)
+	}
+	t.slots = t.slots[:last]
 }
 
 // LookupRoute implements ipx.RouteSource: the next hop to network n, or
@@ -210,14 +261,14 @@ func NewTable(cfg TableConfig) (*Table, error) {
 func (t *Table) LookupRoute(n ipx.Network) (ipx.Route, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	e, ok := t.m[n]
-	if !ok {
-		e, ok = t.m[ipx.NetworkDefault]
+	s := t.get(n)
+	if s == nil {
+		s = t.get(ipx.NetworkDefault)
 	}
-	if !ok || e.Origin != OriginRIP || e.Hops >= Unreachable {
+	if s == nil || s.origin != OriginRIP || !s.reachable() {
 		return ipx.Route{}, false
 	}
-	return ipx.Route{Link: e.Link, NextHop: e.NextHop, Hops: e.Hops, Ticks: e.Ticks}, true
+	return ipx.Route{Link: ipx.LinkID(s.link), NextHop: s.nextHop, Hops: s.hops, Ticks: s.ticks}, true
 }
 
 // Lookup returns the table's route to n, reachable or not, connected or
@@ -225,16 +276,19 @@ func (t *Table) LookupRoute(n ipx.Network) (ipx.Route, bool) {
 func (t *Table) Lookup(n ipx.Network) (Route, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	e, ok := t.m[n]
-	return e.Route, ok
+	s := t.get(n)
+	if s == nil {
+		return Route{}, false
+	}
+	return t.route(s), true
 }
 
 // Routes returns every route, sorted by network.
 func (t *Table) Routes() []Route {
 	t.mu.RLock()
-	out := make([]Route, 0, len(t.m))
-	for _, e := range t.m {
-		out = append(out, e.Route)
+	out := make([]Route, 0, len(t.slots))
+	for i := range t.slots {
+		out = append(out, t.route(&t.slots[i]))
 	}
 	t.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Route) int { return cmp.Compare(a.Network, b.Network) })
@@ -244,7 +298,7 @@ func (t *Table) Routes() []Route {
 // Stats returns the table's counters.
 func (t *Table) Stats() TableStats {
 	t.mu.RLock()
-	routes, learned := len(t.m), t.learned
+	routes, learned := len(t.slots), t.learned
 	t.mu.RUnlock()
 	return TableStats{
 		Routes: routes, Learned: learned,
@@ -262,16 +316,22 @@ func (t *Table) SetConnected(now time.Time, link ipx.LinkID, n ipx.Network, even
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	old, ok := t.m[n]
-	if ok && old.Origin == OriginConnected && old.Link == link {
-		return events
+	at := t.since(now)
+	next := slot{network: n, link: int32(link), origin: OriginConnected, updated: at}
+	var old Route
+	if s := t.get(n); s != nil {
+		if s.origin == OriginConnected && s.link == int32(link) {
+			return events
+		}
+		if s.origin == OriginRIP {
+			t.learned--
+		}
+		old = t.route(s)
+		*s = next
+	} else {
+		t.add(next)
 	}
-	if ok && old.Origin == OriginRIP {
-		t.learned--
-	}
-	r := Route{Network: n, Link: link, Origin: OriginConnected, Updated: now}
-	t.m[n] = entry{Route: r}
-	return t.publish(events, Event{Network: n, Old: old.Route, New: r, Reason: ReasonConnected})
+	return t.publish(events, Event{Network: n, Old: old, New: t.route(&next), Reason: ReasonConnected})
 }
 
 // Apply merges the entries of a RIP response heard on link from node
@@ -286,19 +346,21 @@ func (t *Table) SetConnected(now time.Time, link ipx.LinkID, n ipx.Network, even
 func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []Entry, events []Event) []Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	at := t.since(now)
 	for _, in := range entries {
 		if in.Network == ipx.NetworkLocal || in.Network == ipx.NetworkAll || in.Hops > Unreachable {
 			t.bad.Add(1)
 			continue
 		}
-		cur, ok := t.m[in.Network]
 		dead := in.Hops == Unreachable
-		next := Route{
-			Network: in.Network, Link: link, NextHop: from,
-			Hops: in.Hops, Ticks: in.Ticks, Origin: OriginRIP, Updated: now,
+		next := slot{
+			network: in.Network, link: int32(link), nextHop: from,
+			hops: in.Hops, ticks: in.Ticks, origin: OriginRIP, updated: at,
 		}
+		cur := t.get(in.Network)
+		var reason Reason
 		switch {
-		case !ok:
+		case cur == nil:
 			if dead {
 				continue
 			}
@@ -307,34 +369,38 @@ func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []E
 				continue
 			}
 			t.learned++
-			t.m[in.Network] = entry{Route: next}
-			events = t.publish(events, Event{Network: in.Network, New: next, Reason: ReasonNew})
-		case cur.Origin == OriginConnected:
+			t.add(next)
+			events = t.publish(events, Event{Network: in.Network, New: t.route(&next), Reason: ReasonNew})
 			continue
-		case cur.Link == link && cur.NextHop == from:
-			if dead {
-				if cur.Hops < Unreachable {
-					t.m[in.Network] = entry{Route: next, deleteAt: now.Add(t.cfg.Garbage)}
-					events = t.publish(events, Event{Network: in.Network, Old: cur.Route, New: next, Reason: ReasonPoisoned})
-				}
-				continue
-			}
-			t.m[in.Network] = entry{Route: next}
+		case cur.origin == OriginConnected:
+			continue
+		case cur.link == int32(link) && cur.nextHop == from:
 			switch {
-			case cur.Hops >= Unreachable:
-				events = t.publish(events, Event{Network: in.Network, Old: cur.Route, New: next, Reason: ReasonNew})
-			case cur.Hops != next.Hops || cur.Ticks != next.Ticks:
-				events = t.publish(events, Event{Network: in.Network, Old: cur.Route, New: next, Reason: ReasonMetric})
+			case dead && !cur.reachable():
+				continue // keep the removal time
+			case dead:
+				next.deleteAt = at + t.cfg.Garbage
+				reason = ReasonPoisoned
+			case !cur.reachable():
+				reason = ReasonNew
+			case cur.hops != next.hops || cur.ticks != next.ticks:
+				reason = ReasonMetric
+			default:
+				cur.updated = at // a refresh: no event
+				continue
 			}
 		case dead:
 			continue
-		case cur.Hops >= Unreachable:
-			t.m[in.Network] = entry{Route: next}
-			events = t.publish(events, Event{Network: in.Network, Old: cur.Route, New: next, Reason: ReasonNew})
-		case cur.worseThan(next.Ticks, next.Hops):
-			t.m[in.Network] = entry{Route: next}
-			events = t.publish(events, Event{Network: in.Network, Old: cur.Route, New: next, Reason: ReasonBetter})
+		case !cur.reachable():
+			reason = ReasonNew
+		case cur.worseThan(next.ticks, next.hops):
+			reason = ReasonBetter
+		default:
+			continue
 		}
+		old := t.route(cur)
+		*cur = next
+		events = t.publish(events, Event{Network: in.Network, Old: old, New: t.route(&next), Reason: reason})
 	}
 	return events
 }
@@ -345,23 +411,25 @@ func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []E
 func (t *Table) Expire(now time.Time, events []Event) []Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for n, e := range t.m {
-		if e.Origin != OriginRIP {
+	at := t.since(now)
+	// Backwards, so that remove's swap only moves slots already seen.
+	for i := len(t.slots) - 1; i >= 0; i-- {
+		s := &t.slots[i]
+		if s.origin != OriginRIP {
 			continue
 		}
-		if e.Hops >= Unreachable {
-			if !now.Before(e.deleteAt) {
-				delete(t.m, n)
+		if !s.reachable() {
+			if at >= s.deleteAt {
+				t.remove(i)
 				t.learned--
 			}
 			continue
 		}
-		if now.Sub(e.Updated) >= t.cfg.MaxAge {
-			old := e.Route
-			e.Hops = Unreachable
-			e.deleteAt = now.Add(t.cfg.Garbage)
-			t.m[n] = e
-			events = t.publish(events, Event{Network: n, Old: old, New: e.Route, Reason: ReasonExpired})
+		if at-s.updated >= t.cfg.MaxAge {
+			old := t.route(s)
+			s.hops = Unreachable
+			s.deleteAt = at + t.cfg.Garbage
+			events = t.publish(events, Event{Network: s.network, Old: old, New: t.route(s), Reason: ReasonExpired})
 		}
 	}
 	return events
@@ -372,34 +440,39 @@ func (t *Table) Expire(now time.Time, events []Event) []Event {
 func (t *Table) NextDeadline() time.Time {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	var next time.Time
-	for _, e := range t.m {
-		if e.Origin != OriginRIP {
+	var next time.Duration
+	found := false
+	for i := range t.slots {
+		s := &t.slots[i]
+		if s.origin != OriginRIP {
 			continue
 		}
-		d := e.deleteAt
-		if e.Hops < Unreachable {
-			d = e.Updated.Add(t.cfg.MaxAge)
+		d := s.deleteAt
+		if s.reachable() {
+			d = s.updated + t.cfg.MaxAge
 		}
-		if next.IsZero() || d.Before(next) {
-			next = d
+		if !found || d < next {
+			next, found = d, true
 		}
 	}
-	return next
+	if !found {
+		return time.Time{}
+	}
+	return t.epoch.Add(next)
 }
 
-// advertised is the entry a router sends for r: one hop and one tick
-// more than the route, 16 hops at most.
-func advertised(r Route) Entry {
-	hops := r.Hops + 1
-	if r.Hops >= Unreachable-1 {
+// advertised is the entry a router sends for a route: one hop and one
+// tick more than the route, 16 hops at most.
+func advertised(n ipx.Network, hops, ticks uint16) Entry {
+	if hops >= Unreachable-1 {
 		hops = Unreachable
+	} else {
+		hops++
 	}
-	ticks := r.Ticks
 	if ticks < 0xFFFF {
 		ticks++
 	}
-	return Entry{Network: r.Network, Hops: hops, Ticks: ticks}
+	return Entry{Network: n, Hops: hops, Ticks: ticks}
 }
 
 // AppendAdvert appends to dst the entries a router broadcasts on link:
@@ -408,11 +481,12 @@ func advertised(r Route) Entry {
 func (t *Table) AppendAdvert(dst []Entry, link ipx.LinkID) []Entry {
 	start := len(dst)
 	t.mu.RLock()
-	for _, e := range t.m {
-		if e.Origin == OriginRIP && e.Link == link {
+	for i := range t.slots {
+		s := &t.slots[i]
+		if s.origin == OriginRIP && s.link == int32(link) {
 			continue
 		}
-		dst = append(dst, advertised(e.Route))
+		dst = append(dst, advertised(s.network, s.hops, s.ticks))
 	}
 	t.mu.RUnlock()
 	slices.SortFunc(dst[start:], func(a, b Entry) int { return cmp.Compare(a.Network, b.Network) })
@@ -424,12 +498,12 @@ func (t *Table) AppendAdvert(dst []Entry, link ipx.LinkID) []Entry {
 // unless dying is set.
 func (t *Table) AdvertEntry(n ipx.Network, link ipx.LinkID, dying bool) (Entry, bool) {
 	t.mu.RLock()
-	e, ok := t.m[n]
-	t.mu.RUnlock()
-	if !ok || e.Origin == OriginRIP && e.Link == link || !dying && e.Hops >= Unreachable {
+	defer t.mu.RUnlock()
+	s := t.get(n)
+	if s == nil || s.origin == OriginRIP && s.link == int32(link) || !dying && !s.reachable() {
 		return Entry{}, false
 	}
-	return advertised(e.Route), true
+	return advertised(s.network, s.hops, s.ticks), true
 }
 
 // Subscription delivers Events from a Table until closed.
