@@ -1,0 +1,93 @@
+package sap_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx/memlan"
+	"github.com/ipxkit/ipxkit/sap"
+)
+
+func TestClientTimeouts(t *testing.T) {
+	tests := []struct {
+		name     string
+		cfg      sap.ClientConfig
+		ctx      func() (context.Context, context.CancelFunc)
+		wantErr  error
+		wantTime time.Duration
+	}{
+		{"attempts exhausted", sap.ClientConfig{Wait: 200 * time.Millisecond, Attempts: 4},
+			func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
+			sap.ErrNoService, 800 * time.Millisecond},
+		{"deadline first", sap.ClientConfig{},
+			func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 700*time.Millisecond)
+			},
+			context.DeadlineExceeded, 700 * time.Millisecond},
+		{"cancelled", sap.ClientConfig{Wait: time.Hour},
+			func() (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(300*time.Millisecond, cancel)
+				return ctx, cancel
+			},
+			context.Canceled, 300 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				seg := memlan.NewSegment(memlan.Config{Seed: 31})
+				h := newHost(t, 1, false, attach{seg, 1})
+				conn, err := h.stack.Listen(0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				c, err := sap.NewClient(conn, tt.cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := tt.ctx()
+				defer cancel()
+				start := time.Now()
+				_, err = c.Query(ctx, sap.TypeFileServer)
+				if !errors.Is(err, sap.ErrNoService) || !errors.Is(err, tt.wantErr) {
+					t.Fatalf("error %v, want ErrNoService and %v", err, tt.wantErr)
+				}
+				if d := time.Since(start); d != tt.wantTime {
+					t.Fatalf("took %v, want %v", d, tt.wantTime)
+				}
+			})
+		})
+	}
+}
+
+// TestClientRetries loses the first queries; a later attempt gets through.
+func TestClientRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{Seed: 32})
+		server := newHost(t, 1, false, attach{seg, 1})
+		client := newHost(t, 2, false, attach{seg, 1})
+		server.advertiser(sap.Config{}).Add(fileServer("FS1", 1))
+		synctest.Wait()
+		client.links[0].SetImpairments(memlan.Impairments{Loss: 1})
+		time.AfterFunc(1200*time.Millisecond, client.links[0].ClearImpairments)
+		conn, _ := client.stack.Listen(0)
+		defer conn.Close()
+		c, _ := sap.NewClient(conn, sap.ClientConfig{Wait: 500 * time.Millisecond, Attempts: 5})
+		start := time.Now()
+		got, err := c.Nearest(context.Background(), sap.TypeFileServer)
+		if err != nil || got.Name.String() != "FS1" {
+			t.Fatalf("nearest %+v %v", got, err)
+		}
+		// Queries at 0, 0.5 and 1 s are lost; the one at 1.5 s is answered.
+		if d := time.Since(start); d != 1500*time.Millisecond {
+			t.Fatalf("answered after %v", d)
+		}
+		if err := (&sap.ClientConfig{Attempts: -1}).Validate(); err == nil {
+			t.Fatal("negative attempts accepted")
+		}
+	})
+}
