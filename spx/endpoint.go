@@ -356,9 +356,6 @@ func (e *endpoint) close(now time.Time) bool {
 	return true
 }
 
-// abort ends the connection at once without telling the peer.
-func (e *endpoint) abort(err error) { e.finish(err) }
-
 func (e *endpoint) finish(err error) {
 	if e.state == stDone {
 		return
