@@ -33,7 +33,7 @@ const probeSocket ipx.Socket = 0x7E57
 // ioTimeout bounds every wait for a frame in these tests.
 const ioTimeout = 5 * time.Second
 
-func needNetns(t *testing.T) {
+func needNetns(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("ether: skipping network-namespace test: needs root to create namespaces and packet sockets")
@@ -46,7 +46,7 @@ func needNetns(t *testing.T) {
 	}
 }
 
-func ipCmd(t *testing.T, args ...string) {
+func ipCmd(t testing.TB, args ...string) {
 	t.Helper()
 	out, err := exec.Command("ip", args...).CombinedOutput()
 	if err != nil {
@@ -56,12 +56,12 @@ func ipCmd(t *testing.T, args ...string) {
 
 // topo names the namespaces of one test.
 type topo struct {
-	t      *testing.T
+	t      testing.TB
 	prefix string
 	ports  int
 }
 
-func newTopo(t *testing.T) *topo {
+func newTopo(t testing.TB) *topo {
 	needNetns(t)
 	return &topo{t: t, prefix: fmt.Sprintf("ipxe%d-%d", os.Getpid(), topoSeq.Add(1))}
 }
@@ -102,7 +102,7 @@ func (tp *topo) plug(br, host, ifname string, mac ipx.Node) {
 }
 
 // inNS runs fn on a thread switched into namespace ns, then switches back.
-func inNS(t *testing.T, ns string, fn func() error) error {
+func inNS(t testing.TB, ns string, fn func() error) error {
 	t.Helper()
 	runtime.LockOSThread()
 	orig, err := os.Open("/proc/thread-self/ns/net")
@@ -132,7 +132,7 @@ func inNS(t *testing.T, ns string, fn func() error) error {
 }
 
 // listenIn opens a Link on ifname in namespace ns.
-func listenIn(t *testing.T, ns, ifname string, cfg Config) *Link {
+func listenIn(t testing.TB, ns, ifname string, cfg Config) *Link {
 	t.Helper()
 	var l *Link
 	err := inNS(t, ns, func() (err error) {
@@ -152,11 +152,11 @@ func listenIn(t *testing.T, ns, ifname string, cfg Config) *Link {
 // sniffer is an unfiltered packet socket that sees every frame on an
 // interface, to check what went on the wire.
 type sniffer struct {
-	t *testing.T
+	t testing.TB
 	c *packet.Conn
 }
 
-func sniff(t *testing.T, ns, ifname string) *sniffer {
+func sniff(t testing.TB, ns, ifname string) *sniffer {
 	t.Helper()
 	var c *packet.Conn
 	err := inNS(t, ns, func() error {
@@ -194,7 +194,7 @@ func (s *sniffer) expect(payload string) []byte {
 // waitReady sends broadcast probes on every link until each has heard
 // every other in one round: veth carrier and qdisc come up asynchronously,
 // and frames sent before that are lost.
-func waitReady(t *testing.T, links ...*Link) {
+func waitReady(t testing.TB, links ...*Link) {
 	t.Helper()
 	buf := make([]byte, 2048)
 	for round := range 50 {
@@ -233,7 +233,7 @@ func waitReady(t *testing.T, links ...*Link) {
 	t.Fatal("segment never carried probes between all links")
 }
 
-func probePacket(t *testing.T, src ipx.Node, round int) []byte {
+func probePacket(t testing.TB, src ipx.Node, round int) []byte {
 	p := ipx.Packet{Header: ipx.Header{
 		Checksum: ipx.ChecksumNone,
 		Dst:      ipx.Addr{Node: ipx.NodeBroadcast, Socket: probeSocket},
@@ -247,7 +247,7 @@ func probePacket(t *testing.T, src ipx.Node, round int) []byte {
 }
 
 // readNext returns the next packet on l that is not a probe.
-func readNext(t *testing.T, l *Link) ([]byte, ipx.Node) {
+func readNext(t testing.TB, l *Link) ([]byte, ipx.Node) {
 	t.Helper()
 	l.SetReadDeadline(time.Now().Add(ioTimeout))
 	defer l.SetReadDeadline(time.Time{})
@@ -265,7 +265,7 @@ func readNext(t *testing.T, l *Link) ([]byte, ipx.Node) {
 	}
 }
 
-func expectPacket(t *testing.T, l *Link, want []byte, wantFrom ipx.Node) {
+func expectPacket(t testing.TB, l *Link, want []byte, wantFrom ipx.Node) {
 	t.Helper()
 	got, from := readNext(t, l)
 	if !bytes.Equal(got, want) || from != wantFrom {
@@ -281,7 +281,7 @@ type segment struct {
 	macs  []ipx.Node
 }
 
-func newSegment(t *testing.T, hub bool) *segment {
+func newSegment(t testing.TB, hub bool) *segment {
 	tp := newTopo(t)
 	br := tp.bridge("br", hub)
 	s := &segment{}
@@ -304,7 +304,7 @@ func newSegment(t *testing.T, hub bool) *segment {
 	return s
 }
 
-func (s *segment) links(t *testing.T, cfgs ...Config) []*Link {
+func (s *segment) links(t testing.TB, cfgs ...Config) []*Link {
 	var links []*Link
 	for i, ns := range s.hosts {
 		links = append(links, listenIn(t, ns, "eth0", cfgs[i]))
@@ -421,7 +421,7 @@ func TestNetnsLinkAuto(t *testing.T) {
 	expectPacket(t, l[0], sbc, c)
 }
 
-func mustDetect(t *testing.T, f []byte) ipx.FrameType {
+func mustDetect(t testing.TB, f []byte) ipx.FrameType {
 	t.Helper()
 	ft, _, err := ipx.DetectFrame(f)
 	if err != nil {

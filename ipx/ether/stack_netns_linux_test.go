@@ -12,7 +12,7 @@ import (
 
 const testSocket ipx.Socket = 0x4545
 
-func newStack(t *testing.T, cfg ipx.StackConfig, links []*Link, nets []ipx.Network) *ipx.Stack {
+func newStack(t testing.TB, cfg ipx.StackConfig, links []*Link, nets []ipx.Network) *ipx.Stack {
 	t.Helper()
 	s, err := ipx.NewStack(cfg)
 	if err != nil {
@@ -31,7 +31,7 @@ func newStack(t *testing.T, cfg ipx.StackConfig, links []*Link, nets []ipx.Netwo
 	return s
 }
 
-func listenConn(t *testing.T, s *ipx.Stack) *ipx.Conn {
+func listenConn(t testing.TB, s *ipx.Stack) *ipx.Conn {
 	t.Helper()
 	c, err := s.Listen(testSocket)
 	if err != nil {
