@@ -565,3 +565,43 @@ resend:
 		t.Fatalf("ReadPacket after removal = %v, want ENODEV", err)
 	}
 }
+
+// TestNetnsListenPermission drops CAP_NET_RAW from the effective set of
+// one locked thread (capabilities are per thread on Linux) and checks that
+// Listen's error then matches os.ErrPermission, which callers and tests
+// use to skip.
+func TestNetnsListenPermission(t *testing.T) {
+	tp := newTopo(t)
+	ns := tp.ns("h")
+	ipCmd(t, "-n", ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+	ipCmd(t, "-n", ns, "link", "set", "d0", "address", mac(3, 0).HardwareAddr().String(), "up")
+	err := inNS(t, ns, func() error {
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var caps, orig [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &caps[0]); err != nil {
+			return err
+		}
+		orig = caps
+		caps[0].Effective &^= 1 << unix.CAP_NET_RAW
+		if err := unix.Capset(&hdr, &caps[0]); err != nil {
+			return err
+		}
+		l, lerr := Listen("d0", Config{})
+		if err := unix.Capset(&hdr, &orig[0]); err != nil {
+			// inNS leaves the thread locked on failure; it then dies.
+			t.Fatalf("restoring capabilities: %v", err)
+		}
+		if lerr == nil {
+			l.Close()
+		}
+		return lerr
+	})
+	if !errors.Is(err, os.ErrPermission) {
+		t.Fatalf("Listen without CAP_NET_RAW = %v, want os.ErrPermission", err)
+	}
+	// With the capability back, the same call works.
+	l := listenIn(t, ns, "d0", Config{})
+	if l.Node() != mac(3, 0) {
+		t.Fatalf("Node = %v, want %v", l.Node(), mac(3, 0))
+	}
+}
