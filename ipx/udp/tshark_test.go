@@ -59,7 +59,7 @@ func captureTunnel(t *testing.T) []captured {
 		go reader(b, nil)
 		a.WritePacket(pkt(t, a.Node(), b.Node(), 0x4000, "unicast"), b.Node())
 		synctest.Wait()
-		b.WritePacket(pkt(t, b.Node(), ipx.NodeBroadcast, 0x4001, "broadcast"), ipx.NodeBroadcast)
+		b.WritePacket(pkt(t, b.Node(), ipx.NodeBroadcast, 0x5555, "broadcast"), ipx.NodeBroadcast)
 		synctest.Wait()
 		p := ping(a.Node())
 		a.WritePacket(p[:], ipx.NodeBroadcast)
