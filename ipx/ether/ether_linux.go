@@ -59,6 +59,11 @@ func Listen(ifname string, cfg Config) (*Link, error) {
 	}
 	r := &rawIO{rc: rc, conn: c, ifindex: ifi.Index, deadline: l.readDeadline}
 	r.readFn = r.read
+	if ifi.Flags&net.FlagUp == 0 {
+		// No ENETDOWN will come to tell a later removal: watch from now.
+		r.down = true
+		c.SetReadDeadline(r.wakeup())
+	}
 	l.fast = r
 	return l, nil
 }

@@ -605,3 +605,43 @@ func TestNetnsListenPermission(t *testing.T) {
 		t.Fatalf("Node = %v, want %v", l.Node(), mac(3, 0))
 	}
 }
+
+// TestNetnsListenDownInterface opens a Link on an interface that is down
+// and removes it: no ENETDOWN comes then, yet ReadPacket must end.
+func TestNetnsListenDownInterface(t *testing.T) {
+	tp := newTopo(t)
+	ns := tp.ns("h")
+	ipCmd(t, "-n", ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+	ipCmd(t, "-n", ns, "link", "set", "d0", "address", mac(4, 0).HardwareAddr().String())
+	ipCmd(t, "-n", ns, "link", "set", "d1", "address", mac(4, 1).HardwareAddr().String(), "up")
+	l0 := listenIn(t, ns, "d0", Config{})
+	done := make(chan error, 1)
+	go func() {
+		l0.SetReadDeadline(time.Now().Add(ioTimeout))
+		_, _, err := l0.ReadPacket(make([]byte, 2048))
+		done <- err
+	}()
+	ipCmd(t, "-n", ns, "link", "del", "d1") // takes d0 with it
+	if err := <-done; !errors.Is(err, unix.ENODEV) {
+		t.Fatalf("ReadPacket after removal of a down interface = %v, want ENODEV", err)
+	}
+}
+
+// TestNetnsListenDownThenUp opens a Link on an interface that is down; it
+// reads once the interface comes up.
+func TestNetnsListenDownThenUp(t *testing.T) {
+	tp := newTopo(t)
+	ns := tp.ns("h")
+	ipCmd(t, "-n", ns, "link", "add", "e0", "type", "veth", "peer", "name", "e1")
+	ipCmd(t, "-n", ns, "link", "set", "e0", "address", mac(5, 0).HardwareAddr().String())
+	ipCmd(t, "-n", ns, "link", "set", "e1", "address", mac(5, 1).HardwareAddr().String(), "up")
+	l0 := listenIn(t, ns, "e0", Config{})
+	l1 := listenIn(t, ns, "e1", Config{})
+	ipCmd(t, "-n", ns, "link", "set", "e0", "up")
+	waitReady(t, l0, l1)
+	pkt := testPacket(t, mac(5, 1), mac(5, 0), "up now")
+	if err := l1.WritePacket(pkt, mac(5, 0)); err != nil {
+		t.Fatal(err)
+	}
+	expectPacket(t, l0, pkt, mac(5, 1))
+}
