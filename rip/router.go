@@ -200,6 +200,18 @@ func (r *Router) Close() error {
 	return nil
 }
 
+// SetMetric sets the metric advertised for a directly connected network
+// (see Table.SetMetric) and sends a triggered update at once if it
+// changed. hops of Unreachable withdraws the network.
+func (r *Router) SetMetric(n ipx.Network, hops, ticks uint16) error {
+	events, err := r.table.SetMetric(time.Now(), n, hops, ticks, nil)
+	if err != nil {
+		return err
+	}
+	r.noteEvents(events)
+	return nil
+}
+
 // syncLinks records the Stack's links, internal networks included, as
 // connected networks.
 func (r *Router) syncLinks(now time.Time) {
@@ -413,22 +425,17 @@ func (r *Router) loop() {
 	for _, l := range links {
 		s.sendAll(OpRequest, []Entry{RequestEntry(ipx.NetworkAll)}, l.ID, broadcastOn(l))
 	}
+	// Every interval the links are synced and, unless ListenOnly, the
+	// whole table goes out; the first time at once.
 	nextUpdate := now
-	if r.cfg.ListenOnly {
-		nextUpdate = time.Time{}
-	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		wake := r.table.NextDeadline()
-		if !nextUpdate.IsZero() && (wake.IsZero() || nextUpdate.Before(wake)) {
+		if wake.IsZero() || nextUpdate.Before(wake) {
 			wake = nextUpdate
 		}
-		if wake.IsZero() {
-			timer.Stop()
-		} else {
-			timer.Reset(max(time.Until(wake), 0))
-		}
+		timer.Reset(max(time.Until(wake), 0))
 		select {
 		case <-r.stop:
 			r.shutdown()
@@ -441,8 +448,8 @@ func (r *Router) loop() {
 		r.noteEvents(events)
 
 		full := false
-		if !nextUpdate.IsZero() && !now.Before(nextUpdate) {
-			full = true
+		if !now.Before(nextUpdate) {
+			full = !r.cfg.ListenOnly
 			r.syncLinks(now)
 			nextUpdate = now.Add(r.cfg.UpdateInterval)
 		}

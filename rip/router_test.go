@@ -604,3 +604,67 @@ func TestRouterAnswersRoutedRequest(t *testing.T) {
 		}
 	})
 }
+
+// TestTakeoverBySetMetric plays a mirrored server pair sharing internal
+// network 0x77: the active one advertises it at one tick more than it
+// could, the standby withdraws it; when the active one dies silently,
+// the standby advertises the better metric and a listener switches at
+// once, with exactly one event.
+func TestTakeoverBySetMetric(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		internal := ipx.Node{0, 0, 0, 0, 0, 1}
+		server := func(id int) *node {
+			nd := l.addStack(id, true, 1)
+			if _, err := nd.stack.AddLink(ipx.NewInternalLink(internal), 0x77); err != nil {
+				t.Fatal(err)
+			}
+			r, err := NewRouter(nd.stack, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close() })
+			nd.router = r
+			return nd
+		}
+		active, standby := server(1), server(2)
+		if err := active.router.SetMetric(0x77, 0, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := standby.router.SetMetric(0x77, Unreachable, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := standby.router.SetMetric(0x99, 0, 0); !errors.Is(err, ErrNotConnected) {
+			t.Errorf("SetMetric of an unknown network: %v", err)
+		}
+		host := l.addRouter(100, Config{ListenOnly: true}, 1)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		r, _ := host.router.Table().Lookup(0x77)
+		if !r.Reachable() || r.NextHop != labNode(1) || r.Ticks != 2 {
+			t.Fatalf("host route %+v, want via the active server at 2 ticks", r)
+		}
+		sub := host.router.Table().Subscribe(16)
+		for _, link := range active.links {
+			link.Crash()
+		}
+		time.Sleep(10 * time.Second)
+		if err := standby.router.SetMetric(0x77, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		r, _ = host.router.Table().Lookup(0x77)
+		if r.NextHop != labNode(2) || r.Hops != 1 || r.Ticks != 1 {
+			t.Fatalf("host route %+v, want via the standby", r)
+		}
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		if n := len(sub.C); n != 1 {
+			t.Errorf("%d events, want exactly one", n)
+		}
+		if ev := <-sub.C; ev.Reason != ReasonBetter {
+			t.Errorf("event %+v", ev)
+		}
+	})
+}

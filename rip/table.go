@@ -334,6 +334,35 @@ func (t *Table) SetConnected(now time.Time, link ipx.LinkID, n ipx.Network, even
 	return t.publish(events, Event{Network: n, Old: old, New: t.route(&next), Reason: ReasonConnected})
 }
 
+// ErrNotConnected reports a SetMetric for a network that is not directly
+// connected.
+var ErrNotConnected = errors.New("network not directly connected")
+
+// SetMetric sets the metric advertised for the directly connected
+// network n: routers advertise hops+1 and ticks+1 (so the default 0, 0
+// goes out as 1 hop, 1 tick), and hops of Unreachable withdraws the
+// network (advertised at 16 hops) without forgetting that it is
+// connected. This is how two servers sharing an internal network choose
+// which of them attracts the traffic: the standby advertises a worse
+// metric or none, and takes over by advertising a better one, which
+// listeners switch to at once. The event, if the metric changed, is
+// appended to events and published.
+func (t *Table) SetMetric(now time.Time, n ipx.Network, hops, ticks uint16, events []Event) ([]Event, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.get(n)
+	if s == nil || s.origin != OriginConnected {
+		return events, fmt.Errorf("rip: metric of network %v: %w", n, ErrNotConnected)
+	}
+	hops = min(hops, Unreachable)
+	if s.hops == hops && s.ticks == ticks {
+		return events, nil
+	}
+	old := t.route(s)
+	s.hops, s.ticks, s.updated = hops, ticks, t.since(now)
+	return t.publish(events, Event{Network: n, Old: old, New: t.route(s), Reason: ReasonMetric}), nil
+}
+
 // Apply merges the entries of a RIP response heard on link from node
 // from, at time now. The rules, after Novell's router specification:
 // invalid entries are ignored and counted; a new network is added
