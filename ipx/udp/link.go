@@ -248,19 +248,28 @@ func (l *Link) ReadPacket(b []byte) (int, ipx.Node, error) {
 			l.foreign.Add(1)
 			continue
 		}
-		m, ok := checkPacket(l.rbuf[:n])
-		if !ok {
-			l.malformed.Add(1)
-			continue
+		if p, ok := l.input(l.rbuf[:n]); ok {
+			l.received.Add(1)
+			return copy(b, p), srcNode(p), nil
 		}
-		p := l.rbuf[:m]
-		if isControl(p) {
-			l.handleControl(p)
-			continue
-		}
-		l.received.Add(1)
-		return copy(b, p), srcNode(p), nil
 	}
+}
+
+// input checks datagram d from the server and returns the IPX packet to
+// deliver (d without padding), or handles d as control traffic or counts
+// it as malformed and returns false.
+func (l *Link) input(d []byte) ([]byte, bool) {
+	m, ok := checkPacket(d)
+	if !ok {
+		l.malformed.Add(1)
+		return nil, false
+	}
+	p := d[:m]
+	if isControl(p) {
+		l.handleControl(p)
+		return nil, false
+	}
+	return p, true
 }
 
 func (l *Link) handleControl(p []byte) {
