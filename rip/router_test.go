@@ -668,3 +668,88 @@ func TestTakeoverBySetMetric(t *testing.T) {
 		}
 	})
 }
+
+// TestRouterTiming records a router's broadcasts on a segment: a full
+// update every UpdateInterval, its packets 55 ms apart, 50 entries at
+// most in each.
+func TestRouterTiming(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t)
+		// Router 1 learns 120 routes on network 2 and advertises them
+		// on network 1, with its 2 connected networks: 3 packets.
+		r1 := l.addRouter(1, Config{}, 1, 2)
+		feeder := l.addStack(2, false, 2)
+		fc, err := feeder.stack.Listen(ipx.SocketRIP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries := make([]Entry, 120)
+		for i := range entries {
+			entries[i] = Entry{Network: ipx.Network(0x1000 + i), Hops: 1, Ticks: 1}
+		}
+		feed := func() {
+			for p := range Split(OpResponse, entries) {
+				b, _ := p.MarshalBinary()
+				dst := ipx.Addr{Net: 2, Node: ipx.NodeBroadcast, Socket: ipx.SocketRIP}
+				if _, err := fc.WriteMsg(b, dst, ipx.WriteOptions{Type: ipx.TypeRIP}); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		feed()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if st := r1.router.Table().Stats(); st.Learned != 120 {
+			t.Fatalf("learned %d routes", st.Learned)
+		}
+		obs := l.addStack(3, false, 1)
+		oc, err := obs.stack.Listen(ipx.SocketRIP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		var at []time.Duration
+		var sizes []int
+		go func() {
+			buf := make([]byte, 600)
+			for {
+				n, info, err := oc.ReadMsg(buf)
+				if err != nil {
+					return
+				}
+				var p Packet
+				if p.UnmarshalBinary(buf[:n]) != nil || p.Operation != OpResponse || info.From != labNode(1) {
+					continue
+				}
+				at = append(at, time.Since(start))
+				sizes = append(sizes, len(p.Entries))
+			}
+		}()
+		for range 5 { // keep the routes alive for five minutes
+			time.Sleep(time.Minute)
+			feed()
+		}
+		synctest.Wait()
+		oc.Close()
+		synctest.Wait()
+		if len(at) != 15 {
+			t.Fatalf("%d packets at %v, want 3 per minute", len(at), at)
+		}
+		for i := 0; i < len(at); i += 3 {
+			if sizes[i] != 50 || sizes[i+1] != 50 || sizes[i+2] != 22 {
+				t.Errorf("update %d: packet sizes %v", i/3, sizes[i:i+3])
+			}
+			if g := at[i+1] - at[i]; g != DefaultPacketGap {
+				t.Errorf("update %d: gap %v", i/3, g)
+			}
+			if g := at[i+2] - at[i+1]; g != DefaultPacketGap {
+				t.Errorf("update %d: gap %v", i/3, g)
+			}
+			if i > 0 {
+				if p := at[i] - at[i-3]; p != DefaultUpdateInterval {
+					t.Errorf("update %d came %v after the previous", i/3, p)
+				}
+			}
+		}
+	})
+}
