@@ -149,7 +149,7 @@ func (c *Client) exchange(ctx context.Context, op Operation, typ ServiceType, ta
 	qb, _ := q.AppendBinary(make([]byte, 0, QueryLen))
 	took := false
 	for attempt := 0; attempt < c.cfg.Attempts; attempt++ {
-		if err := ctx.Err(); err != nil {
+		if err := ctxErr(ctx); err != nil {
 			return fmt.Errorf("sap: %s for %04x: %w: %w", op, uint16(typ), ErrNoService, err)
 		}
 		if _, err := c.conn.WriteMsg(qb, c.cfg.Server, ipx.WriteOptions{Type: c.cfg.PacketType, Link: c.cfg.Link}); err != nil {
@@ -187,10 +187,23 @@ func (c *Client) exchange(ctx context.Context, op Operation, typ ServiceType, ta
 			return nil
 		}
 	}
-	if err := ctx.Err(); err != nil {
+	if err := ctxErr(ctx); err != nil {
 		return fmt.Errorf("sap: %s for %04x: %w: %w", op, uint16(typ), ErrNoService, err)
 	}
 	return fmt.Errorf("sap: %s for %04x: no answer after %d attempts: %w", op, uint16(typ), c.cfg.Attempts, ErrNoService)
+}
+
+// ctxErr is ctx.Err, also reporting a deadline that has passed but whose
+// timer has not fired yet: a read deadline set to the same instant may
+// have woken us first.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // Query lists the services of type typ on s's first link: a convenience

@@ -1,8 +1,10 @@
 package sap
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -182,41 +184,47 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 		if n > MaxEntries {
 			return fmt.Errorf("sap: %s with %d entries, at most %d: %w", op, n, MaxEntries, ErrTooManyEntries)
 		}
-		var es [MaxEntries]Entry
+		// Check every entry before touching m, then decode in place.
 		for i := 0; i < n; i++ {
-			if err := es[i].unmarshal(body[i*EntryLen : (i+1)*EntryLen]); err != nil {
+			if err := checkEntry(body[i*EntryLen:]); err != nil {
 				return fmt.Errorf("sap: entry %d: %w", i, err)
 			}
 		}
 		m.Op, m.ServiceType, m.Raw = op, 0, nil
-		m.Entries = append(m.Entries[:0], es[:n]...)
+		m.Entries = slices.Grow(m.Entries[:0], n)[:n]
+		for i := range m.Entries {
+			m.Entries[i].unmarshal(body[i*EntryLen:])
+		}
 		return nil
 	}
 	m.Op, m.ServiceType, m.Entries, m.Raw = op, 0, m.Entries[:0], b[2:]
 	return nil
 }
 
-// unmarshal decodes one 64-byte entry.
-func (e *Entry) unmarshal(b []byte) error {
-	name, err := decodeName(b[2:50])
-	if err != nil {
+// checkEntry validates one 64-byte entry: its name and hop count.
+func checkEntry(b []byte) error {
+	b = b[:EntryLen]
+	if _, err := checkName(b[2:50]); err != nil {
 		return err
 	}
-	hops := binary.BigEndian.Uint16(b[62:64])
-	if hops > MaxHops {
-		return fmt.Errorf("sap: service %s with %d hops: %w", name, hops, ErrBadHops)
-	}
-	*e = Entry{
-		Type: ServiceType(binary.BigEndian.Uint16(b[0:2])),
-		Name: name,
-		Addr: ipx.Addr{
-			Net:    ipx.Network(binary.BigEndian.Uint32(b[50:54])),
-			Node:   ipx.Node(b[54:60]),
-			Socket: ipx.Socket(binary.BigEndian.Uint16(b[60:62])),
-		},
-		Hops: hops,
+	if hops := binary.BigEndian.Uint16(b[62:64]); hops > MaxHops {
+		return fmt.Errorf("sap: service %q with %d hops: %w", b[2:2+bytes.IndexByte(b[2:50], 0)], hops, ErrBadHops)
 	}
 	return nil
+}
+
+// unmarshal decodes one 64-byte entry that checkEntry accepted.
+func (e *Entry) unmarshal(b []byte) {
+	b = b[:EntryLen]
+	n, _ := checkName(b[2:50])
+	e.Name.set(b[2:50], n)
+	e.Type = ServiceType(binary.BigEndian.Uint16(b[0:2]))
+	e.Addr = ipx.Addr{
+		Net:    ipx.Network(binary.BigEndian.Uint32(b[50:54])),
+		Node:   ipx.Node(b[54:60]),
+		Socket: ipx.Socket(binary.BigEndian.Uint16(b[60:62])),
+	}
+	e.Hops = binary.BigEndian.Uint16(b[62:64])
 }
 
 // String formats the message in one line, as Summary does.

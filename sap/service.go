@@ -87,30 +87,30 @@ func MustName(s string) Name {
 
 func printable(c byte) bool { return c >= 0x20 && c <= 0x7E }
 
-// decodeName validates a 48-byte wire field and returns it with
-// everything after the first NUL zeroed, so that equal names compare
-// equal whatever padding the sender left.
-func decodeName(field []byte) (Name, error) {
-	var n Name
-	end := -1
-	for i := 0; i < NameLen; i++ {
-		c := field[i]
-		if c == 0 {
-			end = i
-			break
-		}
-		if !printable(c) {
-			return Name{}, fmt.Errorf("sap: name byte 0x%02x at %d is not printable ASCII: %w", c, i, ErrBadName)
-		}
-	}
+// checkName validates a 48-byte wire field and returns the name's length:
+// 1 to 47 printable ASCII characters, then a NUL.
+func checkName(field []byte) (int, error) {
+	field = field[:NameLen]
+	end := bytes.IndexByte(field, 0)
 	switch end {
 	case -1:
-		return Name{}, fmt.Errorf("sap: name without NUL in %d bytes: %w", NameLen, ErrBadName)
+		return 0, fmt.Errorf("sap: name without NUL in %d bytes: %w", NameLen, ErrBadName)
 	case 0:
-		return Name{}, fmt.Errorf("sap: empty name: %w", ErrBadName)
+		return 0, fmt.Errorf("sap: empty name: %w", ErrBadName)
 	}
-	copy(n.b[:end], field)
-	return n, nil
+	for i, c := range field[:end] {
+		if c-0x20 > 0x7E-0x20 { // one unsigned compare for both bounds
+			return 0, fmt.Errorf("sap: name byte 0x%02x at %d is not printable ASCII: %w", c, i, ErrBadName)
+		}
+	}
+	return end, nil
+}
+
+// set stores the first n bytes of a checked field, zeroing the rest so
+// that equal names compare equal whatever padding the sender left.
+func (nm *Name) set(field []byte, n int) {
+	copy(nm.b[:], field[:n])
+	clear(nm.b[n:])
 }
 
 // Len is the number of characters in the name.
