@@ -15,7 +15,7 @@ const (
 	DefaultWindow         = 32
 	DefaultRetryLimit     = 10
 	DefaultInitialRTO     = 500 * time.Millisecond
-	DefaultMinRTO         = 20 * time.Millisecond
+	DefaultMinRTO         = 100 * time.Millisecond
 	DefaultMaxRTO         = 5 * time.Second
 	DefaultAckDelay       = 10 * time.Millisecond
 	DefaultVerifyInterval = 3 * time.Second

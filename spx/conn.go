@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipxkit/ipxkit/ipx"
@@ -31,6 +32,7 @@ type Conn struct {
 	closeCh      chan struct{}
 	pendingClose bool
 	removed      bool
+	removedFlag  atomic.Bool // removed, for the mux's lock-free cache
 	lingerUntil  time.Time
 	wbuf         []byte
 
@@ -56,7 +58,7 @@ func newConn(m *mux, id uint16, remote ipx.Addr, t time.Time) *Conn {
 		wd:      newDeadline(),
 	}
 	lm := m.localMax(remote)
-	c.ep = newEndpoint(m.cfg, id, lm, t)
+	c.ep = newEndpoint(m.cfg, m.pool, id, lm, t)
 	c.wbuf = make([]byte, 0, lm)
 	c.timer = time.AfterFunc(time.Hour, c.onTimer)
 	c.timer.Stop()
@@ -82,11 +84,14 @@ func (c *Conn) from(src ipx.Addr, h *Header) bool {
 	return h.SrcID == c.ep.remoteID
 }
 
-func (c *Conn) input(h *Header, data []byte) {
+// input hands the packet, read into seg, to the endpoint and returns the
+// segment to read the next packet into.
+func (c *Conn) input(h *Header, data []byte, seg *segment) *segment {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ep.input(h, data, now())
+	next := c.ep.inputSeg(h, data, seg, now())
 	c.after()
+	return next
 }
 
 func (c *Conn) onTimer() {
@@ -130,7 +135,7 @@ func (c *Conn) after() {
 		if !c.lingerUntil.IsZero() {
 			c.arm(c.lingerUntil)
 		} else {
-			c.timer.Stop()
+			c.stopTimer()
 		}
 	} else {
 		c.arm(c.ep.nextDeadline())
@@ -144,15 +149,20 @@ func (c *Conn) after() {
 
 func (c *Conn) arm(t time.Time) {
 	if t.IsZero() {
-		c.timer.Stop()
-		c.timerAt = time.Time{}
-		return
+		return // an early expiry finds nothing due
 	}
-	if t.Equal(c.timerAt) {
+	// Rearm only for an earlier deadline: a timer firing early finds
+	// nothing due and rearms, which is cheaper than a Reset per packet.
+	if !c.timerAt.IsZero() && !t.Before(c.timerAt) {
 		return
 	}
 	c.timerAt = t
 	c.timer.Reset(max(time.Until(t), 0))
+}
+
+func (c *Conn) stopTimer() {
+	c.timer.Stop()
+	c.timerAt = time.Time{}
 }
 
 func (c *Conn) unregister() {
@@ -160,7 +170,8 @@ func (c *Conn) unregister() {
 		return
 	}
 	c.removed = true
-	c.timer.Stop()
+	c.removedFlag.Store(true)
+	c.stopTimer()
 	c.m.remove(c) // lock order: c.mu, then m.mu; nothing takes them the other way
 }
 
@@ -168,8 +179,13 @@ func (c *Conn) unregister() {
 // reported: SPX recovers lost packets itself.
 func (c *Conn) flush() {
 	for _, p := range c.ep.takeOut() {
-		b, _ := p.h.AppendBinary(c.wbuf[:0])
-		b = append(b, p.data...)
+		var b []byte
+		if p.seg != nil {
+			b = p.seg.wire(&p.h) // header in the segment's headroom: no copy
+		} else {
+			b, _ = p.h.AppendBinary(c.wbuf[:0])
+			b = append(b, p.data...)
+		}
 		c.m.pc.WriteMsg(b, c.remote, ipx.WriteOptions{Type: ipx.TypeSPX})
 	}
 }

@@ -2,6 +2,7 @@ package spx
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ipxkit/ipxkit/ipx"
@@ -31,6 +32,19 @@ type segment struct {
 	lastSent time.Time
 	retx     int // retransmissions so far
 	off      int // bytes already read (receive side)
+	// buf holds headroom for the SPX header, then data: the owner
+	// writes the header in front of data and sends without copying.
+	buf []byte
+}
+
+// headroom is the room kept before a segment's data for its header.
+const headroom = HeaderLen2
+
+// wire writes h in front of s's data and returns the packet's SPX part.
+func (s *segment) wire(h *Header) []byte {
+	start := headroom - h.length()
+	h.AppendBinary(s.buf[start:start])
+	return s.buf[start : headroom+len(s.data)]
 }
 
 // outPacket is a packet the endpoint asks its owner to send: the header
@@ -38,6 +52,7 @@ type segment struct {
 type outPacket struct {
 	h    Header
 	data []byte
+	seg  *segment // the segment data belongs to, if any
 }
 
 // Stats count what one connection saw.
@@ -105,15 +120,18 @@ type endpoint struct {
 	probeAt   time.Time // next keep-alive or zero-window probe
 
 	rtt   rttEstimator
-	out   []outPacket
-	free  []*segment
-	stats Stats
+	out     []outPacket
+	pool    *segPool
+	free    []*segment
+	adopted bool // input kept the segment it was given
+	stats   Stats
 }
 
 // newEndpoint returns an endpoint with local id id. localMax is the
 // largest IPX packet this end takes (MTU and Config.MaxPacket).
-func newEndpoint(cfg *Config, id uint16, localMax int, now time.Time) *endpoint {
+func newEndpoint(cfg *Config, pool *segPool, id uint16, localMax int, now time.Time) *endpoint {
 	e := &endpoint{
+		pool:      pool,
 		cfg:       cfg,
 		localID:   id,
 		localMax:  localMax,
@@ -168,7 +186,9 @@ func (e *endpoint) replyConnect() {
 }
 
 // emit queues a packet, filling in the receive state it reports.
-func (e *endpoint) emit(h Header, data []byte) {
+func (e *endpoint) emit(h Header, data []byte) { e.emitSeg(h, data, nil) }
+
+func (e *endpoint) emitSeg(h Header, data []byte, seg *segment) {
 	h.Ack = e.rcvNxt
 	h.Alloc = e.alloc()
 	if e.spx2 {
@@ -178,7 +198,7 @@ func (e *endpoint) emit(h Header, data []byte) {
 	if h.Control&ControlSystem != 0 && e.pendingType != 0 {
 		h.DatastreamType, e.pendingType = e.pendingType, 0
 	}
-	e.out = append(e.out, outPacket{h: h, data: data})
+	e.out = append(e.out, outPacket{h: h, data: data, seg: seg})
 	e.stats.PacketsSent++
 	e.unacked, e.ackNow, e.ackAt = 0, false, time.Time{}
 }
@@ -202,21 +222,48 @@ func (e *endpoint) maxData() int {
 	return min(e.localMax, e.peerMax) - ipx.HeaderLen - HeaderLen2
 }
 
+// newSegment takes a segment from e's own free list, else the pool: the
+// local list avoids sync.Pool's cross-goroutine traffic per packet.
 func (e *endpoint) newSegment() *segment {
 	if n := len(e.free); n > 0 {
 		s := e.free[n-1]
 		e.free = e.free[:n-1]
-		*s = segment{data: s.data[:0]}
+		*s = segment{buf: s.buf, data: s.buf[headroom:headroom]}
 		return s
 	}
-	return &segment{data: make([]byte, 0, e.localMax-ipx.HeaderLen-HeaderLen)}
+	return e.pool.get()
 }
 
 func (e *endpoint) recycle(s *segment) {
-	if len(e.free) < 2*e.cfg.Window {
+	if len(e.free) < e.cfg.Window {
 		e.free = append(e.free, s)
+		return
 	}
+	e.pool.put(s)
 }
+
+// segPool recycles segments among the connections of one socket. Their
+// buffers take a whole packet as received (headroom plus the largest
+// payload the socket reads), so a received packet is read straight into
+// the segment that keeps it.
+type segPool struct {
+	p    sync.Pool
+	size int
+}
+
+func newSegPool(maxPayload int) *segPool { return &segPool{size: headroom + maxPayload} }
+
+func (p *segPool) get() *segment {
+	s, ok := p.p.Get().(*segment)
+	if !ok {
+		buf := make([]byte, p.size)
+		return &segment{buf: buf, data: buf[headroom:headroom]}
+	}
+	*s = segment{buf: s.buf, data: s.buf[headroom:headroom]}
+	return s
+}
+
+func (p *segPool) put(s *segment) { p.p.Put(s) }
 
 // writable reports whether write would accept at least one byte.
 func (e *endpoint) writable() bool {
@@ -399,7 +446,7 @@ func (e *endpoint) transmit(now time.Time) {
 			ctl |= ControlSendAck
 			e.sinceAckReq = 0
 		}
-		e.emit(Header{Control: ctl, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data)
+		e.emitSeg(Header{Control: ctl, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data, s)
 		if e.rtoAt.IsZero() {
 			e.rtoAt = now.Add(e.currentRTO())
 		}
@@ -423,7 +470,7 @@ func (e *endpoint) retransmit(now time.Time) {
 		e.fail(fmt.Errorf("spx: packet %d unacknowledged after %d retransmissions: %w", s.seq, e.cfg.RetryLimit, ErrRetryLimit))
 		return
 	}
-	e.emit(Header{Control: s.ctl | ControlSendAck, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data)
+	e.emitSeg(Header{Control: s.ctl | ControlSendAck, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data, s)
 }
 
 func (e *endpoint) currentRTO() time.Duration {
@@ -434,6 +481,22 @@ func (e *endpoint) currentRTO() time.Duration {
 // endpoint by connection id and address). data aliases the caller's
 // buffer and is copied if kept.
 func (e *endpoint) input(h *Header, data []byte, now time.Time) {
+	e.inputSeg(h, data, nil, now)
+}
+
+// inputSeg is input for data read into seg, a segment from e's pool.
+// It returns the segment the caller reads the next packet into: seg
+// again, or a replacement when e kept seg.
+func (e *endpoint) inputSeg(h *Header, data []byte, seg *segment, now time.Time) *segment {
+	e.adopted = false
+	e.recv(h, data, seg, now)
+	if e.adopted {
+		return e.newSegment()
+	}
+	return seg
+}
+
+func (e *endpoint) recv(h *Header, data []byte, seg *segment, now time.Time) {
 	if e.state == stDone {
 		// Lingering after a clean end: acknowledge a repeated end of
 		// connection, whose first acknowledgement was lost, so the peer
@@ -475,7 +538,7 @@ func (e *endpoint) input(h *Header, data []byte, now time.Time) {
 			e.ackNow = true
 		}
 	} else {
-		e.receive(h, data, now)
+		e.receive(h, data, seg, now)
 	}
 	e.transmit(now)
 	e.flushAck(now)
@@ -563,7 +626,7 @@ func (e *endpoint) processAck(h *Header, now time.Time) {
 }
 
 // receive handles a sequenced packet.
-func (e *endpoint) receive(h *Header, data []byte, now time.Time) {
+func (e *endpoint) receive(h *Header, data []byte, seg *segment, now time.Time) {
 	if h.Control&ControlSendAck != 0 {
 		e.ackNow = true
 	}
@@ -588,14 +651,14 @@ func (e *endpoint) receive(h *Header, data []byte, now time.Time) {
 		if e.ooo[i] != nil {
 			e.stats.Duplicates++
 		} else {
-			e.ooo[i] = e.store(h, data)
+			e.ooo[i] = e.store(h, data, seg)
 			e.oooCount++
 			e.stats.OutOfOrder++
 		}
 		e.gapAck = true // duplicate ack: tells the sender of the gap
 		return
 	}
-	e.deliver(e.store(h, data))
+	e.deliver(e.store(h, data, seg))
 	e.shiftOOO()
 	// Move now-contiguous out-of-order segments over.
 	for e.oooCount > 0 && e.ooo[0] != nil {
@@ -633,12 +696,20 @@ func (e *endpoint) dropOOO() {
 	e.oooCount = 0
 }
 
-func (e *endpoint) store(h *Header, data []byte) *segment {
-	s := e.newSegment()
+// store makes a segment of a received packet: seg itself when given
+// (data lies in its buffer), else a copy.
+func (e *endpoint) store(h *Header, data []byte, seg *segment) *segment {
+	s := seg
+	if s == nil {
+		s = e.newSegment()
+		s.data = append(s.data, data...)
+	} else {
+		s.data = data
+		e.adopted = true
+	}
 	s.seq = h.Seq
 	s.ctl = h.Control & (ControlEOM | ControlAttention)
 	s.dstype = h.DatastreamType
-	s.data = append(s.data, data...)
 	return s
 }
 

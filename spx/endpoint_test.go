@@ -25,8 +25,9 @@ type pipe struct {
 func newPipe(t *testing.T, cfg Config) *pipe {
 	cfg.setDefaults()
 	p := &pipe{t: t, now: time.Unix(1000, 0), cfg: cfg}
-	p.a = newEndpoint(&p.cfg, 0x1111, 1500, p.now)
-	p.b = newEndpoint(&p.cfg, 0x2222, 1500, p.now)
+	pool := newSegPool(1500)
+	p.a = newEndpoint(&p.cfg, pool, 0x1111, 1500, p.now)
+	p.b = newEndpoint(&p.cfg, pool, 0x2222, 1500, p.now)
 	p.a.dial(p.now)
 	p.collect()
 	// b is the acceptor: it takes a's request.

@@ -26,6 +26,7 @@ type mux struct {
 	pcClosed bool
 
 	done chan struct{} // closed when the reader goroutine exits
+	pool *segPool
 	c    muxCounters
 }
 
@@ -36,6 +37,7 @@ type muxCounters struct {
 func newMux(stack *ipx.Stack, pc *ipx.Conn, cfg *Config, ln *Listener) *mux {
 	pc.SetPacketType(ipx.TypeSPX)
 	m := &mux{stack: stack, pc: pc, cfg: cfg, ln: ln, conns: make(map[uint16]*Conn), done: make(chan struct{})}
+	m.pool = newSegPool(m.bufLen())
 	go m.readLoop()
 	return m
 }
@@ -74,9 +76,13 @@ func (m *mux) localMax(peer ipx.Addr) int {
 
 func (m *mux) readLoop() {
 	defer close(m.done)
-	buf := make([]byte, m.bufLen())
 	var h Header
+	var last *Conn // the previous packet's connection, to skip the map
+	seg := m.pool.get()
 	for {
+		// Read straight into a segment: the connection keeps it if the
+		// packet carries data it buffers, saving a copy.
+		buf := seg.buf
 		n, info, err := m.pc.ReadMsg(buf)
 		if err != nil {
 			m.shutdown(err)
@@ -100,16 +106,20 @@ func (m *mux) readLoop() {
 			m.ln.request(&h, src)
 			continue
 		}
-		m.mu.Lock()
-		c := m.conns[h.DstID]
-		m.mu.Unlock()
+		c := last
+		if c == nil || c.id != h.DstID || c.removedFlag.Load() {
+			m.mu.Lock()
+			c = m.conns[h.DstID]
+			m.mu.Unlock()
+			last = c
+		}
 		if c == nil || !c.from(src, &h) {
 			// Novell's SPX ignores packets for connections it does not
 			// know; answering would let a forged packet provoke traffic.
 			m.c.unknownConn.Add(1)
 			continue
 		}
-		c.input(&h, data)
+		seg = c.input(&h, data, seg)
 	}
 }
 
