@@ -18,13 +18,15 @@ import (
 // full packet on that link), so MB/s compares directly:
 //
 //   - Memlan/SPX, UDP/SPX: an SPX connection between two Stacks.
+//
 //   - Memlan/RawIPX, UDP/RawIPX (baseline 1): IPX datagrams of the same
 //     payload on the same link, with at most benchWindow in flight so
 //     that no queue overflows: the best rate that link gives, without
 //     reliability.
+//
 //   - TCP/Loopback (baseline 2): a TCP connection on 127.0.0.1.
 //
-//	go test -run '^$' -bench Goodput -benchmem ./spx/
+//     go test -run '^$' -bench Goodput -benchmem ./spx/
 const benchWindow = 64
 
 // benchCfg is the SPX configuration benchmarked: a window large enough to

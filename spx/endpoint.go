@@ -119,7 +119,7 @@ type endpoint struct {
 	lastHeard time.Time
 	probeAt   time.Time // next keep-alive or zero-window probe
 
-	rtt   rttEstimator
+	rtt     rttEstimator
 	out     []outPacket
 	pool    *segPool
 	free    []*segment
