@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/ipx/udp"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRelay starts the server on a loopback port and relays a packet
+// between two links.
+func TestRelay(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs syncBuffer
+	addrc := make(chan net.Addr, 1)
+	exit := make(chan int, 1)
+	go func() { exit <- run(ctx, []string{"-addr", "127.0.0.1:0"}, &logs, func(a net.Addr) { addrc <- a }) }()
+	var addr net.Addr
+	select {
+	case addr = <-addrc:
+	case code := <-exit:
+		t.Fatalf("exited with %d:\n%s", code, logs.String())
+	}
+
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer dcancel()
+	a, err := udp.Dial(dctx, addr.String(), udp.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := udp.Dial(dctx, addr.String(), udp.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	p := ipx.Packet{
+		Header: ipx.Header{
+			Checksum: ipx.ChecksumNone,
+			Dst:      ipx.Addr{Node: b.Node(), Socket: 0x4000},
+			Src:      ipx.Addr{Node: a.Node(), Socket: 0x4000},
+		},
+		Payload: []byte("through ipxserver"),
+	}
+	wire, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WritePacket(wire, b.Node()); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		buf := make([]byte, udp.MTU)
+		n, _, err := b.ReadPacket(buf)
+		if err == nil {
+			got <- buf[:n]
+		}
+	}()
+	select {
+	case g := <-got:
+		if !bytes.Equal(g, wire) {
+			t.Fatalf("received % x, want % x", g, wire)
+		}
+	case <-dctx.Done():
+		t.Fatal("packet not relayed")
+	}
+
+	cancel()
+	if code := <-exit; code != 0 {
+		t.Fatalf("exit %d:\n%s", code, logs.String())
+	}
+	out := logs.String()
+	for _, want := range []string{"client registered", a.Node().String(), b.Node().String(), "unicasts=1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"help", []string{"-h"}, 0, "ipxnet connect"},
+		{"bad flag", []string{"-nope"}, 2, "usage: ipxserver"},
+		{"extra argument", []string{"x"}, 2, "unexpected arguments"},
+		{"bad address", []string{"-addr", "no-such-host.invalid:1"}, 1, "ipxserver:"},
+		{"bad config", []string{"-addr", "127.0.0.1:0", "-max-clients", "-1"}, 1, "MaxClients"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out syncBuffer
+			if code := run(t.Context(), tt.args, &out, nil); code != tt.code {
+				t.Errorf("exit %d, want %d", code, tt.code)
+			}
+			if !strings.Contains(out.String(), tt.want) {
+				t.Errorf("output lacks %q:\n%s", tt.want, out.String())
+			}
+		})
+	}
+}
