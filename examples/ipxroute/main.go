@@ -68,7 +68,10 @@ Flags:
 // listFlag collects the values of a repeated flag.
 type listFlag []string
 
-func (l *listFlag) String() string     { return strings.Join(*l, " ") }
+// String implements flag.Value.
+func (l *listFlag) String() string { return strings.Join(*l, " ") }
+
+// Set implements flag.Value: each use of the flag adds a value.
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 type options struct {
