@@ -50,7 +50,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Stats are a Link's counters since it was opened.
+// Stats are a Link's counters since it was opened. The drop counters
+// count frames that reached the Link: on a Link from Listen the kernel
+// filter already discards foreign, own and non-IPX frames uncounted, so
+// there they mostly stay zero; they matter for Links built with New.
 type Stats struct {
 	Received uint64 // IPX packets returned by ReadPacket
 	Sent     uint64 // frames written
