@@ -117,36 +117,53 @@ func (f *Frame) AppendBinary(b []byte) ([]byte, error) {
 // DetectFrame returns the framing of the Ethernet frame b and the offset of
 // its IPX header, without decoding the packet.
 func DetectFrame(b []byte) (FrameType, int, error) {
+	if len(b) >= ethHeaderLen+2 {
+		typeLen := binary.BigEndian.Uint16(b[12:14])
+		if typeLen == EtherType {
+			return FrameEthernetII, ethHeaderLen, nil
+		}
+		if typeLen < 0x0600 {
+			p := b[ethHeaderLen:]
+			switch {
+			case p[0] == 0xFF && p[1] == 0xFF:
+				return Frame8023Raw, ethHeaderLen, nil
+			case len(p) >= 3 && p[0] == 0xE0 && p[1] == 0xE0 && p[2] == 0x03:
+				return Frame8022, ethHeaderLen + 3, nil
+			case len(p) >= 8 && p[0] == 0xAA && p[1] == 0xAA && p[2] == 0x03 &&
+				p[3]|p[4]|p[5] == 0 && p[6] == EtherType>>8 && p[7] == EtherType&0xFF:
+				return FrameSNAP, ethHeaderLen + 8, nil
+			}
+		}
+	}
+	return 0, 0, detectError(b)
+}
+
+// detectError explains why DetectFrame found no IPX framing in b. It is
+// out of line to keep DetectFrame's success path small.
+//
+//go:noinline
+func detectError(b []byte) error {
 	if len(b) < ethHeaderLen+2 {
-		return 0, 0, fmt.Errorf("ipx: Ethernet frame of %d bytes: %w", len(b), ErrShortBuffer)
+		return fmt.Errorf("ipx: Ethernet frame of %d bytes: %w", len(b), ErrShortBuffer)
 	}
 	typeLen := binary.BigEndian.Uint16(b[12:14])
+	if typeLen >= 0x0600 {
+		return fmt.Errorf("ipx: EtherType %#04x: %w", typeLen, ErrUnknownFrame)
+	}
 	p := b[ethHeaderLen:]
 	switch {
-	case typeLen == EtherType:
-		return FrameEthernetII, ethHeaderLen, nil
-	case typeLen >= 0x0600:
-		return 0, 0, fmt.Errorf("ipx: EtherType %#04x: %w", typeLen, ErrUnknownFrame)
-	case p[0] == 0xFF && p[1] == 0xFF:
-		return Frame8023Raw, ethHeaderLen, nil
 	case p[0] == 0xE0 && p[1] == 0xE0:
 		if len(p) < 3 {
-			return 0, 0, fmt.Errorf("ipx: 802.2 header: %w", ErrShortBuffer)
+			return fmt.Errorf("ipx: 802.2 header: %w", ErrShortBuffer)
 		}
-		if p[2] != 0x03 {
-			return 0, 0, fmt.Errorf("ipx: 802.2 control %#02x: %w", p[2], ErrUnknownFrame)
-		}
-		return Frame8022, ethHeaderLen + 3, nil
+		return fmt.Errorf("ipx: 802.2 control %#02x: %w", p[2], ErrUnknownFrame)
 	case p[0] == 0xAA && p[1] == 0xAA:
 		if len(p) < 8 {
-			return 0, 0, fmt.Errorf("ipx: SNAP header: %w", ErrShortBuffer)
+			return fmt.Errorf("ipx: SNAP header: %w", ErrShortBuffer)
 		}
-		if p[2] != 0x03 || p[3] != 0 || p[4] != 0 || p[5] != 0 || binary.BigEndian.Uint16(p[6:8]) != EtherType {
-			return 0, 0, fmt.Errorf("ipx: SNAP header % x: %w", p[:8], ErrUnknownFrame)
-		}
-		return FrameSNAP, ethHeaderLen + 8, nil
+		return fmt.Errorf("ipx: SNAP header % x: %w", p[:8], ErrUnknownFrame)
 	}
-	return 0, 0, fmt.Errorf("ipx: 802.3 payload starting % x: %w", p[:2], ErrUnknownFrame)
+	return fmt.Errorf("ipx: 802.3 payload starting % x: %w", p[:2], ErrUnknownFrame)
 }
 
 // UnmarshalBinary decodes an Ethernet frame (without FCS) carrying IPX in
@@ -158,13 +175,15 @@ func (f *Frame) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
-	var p Packet
-	if err := p.UnmarshalBinary(b[off:]); err != nil {
+	pkt := b[off:]
+	n, err := checkPacket(pkt)
+	if err != nil {
 		return err
 	}
 	f.Type = t
 	f.Dst = Node(b[0:6])
 	f.Src = Node(b[6:12])
-	f.Packet = p
+	f.Packet.Header.decode(pkt)
+	f.Packet.Payload = pkt[HeaderLen:n:n]
 	return nil
 }

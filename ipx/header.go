@@ -93,27 +93,67 @@ func appendAddr(b []byte, a Addr) []byte {
 // Packet.UnmarshalBinary for a whole packet. h is unchanged on error.
 func (h *Header) UnmarshalBinary(b []byte) error {
 	if len(b) < HeaderLen {
-		return fmt.Errorf("ipx: header needs %d bytes, have %d: %w", HeaderLen, len(b), ErrShortBuffer)
+		return errShortHeader(len(b))
 	}
-	length := binary.BigEndian.Uint16(b[2:4])
-	if length < HeaderLen {
-		return fmt.Errorf("ipx: length %d below header size: %w", length, ErrBadLength)
+	if length := binary.BigEndian.Uint16(b[2:4]); length < HeaderLen {
+		return errLengthBelow(length)
 	}
-	*h = Header{
-		Checksum:         binary.BigEndian.Uint16(b[0:2]),
-		Length:           length,
-		TransportControl: b[4],
-		Type:             PacketType(b[5]),
-		Dst:              addrAt(b[6:18]),
-		Src:              addrAt(b[18:30]),
-	}
+	h.decode(b)
 	return nil
 }
 
-func addrAt(b []byte) Addr {
-	return Addr{
-		Net:    Network(binary.BigEndian.Uint32(b[0:4])),
-		Node:   Node(b[4:10]),
-		Socket: Socket(binary.BigEndian.Uint16(b[10:12])),
+// decode fills h from the first 30 bytes of b, which the caller has
+// checked. Fields are stored one by one, without a temporary Header, as
+// this is the hot path of every receive.
+func (h *Header) decode(b []byte) {
+	b = b[:HeaderLen]
+	h.Checksum = binary.BigEndian.Uint16(b[0:2])
+	h.Length = binary.BigEndian.Uint16(b[2:4])
+	h.TransportControl = b[4]
+	h.Type = PacketType(b[5])
+	h.Dst.Net = Network(binary.BigEndian.Uint32(b[6:10]))
+	h.Dst.Node = Node(b[10:16])
+	h.Dst.Socket = Socket(binary.BigEndian.Uint16(b[16:18]))
+	h.Src.Net = Network(binary.BigEndian.Uint32(b[18:22]))
+	h.Src.Node = Node(b[22:28])
+	h.Src.Socket = Socket(binary.BigEndian.Uint16(b[28:30]))
+}
+
+// The error constructors are kept out of line so the decoders' success
+// paths stay small.
+
+//go:noinline
+func errShortHeader(n int) error {
+	return fmt.Errorf("ipx: header needs %d bytes, have %d: %w", HeaderLen, n, ErrShortBuffer)
+}
+
+//go:noinline
+func errLengthBelow(length uint16) error {
+	return fmt.Errorf("ipx: length %d below header size: %w", length, ErrBadLength)
+}
+
+//go:noinline
+func errLengthBeyond(length uint16, n int) error {
+	return fmt.Errorf("ipx: length %d beyond %d bytes: %w", length, n, ErrBadLength)
+}
+
+// checkPacket checks that b starts with a whole IPX packet (header, length
+// field within b, checksum 0xFFFF or correct) and returns its length.
+func checkPacket(b []byte) (int, error) {
+	if len(b) < HeaderLen {
+		return 0, errShortHeader(len(b))
 	}
+	length := binary.BigEndian.Uint16(b[2:4])
+	if length < HeaderLen {
+		return 0, errLengthBelow(length)
+	}
+	if int(length) > len(b) {
+		return 0, errLengthBeyond(length, len(b))
+	}
+	if b[0] != 0xFF || b[1] != 0xFF {
+		if err := VerifyChecksum(b[:length]); err != nil {
+			return 0, err
+		}
+	}
+	return int(length), nil
 }

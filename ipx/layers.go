@@ -118,15 +118,18 @@ func (x *IPX) CanDecode() gopacket.LayerClass { return LayerTypeIPX }
 // checksum is not checked, so that captures of damaged packets still
 // decode: call VerifyChecksum for that. x is unchanged on error.
 func (x *IPX) DecodeFromBytes(data []byte, _ gopacket.DecodeFeedback) error {
-	var h Header
-	if err := h.UnmarshalBinary(data); err != nil {
-		return err
+	if len(data) < HeaderLen {
+		return errShortHeader(len(data))
 	}
-	if int(h.Length) > len(data) {
-		return fmt.Errorf("ipx: length %d beyond %d bytes: %w", h.Length, len(data), ErrBadLength)
+	n := binary.BigEndian.Uint16(data[2:4])
+	if n < HeaderLen {
+		return errLengthBelow(n)
 	}
-	x.Header = h
-	x.packet = data[:h.Length:h.Length]
+	if int(n) > len(data) {
+		return errLengthBeyond(n, len(data))
+	}
+	x.Header.decode(data)
+	x.packet = data[:n:n]
 	x.Contents = x.packet[:HeaderLen]
 	x.Payload = x.packet[HeaderLen:]
 	return nil

@@ -40,17 +40,11 @@ func (p *Packet) AppendBinary(b []byte) ([]byte, error) {
 // so is a checksum that is neither 0xFFFF nor correct. Payload aliases b.
 // p is unchanged on error.
 func (p *Packet) UnmarshalBinary(b []byte) error {
-	var h Header
-	if err := h.UnmarshalBinary(b); err != nil {
+	n, err := checkPacket(b)
+	if err != nil {
 		return err
 	}
-	if int(h.Length) > len(b) {
-		return fmt.Errorf("ipx: length %d beyond %d bytes: %w", h.Length, len(b), ErrBadLength)
-	}
-	if err := VerifyChecksum(b[:h.Length]); err != nil {
-		return err
-	}
-	p.Header = h
-	p.Payload = b[HeaderLen:h.Length:h.Length]
+	p.Header.decode(b)
+	p.Payload = b[HeaderLen:n:n]
 	return nil
 }
