@@ -91,14 +91,19 @@ var _ ipx.Link = (*Link)(nil)
 const maxDatagram = 65535
 
 // Dial opens a UDP socket and registers with the tunnel server at
-// server ("host:port"; the port defaults to 213), retrying with
-// exponential backoff until ctx ends. ctx bounds only the registration.
+// server ("host:port"; the port defaults to 213, the host to 127.0.0.1),
+// retrying with exponential backoff until ctx ends; then the error wraps
+// ErrNoServer and ctx's error. ctx bounds only the registration.
 func Dial(ctx context.Context, server string, cfg Config) (*Link, error) {
 	if _, _, err := net.SplitHostPort(server); err != nil {
 		server = net.JoinHostPort(server, fmt.Sprint(DefaultPort))
 	}
+	host := hostOf(server)
+	if host == "" {
+		host = "127.0.0.1" // ":213" means this machine, as for net.Dial
+	}
 	var r net.Resolver
-	addrs, err := r.LookupNetIP(ctx, "ip4", hostOf(server))
+	addrs, err := r.LookupNetIP(ctx, "ip4", host)
 	if err != nil {
 		return nil, fmt.Errorf("udp: resolve %s: %w", server, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
 	"testing"
 	"testing/synctest"
@@ -215,5 +217,34 @@ func TestLoopbackAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per packet, want 0", allocs)
+	}
+}
+
+func TestDialAddressForms(t *testing.T) {
+	s, err := ListenServer("127.0.0.1:0", ServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	defer s.Close()
+	port := addrPortOf(s.Addr()).Port()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for _, a := range []string{fmt.Sprintf("localhost:%d", port), fmt.Sprintf(":%d", port)} {
+		l, err := Dial(ctx, a, Config{})
+		if err != nil {
+			t.Errorf("Dial(%q): %v", a, err)
+			continue
+		}
+		l.Close()
+	}
+	short, cancel2 := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel2()
+	// Nothing listens on the port of a closed socket.
+	c, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	dead := c.LocalAddr().String()
+	c.Close()
+	if _, err := Dial(short, dead, Config{}); !errors.Is(err, ErrNoServer) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Dial to nothing: %v", err)
 	}
 }
