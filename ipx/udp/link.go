@@ -21,13 +21,18 @@ type Config struct {
 	// RetryMax caps the wait between registration attempts. Default 4 s
 	// (DOSBox itself gives up after one attempt and 5 s).
 	RetryMax time.Duration
+	// Refresh, if positive, repeats the registration (without waiting
+	// for the reply) before a write once this long has passed since the
+	// last one, so that a server that restarted or forgot the client
+	// learns it again. DOSBox clients never do this; the default is off.
+	Refresh time.Duration
 	// Logger receives registration events; nil discards them.
 	Logger *slog.Logger
 }
 
 // Validate checks the configuration for values that cannot work.
 func (c *Config) Validate() error {
-	if c.RetryInitial < 0 || c.RetryMax < 0 {
+	if c.RetryInitial < 0 || c.RetryMax < 0 || c.Refresh < 0 {
 		return fmt.Errorf("udp: negative retry interval")
 	}
 	if c.RetryMax != 0 && c.RetryInitial > c.RetryMax {
@@ -60,6 +65,7 @@ type LinkStats struct {
 	Control       uint64 // other control packets (late registration replies, ping answers) dropped
 	DropForeign   uint64 // datagrams from an address other than the server
 	DropMalformed uint64 // datagrams without a valid IPX header and length
+	Refreshes     uint64 // registrations repeated (Config.Refresh)
 }
 
 // Link is the client end of the tunnel: one registered node on the
@@ -79,10 +85,13 @@ type Link struct {
 	net    ipx.Network
 	log    *slog.Logger
 
+	refresh time.Duration
+	lastReg atomic.Int64 // UnixNano of the last registration sent
+
 	rmu  sync.Mutex
 	rbuf []byte
 
-	received, sent, pings, control, foreign, malformed atomic.Uint64
+	received, sent, pings, control, foreign, malformed, refreshes atomic.Uint64
 }
 
 var _ ipx.Link = (*Link)(nil)
@@ -139,12 +148,13 @@ func NewLink(ctx context.Context, pc net.PacketConn, server netip.AddrPort, cfg 
 	}
 	cfg = cfg.withDefaults()
 	l := &Link{
-		pc:     pc,
-		conn:   asAddrPortConn(pc),
-		server: server,
-		peer:   netip.AddrPortFrom(server.Addr().Unmap(), server.Port()),
-		log:    cfg.Logger,
-		rbuf:   make([]byte, maxDatagram),
+		pc:      pc,
+		conn:    asAddrPortConn(pc),
+		server:  server,
+		peer:    netip.AddrPortFrom(server.Addr().Unmap(), server.Port()),
+		log:     cfg.Logger,
+		rbuf:    make([]byte, maxDatagram),
+		refresh: cfg.Refresh,
 	}
 	if err := l.register(ctx, cfg); err != nil {
 		return nil, err
@@ -180,6 +190,7 @@ func (l *Link) register(ctx context.Context, cfg Config) error {
 	reg := registration()
 	wait := cfg.RetryInitial
 	for attempt := 1; ; attempt++ {
+		l.lastReg.Store(time.Now().UnixNano())
 		if _, err := l.conn.WriteToUDPAddrPort(reg[:], l.server); err != nil {
 			l.log.Debug("udp: registration send failed", "server", l.server, "err", err)
 		}
@@ -301,11 +312,30 @@ func (l *Link) WritePacket(p []byte, dst ipx.Node) error {
 	if len(p) > MTU {
 		return opErr("write", l.pc.LocalAddr(), nil, fmt.Errorf("udp: packet of %d bytes above MTU %d: %w", len(p), MTU, ipx.ErrTooLarge))
 	}
+	if l.refresh > 0 {
+		l.maybeRefresh()
+	}
 	if _, err := l.conn.WriteToUDPAddrPort(p, l.server); err != nil {
 		return opErr("write", l.pc.LocalAddr(), nil, err)
 	}
 	l.sent.Add(1)
 	return nil
+}
+
+// maybeRefresh sends a registration if Refresh has passed since the last.
+// The reply arrives as control traffic and is dropped by ReadPacket.
+func (l *Link) maybeRefresh() {
+	now := time.Now().UnixNano()
+	last := l.lastReg.Load()
+	if now-last < int64(l.refresh) || !l.lastReg.CompareAndSwap(last, now) {
+		return
+	}
+	reg := registration()
+	if _, err := l.conn.WriteToUDPAddrPort(reg[:], l.server); err != nil {
+		l.log.Debug("udp: registration refresh failed", "err", err)
+		return
+	}
+	l.refreshes.Add(1)
 }
 
 // Node is the node the server assigned: this end's IPv4 address and UDP
@@ -334,6 +364,7 @@ func (l *Link) Stats() LinkStats {
 		Control:       l.control.Load(),
 		DropForeign:   l.foreign.Load(),
 		DropMalformed: l.malformed.Load(),
+		Refreshes:     l.refreshes.Load(),
 	}
 }
 

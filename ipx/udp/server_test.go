@@ -248,3 +248,59 @@ func TestDialAddressForms(t *testing.T) {
 		t.Errorf("Dial to nothing: %v", err)
 	}
 }
+
+// TestLinkRefresh restarts the server: a Link with Refresh registers
+// again on its next write after the interval and is relayed to again.
+func TestLinkRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mn := newMemNet()
+		start := func() (*Server, chan error) {
+			s, err := NewServer(mn.listen("10.0.0.1:213"), ServerConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan error, 1)
+			go func() { served <- s.Serve() }()
+			return s, served
+		}
+		s, served := start()
+		srv := netipOf(s)
+		a, err := NewLink(t.Context(), mn.listen("10.0.0.2:4000"), srv, Config{Refresh: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		b, err := NewLink(t.Context(), mn.listen("10.0.0.3:4000"), srv, Config{Refresh: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		inB := make(chan []byte, 10)
+		go reader(a, nil)
+		go reader(b, inB)
+
+		// The server restarts and has forgotten both.
+		s.Close()
+		<-served
+		s, served = start()
+		defer func() { s.Close(); <-served }()
+
+		p := pkt(t, a.Node(), b.Node(), 0x4000, "x")
+		a.WritePacket(p, b.Node()) // within the minute: dropped, A unknown
+		synctest.Wait()
+		if st := s.Stats(); st.DropUnregistered != 1 || len(inB) != 0 {
+			t.Fatalf("before refresh: %+v", st)
+		}
+		time.Sleep(time.Minute)
+		a.WritePacket(p, b.Node()) // A registers again; B is still unknown
+		b.WritePacket(pkt(t, b.Node(), a.Node(), 0x4000, "y"), a.Node())
+		a.WritePacket(p, b.Node())
+		synctest.Wait()
+		if got := len(inB); got != 1 {
+			t.Fatalf("B received %d packets after refresh, want 1; server %+v", got, s.Stats())
+		}
+		if a.Stats().Refreshes != 1 || b.Stats().Refreshes != 1 || s.Stats().Clients != 2 {
+			t.Fatalf("refreshes %d, %d; server %+v", a.Stats().Refreshes, b.Stats().Refreshes, s.Stats())
+		}
+	})
+}
