@@ -35,5 +35,8 @@
 //
 // An unsolicited response that offers a better route, or the current next
 // hop announcing 16 hops, changes the best route immediately; Table.Subscribe
-// reports each such change.
+// reports each such change. Two servers that share an internal network
+// choose which of them attracts its traffic with Router.SetMetric: the
+// standby advertises a worse metric, or withdraws the network, and takes
+// over by advertising a better one than the active server did.
 package rip

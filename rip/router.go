@@ -138,7 +138,9 @@ type Router struct {
 // as its route source with the directly connected networks of its links,
 // asks every link for all routes and, unless ListenOnly, starts
 // advertising. Links added to the Stack later are picked up at the next
-// periodic update.
+// periodic update. A router's Stack should forward
+// (ipx.StackConfig.Forward), or the routes it advertises lead nowhere; a
+// ListenOnly host's need not.
 func NewRouter(stack *ipx.Stack, cfg Config) (*Router, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
