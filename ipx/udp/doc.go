@@ -20,11 +20,15 @@
 //     answers it with a header-only packet to the pinger's node, socket 2.
 //
 // DOSBox's server (src/hardware/ipxserver.cpp) holds 16 clients, never
-// forgets one and relays from anyone. The Server here holds more
-// (ServerConfig.MaxClients), forgets clients that fall silent, pings idle
-// clients the way ipxbox does so that live ones stay, and drops packets
-// from unregistered senders and packets whose IPX source node is not the
-// sender's own address, so that no client can pose as another.
+// forgets one, relays from anyone and does not answer pings itself (its
+// clients do). The Server here holds more (ServerConfig.MaxClients),
+// admits new clients at a bounded rate, forgets clients that fall silent,
+// pings idle clients the way ipxbox does so that live ones stay, answers a
+// client's ping itself as well as relaying it, and drops packets from
+// unregistered senders and packets whose IPX source node is not the
+// sender's own address, so that no client can pose as another or have
+// traffic sent to a third party. (A sender that forges its UDP source
+// address is beyond what this protocol can detect.)
 //
 // Link is the client side and implements ipx.Link, so an ipx.Stack can run
 // over the tunnel. DOSBox receives datagrams of up to 1424 bytes

@@ -76,3 +76,26 @@ func ExampleDial() {
 	fmt.Println(ap.Addr(), link.MTU())
 	// Output: 127.0.0.1 1424
 }
+
+// ExampleListenServer runs a tunnel server and lists its clients; DOSBox
+// joins it with "ipxnet connect 127.0.0.1 PORT".
+func ExampleListenServer() {
+	srv, err := udp.ListenServer("127.0.0.1:0", udp.ServerConfig{MaxClients: 32})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.Serve()
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	link, err := udp.Dial(ctx, srv.Addr().String(), udp.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer link.Close()
+	for _, c := range srv.Clients() {
+		fmt.Println(c.Node == link.Node(), c.Addr.Addr())
+	}
+	// Output: true 127.0.0.1
+}
