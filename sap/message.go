@@ -1,7 +1,6 @@
 package sap
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -185,15 +184,18 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 			return fmt.Errorf("sap: %s with %d entries, at most %d: %w", op, n, MaxEntries, ErrTooManyEntries)
 		}
 		// Check every entry before touching m, then decode in place.
+		var nameLens [MaxEntries]int
 		for i := 0; i < n; i++ {
-			if err := checkEntry(body[i*EntryLen:]); err != nil {
+			l, err := checkEntry(body[i*EntryLen:])
+			if err != nil {
 				return fmt.Errorf("sap: entry %d: %w", i, err)
 			}
+			nameLens[i] = l
 		}
 		m.Op, m.ServiceType, m.Raw = op, 0, nil
 		m.Entries = slices.Grow(m.Entries[:0], n)[:n]
 		for i := range m.Entries {
-			m.Entries[i].unmarshal(body[i*EntryLen:])
+			m.Entries[i].unmarshal(body[i*EntryLen:], nameLens[i])
 		}
 		return nil
 	}
@@ -201,23 +203,25 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// checkEntry validates one 64-byte entry: its name and hop count.
-func checkEntry(b []byte) error {
+// checkEntry validates one 64-byte entry, its name and hop count, and
+// returns the name's length.
+func checkEntry(b []byte) (int, error) {
 	b = b[:EntryLen]
-	if _, err := checkName(b[2:50]); err != nil {
-		return err
+	n, err := checkName(b[2:50])
+	if err != nil {
+		return 0, err
 	}
 	if hops := binary.BigEndian.Uint16(b[62:64]); hops > MaxHops {
-		return fmt.Errorf("sap: service %q with %d hops: %w", b[2:2+bytes.IndexByte(b[2:50], 0)], hops, ErrBadHops)
+		return 0, fmt.Errorf("sap: service %q with %d hops: %w", b[2:2+n], hops, ErrBadHops)
 	}
-	return nil
+	return n, nil
 }
 
-// unmarshal decodes one 64-byte entry that checkEntry accepted.
-func (e *Entry) unmarshal(b []byte) {
+// unmarshal decodes one 64-byte entry that checkEntry accepted, whose
+// name is nameLen bytes long.
+func (e *Entry) unmarshal(b []byte, nameLen int) {
 	b = b[:EntryLen]
-	n, _ := checkName(b[2:50])
-	e.Name.set(b[2:50], n)
+	e.Name.set(b[2:50], nameLen)
 	e.Type = ServiceType(binary.BigEndian.Uint16(b[0:2]))
 	e.Addr = ipx.Addr{
 		Net:    ipx.Network(binary.BigEndian.Uint32(b[50:54])),

@@ -245,3 +245,41 @@ func TestMessageString(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestAllPrintable compares the word-at-a-time check with a byte loop on
+// every byte value in every position, and on random words.
+func TestAllPrintable(t *testing.T) {
+	naive := func(b []byte) bool {
+		for _, c := range b {
+			if c < 0x20 || c > 0x7E {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n <= 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for v := 0; v < 256; v++ {
+				b := bytes.Repeat([]byte{'A'}, n)
+				b[pos] = byte(v)
+				if got, want := allPrintable(b), naive(b); got != want {
+					t.Fatalf("len %d byte 0x%02x at %d: %v, want %v", n, v, pos, got, want)
+				}
+			}
+		}
+	}
+	rng := uint64(1)
+	for range 100000 {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], rng)
+		for i := range b {
+			if b[i]&1 == 0 {
+				b[i] = 0x20 + b[i]%0x5F // mostly printable, so both answers occur
+			}
+		}
+		if got, want := allPrintable(b[:]), naive(b[:]); got != want {
+			t.Fatalf("% x: %v, want %v", b, got, want)
+		}
+	}
+}

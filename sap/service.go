@@ -2,6 +2,7 @@ package sap
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -98,12 +99,39 @@ func checkName(field []byte) (int, error) {
 	case 0:
 		return 0, fmt.Errorf("sap: empty name: %w", ErrBadName)
 	}
-	for i, c := range field[:end] {
-		if c-0x20 > 0x7E-0x20 { // one unsigned compare for both bounds
-			return 0, fmt.Errorf("sap: name byte 0x%02x at %d is not printable ASCII: %w", c, i, ErrBadName)
+	if !allPrintable(field[:end]) {
+		for i, c := range field[:end] {
+			if !printable(c) {
+				return 0, fmt.Errorf("sap: name byte 0x%02x at %d is not printable ASCII: %w", c, i, ErrBadName)
+			}
 		}
 	}
 	return end, nil
+}
+
+// allPrintable reports whether every byte of b is in 0x20–0x7E, eight
+// bytes at a time: decoding spends most of its time here.
+func allPrintable(b []byte) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for len(b) >= 8 {
+		w := binary.LittleEndian.Uint64(b)
+		// (w - 0x20 each) &^ w has a high bit set iff some byte is below
+		// 0x20 (when no byte has its own high bit set); w + 0x01 each,
+		// or w, has one iff some byte is 0x7F or above.
+		if ((w-0x20*ones)&^w|(w+ones)|w)&highs != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if !printable(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // set stores the first n bytes of a checked field, zeroing the rest so
