@@ -2,7 +2,6 @@ package rip
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -120,9 +119,6 @@ const (
 	DefaultGarbage   = time.Minute
 	DefaultMaxRoutes = 16384
 )
-
-// ErrBadConfig reports an invalid Config or TableConfig.
-var ErrBadConfig = errors.New("invalid configuration")
 
 func (c *TableConfig) setDefaults() {
 	if c.MaxAge == 0 {
@@ -333,10 +329,6 @@ func (t *Table) SetConnected(now time.Time, link ipx.LinkID, n ipx.Network, even
 	}
 	return t.publish(events, Event{Network: n, Old: old, New: t.route(&next), Reason: ReasonConnected})
 }
-
-// ErrNotConnected reports a SetMetric for a network that is not directly
-// connected.
-var ErrNotConnected = errors.New("network not directly connected")
 
 // SetMetric sets the metric advertised for the directly connected
 // network n: routers advertise hops+1 and ticks+1 (so the default 0, 0
