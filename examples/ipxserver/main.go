@@ -5,7 +5,8 @@
 //
 // Usage:
 //
-//	ipxserver [-addr 127.0.0.1:213] [-max-clients 256] [-timeout 10m] [-keepalive 5s] [-v]
+//	ipxserver [-addr 127.0.0.1:213] [-max-clients 256] [-max-per-host 64]
+//	          [-timeout 10m] [-keepalive 5s] [-v]
 //
 // Port 213, the IPX tunnel's port, is privileged; choose a port above
 // 1023 to run unprivileged, and -addr :PORT to serve every interface.
@@ -54,6 +55,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	}
 	addr := fs.String("addr", fmt.Sprintf("127.0.0.1:%d", udp.DefaultPort), "UDP `address` to listen on (IPv4; :PORT for every interface)")
 	maxClients := fs.Int("max-clients", 256, "most clients registered at once")
+	maxPerHost := fs.Int("max-per-host", 64, "most clients from one IP address")
 	timeout := fs.Duration("timeout", 10*time.Minute, "forget a client silent this long")
 	keepalive := fs.Duration("keepalive", 5*time.Second, "ping a client nothing was sent to for this long (negative: never)")
 	verbose := fs.Bool("v", false, "log refusals and other debug events")
@@ -76,6 +78,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 
 	s, err := udp.ListenServer(*addr, udp.ServerConfig{
 		MaxClients:    *maxClients,
+		MaxPerHost:    *maxPerHost,
 		ClientTimeout: *timeout,
 		Keepalive:     *keepalive,
 		Logger:        logger,
@@ -99,7 +102,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	st := s.Stats()
 	logger.Info("ipxserver: stopped", "clients", st.Clients, "registrations", st.Registrations,
 		"unicasts", st.Unicasts, "broadcasts", st.Broadcasts, "expired", st.Expired,
-		"refused", st.RefusedFull+st.RefusedRate+st.RefusedNotIPv4,
+		"refused", st.RefusedFull+st.RefusedHost+st.RefusedRate+st.RefusedNotIPv4,
 		"dropped", st.DropMalformed+st.DropOversize+st.DropUnregistered+st.DropSpoofed+st.DropNoDest)
 	if err != nil {
 		fmt.Fprintf(stderr, "ipxserver: %v\n", err)

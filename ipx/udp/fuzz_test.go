@@ -59,6 +59,13 @@ func FuzzServer(f *testing.F) {
 		if len(r.table) > 3 {
 			t.Fatalf("%d clients above the bound", len(r.table))
 		}
+		hosts := 0
+		for _, n := range r.hosts {
+			hosts += n
+		}
+		if hosts != len(r.table) {
+			t.Fatalf("host counts %v disagree with %d clients", r.hosts, len(r.table))
+		}
 		for _, s := range rec.take() {
 			n, ok := checkPacket(s.b)
 			if !ok || n != len(s.b) {

@@ -18,6 +18,7 @@ type relay struct {
 	out   addrPortConn
 	log   *slog.Logger
 	table map[netip.AddrPort]*client
+	hosts map[netip.Addr]int // clients per IP address
 
 	tokens     float64 // registration bucket
 	lastRefill time.Time
@@ -41,6 +42,7 @@ func newRelay(cfg ServerConfig, self ipx.Node, out addrPortConn, now time.Time) 
 		out:        out,
 		log:        cfg.Logger,
 		table:      make(map[netip.AddrPort]*client),
+		hosts:      make(map[netip.Addr]int),
 		tokens:     float64(cfg.RegisterBurst),
 		lastRefill: now,
 	}
@@ -108,6 +110,10 @@ func (r *relay) register(now time.Time, from netip.AddrPort, c *client) {
 			r.st.RefusedFull++
 			r.log.Warn("udp: registration refused, table full", "from", from, "clients", len(r.table))
 			return
+		case r.hosts[from.Addr()] >= r.cfg.MaxPerHost:
+			r.st.RefusedHost++
+			r.log.Debug("udp: registration refused, too many from host", "from", from)
+			return
 		case !r.takeToken(now):
 			r.st.RefusedRate++
 			r.log.Debug("udp: registration refused, rate limit", "from", from)
@@ -115,6 +121,7 @@ func (r *relay) register(now time.Time, from netip.AddrPort, c *client) {
 		}
 		c = &client{addr: from, node: node, since: now}
 		r.table[from] = c
+		r.hosts[from.Addr()]++
 		r.st.Registrations++
 		r.log.Info("udp: client registered", "addr", from, "node", node, "clients", len(r.table))
 	} else {
@@ -165,6 +172,9 @@ func (r *relay) tick(now time.Time) time.Time {
 		expire := c.lastRecv.Add(r.cfg.ClientTimeout)
 		if !now.Before(expire) {
 			delete(r.table, addr)
+			if r.hosts[addr.Addr()]--; r.hosts[addr.Addr()] <= 0 {
+				delete(r.hosts, addr.Addr())
+			}
 			r.st.Expired++
 			r.log.Info("udp: client expired", "addr", addr, "node", c.node, "silent", now.Sub(c.lastRecv), "clients", len(r.table))
 			continue

@@ -254,6 +254,23 @@ func TestRelayRegistration(t *testing.T) {
 		}
 		register(t, r, rec, t0, addrA) // a known client is still answered
 	})
+	t.Run("per host", func(t *testing.T) {
+		r, rec := newTestRelay(t, ServerConfig{MaxPerHost: 2, ClientTimeout: time.Minute, Keepalive: -1})
+		reg := registration()
+		for port := range uint16(5) {
+			r.handle(t0, netip.AddrPortFrom(addrA.Addr(), 1000+port), reg[:])
+		}
+		if len(r.table) != 2 || r.st.RefusedHost != 3 || len(rec.take()) != 2 {
+			t.Fatalf("%d clients, stats %+v", len(r.table), r.st)
+		}
+		register(t, r, rec, t0, addrB) // another host is welcome
+		// Once the host's clients expire it may register again.
+		r.tick(t0.Add(time.Minute))
+		register(t, r, rec, t0.Add(time.Minute), addrA)
+		if len(r.hosts) != 1 || r.hosts[addrA.Addr()] != 1 {
+			t.Fatalf("host counts %v", r.hosts)
+		}
+	})
 	t.Run("rate limit", func(t *testing.T) {
 		r, rec := newTestRelay(t, ServerConfig{RegisterRate: 1, RegisterBurst: 3})
 		reg := registration()
@@ -334,6 +351,7 @@ func TestRelayTimers(t *testing.T) {
 func TestServerConfigValidate(t *testing.T) {
 	bad := []ServerConfig{
 		{MaxClients: -1},
+		{MaxPerHost: -1},
 		{ClientTimeout: -1},
 		{RegisterRate: -1},
 		{MaxPacketLen: 10},

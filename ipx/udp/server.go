@@ -18,6 +18,10 @@ type ServerConfig struct {
 	// MaxClients bounds the client table; registrations beyond it are
 	// refused and counted. Default 256 (DOSBox holds 16).
 	MaxClients int
+	// MaxPerHost bounds the clients from one IP address (each UDP port
+	// is a client), so that one host cannot take the whole table.
+	// Default 64, a quarter of the default MaxClients.
+	MaxPerHost int
 	// ClientTimeout forgets a client nothing was heard from for this
 	// long. Default 10 minutes, as ipxbox.
 	ClientTimeout time.Duration
@@ -43,6 +47,8 @@ func (c *ServerConfig) Validate() error {
 	switch {
 	case c.MaxClients < 0:
 		return fmt.Errorf("udp: negative MaxClients %d", c.MaxClients)
+	case c.MaxPerHost < 0:
+		return fmt.Errorf("udp: negative MaxPerHost %d", c.MaxPerHost)
 	case c.ClientTimeout < 0:
 		return fmt.Errorf("udp: negative ClientTimeout %v", c.ClientTimeout)
 	case c.RegisterRate < 0 || c.RegisterBurst < 0:
@@ -58,6 +64,9 @@ func (c *ServerConfig) Validate() error {
 func (c ServerConfig) withDefaults() ServerConfig {
 	if c.MaxClients == 0 {
 		c.MaxClients = 256
+	}
+	if c.MaxPerHost == 0 {
+		c.MaxPerHost = 64
 	}
 	if c.ClientTimeout == 0 {
 		c.ClientTimeout = 10 * time.Minute
@@ -94,6 +103,7 @@ type ServerStats struct {
 	PingsSent        uint64 // keepalive pings
 	PingsAnswered    uint64 // client pings the server answered itself
 	RefusedFull      uint64 // registrations refused: table full
+	RefusedHost      uint64 // registrations refused: MaxPerHost from that IP
 	RefusedRate      uint64 // registrations refused: rate limit
 	RefusedNotIPv4   uint64 // registrations refused: IPv6 sender has no node
 	DropMalformed    uint64 // no valid IPX header and length
