@@ -335,6 +335,33 @@ func TestDumpMalformedAndCount(t *testing.T) {
 	}
 }
 
+// TestDumpUpperError prints a SAP packet too short for its layer: the
+// summary is replaced by the layer's decode error (or, without the sap
+// package, the fake layer's summary).
+func TestDumpUpperError(t *testing.T) {
+	h := ipx.Header{Checksum: ipx.ChecksumNone, Type: ipx.TypeUnknown,
+		Dst: ipx.Addr{Net: 1, Node: ipx.NodeBroadcast, Socket: ipx.SocketSAP},
+		Src: ipx.Addr{Net: 1, Node: nodeA, Socket: 0x4001}}
+	frame := mustFrame(ipx.FrameEthernetII, ipx.NodeBroadcast, nodeA, h, []byte{0}, false)
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"-r", tsharktest.WritePcap(t, [][]byte{frame})}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.TrimSuffix(stdout.String(), "\n")
+	prefix := "00:00:00.000000 Ethernet_II 00000001:020000000001:4001 > 00000001:ffffffffffff:0452: unknown len 31 hops 0: "
+	if !strings.HasPrefix(got, prefix) {
+		t.Fatalf("got %q, want prefix %q", got, prefix)
+	}
+	rest := got[len(prefix):]
+	if fakeUpper[ipx.LayerNumberSAP] {
+		if rest != "fake 1 bytes" {
+			t.Errorf("suffix %q, want the fake summary", rest)
+		}
+	} else if !strings.HasPrefix(rest, "[") || !strings.HasSuffix(rest, "]") {
+		t.Errorf("suffix %q, want [decode error]", rest)
+	}
+}
+
 func TestUsageAndErrors(t *testing.T) {
 	notEth := filepath.Join(t.TempDir(), "raw.pcap")
 	{
