@@ -34,7 +34,10 @@ const (
 var (
 	// LayerTypeIPX is the IPX header. gopacket reaches it from Ethernet II
 	// (EtherType 0x8137), from SNAP (type 0x8137) and, through this
-	// package's LLC hook, from 802.2 (DSAP 0xE0) and raw 802.3.
+	// package's LLC hook, from 802.2 (DSAP 0xE0) and raw 802.3. gopacket's
+	// Ethernet layer cuts 802.3 frames to their length field, so an IPX
+	// length beyond a wrong 802.3 length fails there; LayerTypeEthernetIPX
+	// trusts the IPX length alone.
 	LayerTypeIPX = gopacket.RegisterLayerType(LayerNumberIPX, gopacket.LayerTypeMetadata{
 		Name: "IPX", Decoder: gopacket.DecodeFunc(decodeIPX),
 	})
