@@ -233,3 +233,42 @@ func TestDOSBoxClient(t *testing.T) {
 		t.Errorf("server dropped DOSBox traffic: %+v", st)
 	}
 }
+
+// TestDOSBoxStacks runs two ipx.Stacks over DOSBox's own tunnel server
+// and exchanges a datagram between their sockets.
+func TestDOSBoxStacks(t *testing.T) {
+	port := freeUDPPort(t)
+	startDOSBox(t, fmt.Sprintf("ipxnet startserver %d", port))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	conns := make([]*ipx.Conn, 2)
+	for i := range conns {
+		l, err := Dial(ctx, fmt.Sprintf("127.0.0.1:%d", port), Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := ipx.NewStack(ipx.StackConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		if _, err := st.AddLink(l, l.Network()); err != nil {
+			t.Fatal(err)
+		}
+		if conns[i], err = st.Listen(0); err != nil {
+			t.Fatal(err)
+		}
+		conns[i].SetDeadline(time.Now().Add(10 * time.Second))
+	}
+	if _, err := conns[0].WriteTo([]byte("via dosbox"), conns[1].Addr()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, MTU)
+	n, from, err := conns[1].ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(buf[:n]) != "via dosbox" || from != conns[0].Addr() {
+		t.Fatalf("got %q from %v, want %q from %v", buf[:n], from, "via dosbox", conns[0].Addr())
+	}
+}
