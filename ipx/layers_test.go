@@ -329,3 +329,19 @@ func TestLayerDecodingLayerParserAllocs(t *testing.T) {
 		})
 	}
 }
+
+func TestLayerWrong8023Length(t *testing.T) {
+	// A raw 802.3 frame whose length field (40) is below the IPX length
+	// (50): EthernetIPX trusts the IPX length; gopacket's Ethernet layer
+	// cuts the payload at 40 bytes, so its IPX layer reports the length.
+	b := layerFrame(t, Frame8023Raw, 0x4001, 0x4002, 0, make([]byte, 20))
+	b[12], b[13] = 0, 40
+	pkt := gopacket.NewPacket(b, LayerTypeEthernetIPX, gopacket.Default)
+	if x, ok := pkt.Layer(LayerTypeIPX).(*IPX); !ok || x.Header.Length != 50 || len(x.Payload) != 20 {
+		t.Errorf("EthernetIPX path: %v", pkt)
+	}
+	pkt = gopacket.NewPacket(b, layers.LayerTypeEthernet, gopacket.Default)
+	if el := pkt.ErrorLayer(); el == nil || !errors.Is(el.Error(), ErrBadLength) {
+		t.Errorf("Ethernet path: %v", pkt)
+	}
+}
