@@ -104,8 +104,13 @@ type TableConfig struct {
 	// MaxAge is how long a learned route lives without being heard.
 	// Default 3 minutes.
 	MaxAge time.Duration
-	// Garbage is how long an unreachable route is kept, and advertised
-	// at 16 hops, before it is removed. Default 1 minute (one update).
+	// Garbage is how long an unreachable route is kept, advertised at
+	// 16 hops, before it is removed. It is also a hold-down: meanwhile
+	// another router's offer replaces the route only if it is no worse
+	// than the route lost, so that stale copies echoed back around a
+	// loop cannot take its place and count to infinity. Default 3
+	// minutes (MaxAge), by which time every stale copy has aged out;
+	// offers as good as the lost route are taken at once.
 	Garbage time.Duration
 	// MaxRoutes bounds the learned routes; directly connected networks
 	// do not count and are never evicted. Routes offered beyond it are
@@ -116,7 +121,7 @@ type TableConfig struct {
 // Default TableConfig values.
 const (
 	DefaultMaxAge    = 3 * time.Minute
-	DefaultGarbage   = time.Minute
+	DefaultGarbage   = DefaultMaxAge
 	DefaultMaxRoutes = 16384
 )
 
@@ -159,6 +164,9 @@ type TableStats struct {
 	BadEntries uint64
 	// EventsDropped counts events not delivered to a full subscription.
 	EventsDropped uint64
+	// HeldDown counts offers refused for an unreachable route because
+	// they were worse than the route lost (see TableConfig.Garbage).
+	HeldDown uint64
 }
 
 // slot is a route as the table stores it: compact (40 bytes), with times
@@ -170,6 +178,9 @@ type slot struct {
 	hops    uint16
 	ticks   uint16
 	origin  Origin
+	// lostHops is, for an unreachable route, the hops it had while
+	// reachable (ticks keeps its value): the hold-down threshold.
+	lostHops uint16
 	// updated is when the route was last heard; deleteAt when an
 	// unreachable route is removed (unused while reachable).
 	updated, deleteAt time.Duration
@@ -196,7 +207,7 @@ type Table struct {
 	epoch   time.Time // the first now seen; slot times count from it
 	subs    []*Subscription
 
-	refused, bad, dropped atomic.Uint64
+	refused, bad, dropped, heldDown atomic.Uint64
 }
 
 var _ ipx.RouteSource = (*Table)(nil)
@@ -299,6 +310,7 @@ func (t *Table) Stats() TableStats {
 	return TableStats{
 		Routes: routes, Learned: learned,
 		Refused: t.refused.Load(), BadEntries: t.bad.Load(), EventsDropped: t.dropped.Load(),
+		HeldDown: t.heldDown.Load(),
 	}
 }
 
@@ -360,8 +372,9 @@ func (t *Table) SetMetric(now time.Time, n ipx.Network, hops, ticks uint16, even
 // invalid entries are ignored and counted; a new network is added
 // unless the table is full; the current next hop's word is taken as it
 // is, 16 hops included (poison); another next hop replaces the route
-// only if its metric is better (fewer ticks, then fewer hops) or the
-// route is unreachable. Connected networks are never replaced. Changes
+// only if its metric is better (fewer ticks, then fewer hops), or if the
+// route is unreachable and the offer no worse than the route lost (after
+// the hold-down, any offer). Connected networks are never replaced. Changes
 // of best route are appended to events and published to subscribers.
 // With enough capacity in events it does not allocate.
 func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []Entry, events []Event) []Event {
@@ -400,6 +413,7 @@ func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []E
 			case dead && !cur.reachable():
 				continue // keep the removal time
 			case dead:
+				next.ticks, next.lostHops = cur.ticks, cur.hops
 				next.deleteAt = at + t.cfg.Garbage
 				reason = ReasonPoisoned
 			case !cur.reachable():
@@ -413,6 +427,10 @@ func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []E
 		case dead:
 			continue
 		case !cur.reachable():
+			if at < cur.deleteAt && next.worseThan(cur.ticks, cur.lostHops) {
+				t.heldDown.Add(1)
+				continue
+			}
 			reason = ReasonNew
 		case cur.worseThan(next.ticks, next.hops):
 			reason = ReasonBetter
@@ -428,7 +446,7 @@ func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []E
 
 // Expire ages the table at time now: learned routes not heard for
 // MaxAge become unreachable (an event, and advertised at 16 hops for
-// Garbage), and unreachable routes past that are removed.
+// Garbage, the hold-down), and unreachable routes past that are removed.
 func (t *Table) Expire(now time.Time, events []Event) []Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -448,7 +466,7 @@ func (t *Table) Expire(now time.Time, events []Event) []Event {
 		}
 		if at-s.updated >= t.cfg.MaxAge {
 			old := t.route(s)
-			s.hops = Unreachable
+			s.lostHops, s.hops = s.hops, Unreachable
 			s.deleteAt = at + t.cfg.Garbage
 			events = t.publish(events, Event{Network: s.network, Old: old, New: t.route(s), Reason: ReasonExpired})
 		}

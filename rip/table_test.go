@@ -93,9 +93,29 @@ func TestTableApply(t *testing.T) {
 				{1, nodeA, []Entry{{5, 2, 3}}, []Reason{ReasonNew}},
 				{1, nodeA, []Entry{{5, 16, 3}}, []Reason{ReasonPoisoned}},
 				{1, nodeA, []Entry{{5, 16, 3}}, nil},
-				{2, nodeB, []Entry{{5, 9, 9}}, []Reason{ReasonNew}},
+				{2, nodeB, []Entry{{5, 2, 3}}, []Reason{ReasonNew}},
 			},
-			want:  Route{Network: 5, Link: 2, NextHop: nodeB, Hops: 9, Ticks: 9, Origin: OriginRIP},
+			want:  Route{Network: 5, Link: 2, NextHop: nodeB, Hops: 2, Ticks: 3, Origin: OriginRIP},
+			found: true,
+		},
+		{
+			name: "worse alternative held down",
+			steps: []step{
+				{1, nodeA, []Entry{{5, 2, 3}}, []Reason{ReasonNew}},
+				{1, nodeA, []Entry{{5, 16, 3}}, []Reason{ReasonPoisoned}},
+				{2, nodeB, []Entry{{5, 3, 4}, {5, 2, 4}, {5, 3, 3}}, nil},
+			},
+			want:  Route{Network: 5, Link: 1, NextHop: nodeA, Hops: 16, Ticks: 3, Origin: OriginRIP},
+			found: true,
+		},
+		{
+			name: "lost route comes back from its next hop",
+			steps: []step{
+				{1, nodeA, []Entry{{5, 2, 3}}, []Reason{ReasonNew}},
+				{1, nodeA, []Entry{{5, 16, 3}}, []Reason{ReasonPoisoned}},
+				{1, nodeA, []Entry{{5, 5, 6}}, []Reason{ReasonNew}},
+			},
+			want:  Route{Network: 5, Link: 1, NextHop: nodeA, Hops: 5, Ticks: 6, Origin: OriginRIP},
 			found: true,
 		},
 		{
@@ -335,5 +355,29 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("error %v does not match ErrBadConfig", err)
 			}
 		})
+	}
+}
+
+func TestTableHoldDown(t *testing.T) {
+	tb := newTable(t, TableConfig{MaxAge: 3 * time.Minute, Garbage: 3 * time.Minute})
+	tb.Apply(t0, 1, nodeA, []Entry{{5, 2, 3}}, nil)
+	// Expired at 3 min: held down until 6 min.
+	if evs := tb.Expire(t0.Add(3*time.Minute), nil); len(evs) != 1 || evs[0].New.Ticks != 3 {
+		t.Fatalf("expire: %+v", evs)
+	}
+	at := t0.Add(5 * time.Minute)
+	if evs := tb.Apply(at, 2, nodeB, []Entry{{5, 4, 5}}, nil); len(evs) != 0 {
+		t.Errorf("worse offer taken during hold-down: %+v", evs)
+	}
+	if st := tb.Stats(); st.HeldDown != 1 {
+		t.Errorf("HeldDown %d, want 1", st.HeldDown)
+	}
+	// Removed at 6 min; then any offer is new.
+	tb.Expire(t0.Add(6*time.Minute), nil)
+	if _, ok := tb.Lookup(5); ok {
+		t.Fatal("dying route not removed after the hold-down")
+	}
+	if evs := tb.Apply(t0.Add(6*time.Minute), 2, nodeB, []Entry{{5, 4, 5}}, nil); len(evs) != 1 || evs[0].Reason != ReasonNew {
+		t.Errorf("offer after the hold-down: %+v", evs)
 	}
 }
