@@ -118,6 +118,7 @@ type Advertiser struct {
 
 	kick      chan struct{}
 	done      chan struct{}
+	readDone  chan struct{} // closed when the reader stops
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 
@@ -142,7 +143,7 @@ func NewAdvertiser(s *ipx.Stack, cfg Config) (*Advertiser, error) {
 	}
 	a := &Advertiser{
 		stack: s, conn: conn, cfg: cfg, log: cfg.Logger, core: c,
-		kick: make(chan struct{}, 1), done: make(chan struct{}),
+		kick: make(chan struct{}, 1), done: make(chan struct{}), readDone: make(chan struct{}),
 	}
 	a.mu.Lock()
 	q := c.query(s.Links())
@@ -222,6 +223,7 @@ func (a *Advertiser) Close() error {
 
 func (a *Advertiser) readLoop() {
 	defer a.wg.Done()
+	defer close(a.readDone)
 	buf := make([]byte, 2048)
 	m := NewMessage()
 	for {
@@ -272,6 +274,11 @@ func (a *Advertiser) timerLoop() {
 		case <-a.kick:
 			t.Stop()
 		case <-a.done:
+			t.Stop()
+			return
+		case <-a.readDone:
+			// The socket is gone (the Stack closed): nothing to
+			// advertise with.
 			t.Stop()
 			return
 		}

@@ -38,6 +38,10 @@ type ClientConfig struct {
 	Attempts int
 	// PacketType of queries; zero means 4 (PEP).
 	PacketType ipx.PacketType
+	// MaxResults bounds the services Query collects; answers beyond it
+	// are dropped, so a flood of responses cannot grow memory without
+	// limit. Default DefaultMaxServices.
+	MaxResults int
 }
 
 // Client defaults.
@@ -48,8 +52,8 @@ const (
 
 // Validate reports negative durations or counts.
 func (c *ClientConfig) Validate() error {
-	if c.Wait < 0 || c.Attempts < 0 {
-		return fmt.Errorf("sap: negative Wait %v or Attempts %d", c.Wait, c.Attempts)
+	if c.Wait < 0 || c.Attempts < 0 || c.MaxResults < 0 {
+		return fmt.Errorf("sap: negative Wait %v, Attempts %d or MaxResults %d", c.Wait, c.Attempts, c.MaxResults)
 	}
 	return nil
 }
@@ -79,6 +83,9 @@ func NewClient(conn PacketConn, cfg ClientConfig) (*Client, error) {
 	if cfg.PacketType == 0 {
 		cfg.PacketType = ipx.TypePEP
 	}
+	if cfg.MaxResults == 0 {
+		cfg.MaxResults = DefaultMaxServices
+	}
 	if cfg.Server == (ipx.Addr{}) {
 		cfg.Server = broadcast
 	}
@@ -94,18 +101,20 @@ type Reply struct {
 
 // Query sends a general query for services of type typ (TypeWildcard for
 // all) and returns what answered within one Wait, de-duplicated by type
-// and name (fewest hops kept), without services going down, ordered by
-// type and name. If nothing answers it asks again, up to Attempts times
+// and name (fewest hops kept, at most MaxResults), without services going
+// down, ordered by type and name. If nothing answers it asks again, up to Attempts times
 // or until ctx ends; then it returns an error wrapping ErrNoService (and
 // the context's error if that ended it).
 func (c *Client) Query(ctx context.Context, typ ServiceType) ([]Reply, error) {
 	var got []Reply
+	index := make(map[key]int)
 	err := c.exchange(ctx, OpGeneralQuery, typ, func(r Reply) bool {
-		i := slices.IndexFunc(got, func(g Reply) bool { return g.Type == r.Type && g.Name == r.Name })
+		i, ok := index[key{r.Type, r.Name}]
 		switch {
-		case i < 0:
+		case !ok && len(got) < c.cfg.MaxResults:
+			index[key{r.Type, r.Name}] = len(got)
 			got = append(got, r)
-		case r.Hops < got[i].Hops:
+		case ok && r.Hops < got[i].Hops:
 			got[i] = r
 		}
 		return false

@@ -3,10 +3,12 @@ package sap_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 	"github.com/ipxkit/ipxkit/sap"
 )
@@ -89,5 +91,67 @@ func TestClientRetries(t *testing.T) {
 		if err := (&sap.ClientConfig{Attempts: -1}).Validate(); err == nil {
 			t.Fatal("negative attempts accepted")
 		}
+	})
+}
+
+// TestClientMaxResults floods a query with answers; the client keeps at
+// most MaxResults.
+func TestClientMaxResults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{Seed: 33})
+		server := newHost(t, 1, false, attach{seg, 1})
+		client := newHost(t, 2, false, attach{seg, 1})
+		adv := server.advertiser(sap.Config{})
+		for i := range 30 {
+			adv.Add(fileServer(fmt.Sprintf("FS%02d", i), 1))
+		}
+		conn, _ := client.stack.Listen(0)
+		defer conn.Close()
+		c, _ := sap.NewClient(conn, sap.ClientConfig{MaxResults: 10})
+		got, err := c.Query(context.Background(), sap.TypeFileServer)
+		if err != nil || len(got) != 10 {
+			t.Fatalf("got %d results, %v; want 10", len(got), err)
+		}
+	})
+}
+
+// TestAdvertiserStackClosed closes the Stack under a running Advertiser:
+// its goroutines end without Close (synctest fails the test if any is
+// left), and Close afterwards still returns.
+func TestAdvertiserStackClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{Seed: 34})
+		s, err := ipx.NewStack(ipx.StackConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := seg.Attach(node(1))
+		s.AddLink(l, 1)
+		a, err := sap.NewAdvertiser(s, sap.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Add(fileServer("FS1", 1))
+		s.Close()
+		synctest.Wait()
+		time.Sleep(2 * time.Minute)
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sap.NewAdvertiser(s, sap.Config{}); err == nil {
+			t.Fatal("NewAdvertiser on a closed Stack succeeded")
+		}
+	})
+	t.Run("leak", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			seg := memlan.NewSegment(memlan.Config{Seed: 35})
+			s, _ := ipx.NewStack(ipx.StackConfig{})
+			l, _ := seg.Attach(node(1))
+			s.AddLink(l, 1)
+			if _, err := sap.NewAdvertiser(s, sap.Config{}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close() // and never Close the Advertiser
+		})
 	})
 }
