@@ -100,10 +100,11 @@ type Stats struct {
 	Table               TableStats
 }
 
-// answer is a queued reply to a request for all routes.
+// answer is a queued reply to a request for all routes: the entries
+// follow split horizon on link; the packets go to dst through via.
 type answer struct {
-	link ipx.LinkID
-	dst  ipx.Addr
+	link, via ipx.LinkID
+	dst       ipx.Addr
 }
 
 // Router speaks RIP on every link of an ipx.Stack and keeps a Table that
@@ -288,7 +289,7 @@ func (r *Router) readLoop() {
 			if r.cfg.ListenOnly {
 				continue
 			}
-			dst := r.replyAddr(info)
+			dst, via := r.replyAddr(info)
 			reply = reply[:0]
 			all := false
 			for _, e := range p.Entries {
@@ -301,10 +302,10 @@ func (r *Router) readLoop() {
 				}
 			}
 			if all {
-				r.queueAnswer(answer{link: info.Link, dst: dst})
+				r.queueAnswer(answer{link: info.Link, via: via, dst: dst})
 			} else if len(reply) > 0 {
 				wire, _ = (&Packet{Operation: OpResponse, Entries: reply}).AppendBinary(wire[:0])
-				r.send(wire, info.Link, dst)
+				r.send(wire, via, dst)
 			}
 		default:
 			r.unknownOp.Add(1)
@@ -312,25 +313,28 @@ func (r *Router) readLoop() {
 	}
 }
 
-// replyAddr is where the answer to a request goes: its source, unless
-// that is on a network we have no route to (a host known by an internal
-// network it does not advertise); then the same socket at the link-level
-// sender on the arrival link, which for such a local request is the
-// requester.
-func (r *Router) replyAddr(info ipx.RecvInfo) ipx.Addr {
+// replyAddr is where the answer to a request goes, and the link to send
+// it on (0: route by destination). That is the request's source, on the
+// arrival link if the source is there, else routed (a request from
+// another network); but if there is no route to the source's network (a
+// host known by an internal network it does not advertise), the same
+// socket at the link-level sender on the arrival link, which for such a
+// local request is the requester.
+func (r *Router) replyAddr(info ipx.RecvInfo) (ipx.Addr, ipx.LinkID) {
 	src := info.Header.Src
-	if src.Net == 0 {
-		return src
-	}
-	if rt, ok := r.table.Lookup(src.Net); ok && rt.Reachable() {
-		return src
-	}
+	var arrival ipx.LinkInfo
 	for _, l := range r.stack.Links() {
-		if l.ID == info.Link && src.Net != l.Network {
-			return ipx.Addr{Net: l.Network, Node: info.From, Socket: src.Socket}
+		if l.ID == info.Link {
+			arrival = l
 		}
 	}
-	return src
+	if src.Net == 0 || src.Net == arrival.Network {
+		return src, info.Link
+	}
+	if rt, ok := r.table.Lookup(src.Net); ok && rt.Reachable() {
+		return src, 0
+	}
+	return ipx.Addr{Net: arrival.Network, Node: info.From, Socket: src.Socket}, info.Link
 }
 
 // wired returns the links with a wire: internal networks are advertised
@@ -499,7 +503,7 @@ func (r *Router) loop() {
 		}
 		for _, a := range answers {
 			entries = r.table.AppendAdvert(entries[:0], a.link)
-			s.sendAll(OpResponse, entries, a.link, a.dst)
+			s.sendAll(OpResponse, entries, a.via, a.dst)
 		}
 	}
 }
