@@ -186,7 +186,8 @@ func (r *Router) Stats() Stats {
 
 // Close stops the router. Unless ListenOnly, it first advertises every
 // route it offers at 16 hops, so neighbours drop them at once instead of
-// waiting for them to age out. It then releases the socket and removes
+// waiting for them to age out; that takes one PacketGap per packet of 50
+// routes, as any update does. It then releases the socket and removes
 // the table from the Stack (which keeps only its connected networks).
 func (r *Router) Close() error {
 	r.mu.Lock()

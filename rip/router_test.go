@@ -796,3 +796,48 @@ func TestRouterTiming(t *testing.T) {
 		}
 	})
 }
+
+func TestRouterCloseOrder(t *testing.T) {
+	t.Run("stack first", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			l := newLab(t)
+			r := l.addRouter(1, Config{}, 1, 2)
+			time.Sleep(time.Second)
+			if err := r.stack.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.router.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+	t.Run("during a long update", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			l := newLab(t)
+			r := l.addRouter(1, Config{}, 1, 2)
+			peer := l.addStack(2, false, 2)
+			c, err := peer.stack.Listen(ipx.SocketRIP)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries := make([]Entry, 1000)
+			for i := range entries {
+				entries[i] = Entry{Network: ipx.Network(0x1000 + i), Hops: 1, Ticks: 1}
+			}
+			for p := range Split(OpResponse, entries) {
+				b, _ := p.MarshalBinary()
+				c.WriteMsg(b, ipx.Addr{Net: 2, Node: labNode(1), Socket: ipx.SocketRIP}, ipx.WriteOptions{})
+			}
+			// The triggered update of 1000 routes takes 20 packets, 1 s;
+			// Close in the middle waits only for the poison: 21 packets
+			// on network 1 (1002 routes), 1 on network 2 (split horizon
+			// leaves the 2 connected ones), so 21 gaps.
+			time.Sleep(500 * time.Millisecond)
+			start := time.Now()
+			r.router.Close()
+			if d := time.Since(start); d != 21*DefaultPacketGap {
+				t.Errorf("Close took %v, want %v (the poison's gaps)", d, 21*DefaultPacketGap)
+			}
+		})
+	})
+}
