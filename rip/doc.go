@@ -29,7 +29,9 @@
 // once as triggered updates; a route that disappears is advertised at 16
 // hops before it is removed; on Close the router advertises all its
 // routes at 16 hops. Learned routes age out after three minutes of
-// silence. At start the router asks for all routes instead of waiting for
+// silence. While a lost route is advertised at 16 hops, offers worse than
+// it are held down, so stale copies echoed around a loop cannot count to
+// infinity; offers as good are taken at once. At start the router asks for all routes instead of waiting for
 // the next broadcasts. In listener-only mode it learns but never
 // advertises or answers, as a workstation does.
 //
