@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
 )
 
 // FuzzSAP checks that decoding never panics and that whatever decodes
@@ -40,5 +43,38 @@ func FuzzSAP(f *testing.F) {
 			t.Fatalf("round trip: %+v != %+v", m2, m)
 		}
 		_ = m.String()
+	})
+}
+
+// FuzzCore feeds decoded messages from arbitrary bytes, on arbitrary
+// links and from arbitrary senders, into the Advertiser's core: it must
+// not panic, the table must stay within its bound, and everything it
+// wants sent must encode.
+func FuzzCore(f *testing.F) {
+	f.Add([]byte{0, 1, 0xff, 0xff}, uint8(1), uint8(0xa))
+	f.Add(rawMsg(2, rawEntry(4, "FS1", 7, node1, 0x451, 1), rawEntry(4, "FS2", 8, node1, 0x451, 16)), uint8(2), uint8(0xb))
+	f.Add(rawMsg(3, []byte{0, 4}), uint8(2), uint8(0xb))
+	f.Fuzz(func(t *testing.T, b []byte, link, from uint8) {
+		c := newTestCore(t, Config{Table: TableConfig{MaxServices: 5}})
+		c.addLocal(Entry{Type: TypeFileServer, Name: MustName("LOCAL"), Hops: 1}, coreLinks)
+		// Split the input into messages at every 450 bytes.
+		now := t0
+		for len(b) > 0 {
+			n := min(len(b), MaxMessageLen)
+			m := NewMessage()
+			if m.UnmarshalBinary(b[:n]) == nil {
+				info := recv(ipx.LinkID(link%4), ipx.Node{2, 0, 0, 0, 0, from % 4})
+				for _, o := range append(c.input(now, m, info, coreLinks), c.tick(now, coreLinks)...) {
+					if _, err := o.msg.AppendBinary(nil); err != nil {
+						t.Fatalf("core wants to send an unencodable %+v: %v", o.msg, err)
+					}
+				}
+			}
+			if c.table.Len() > 5 {
+				t.Fatalf("table holds %d services, bound 5", c.table.Len())
+			}
+			b = b[n:]
+			now = now.Add(time.Minute)
+		}
 	})
 }

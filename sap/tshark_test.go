@@ -105,3 +105,64 @@ func TestTshark(t *testing.T) {
 		}
 	}
 }
+
+// TestTsharkHandBuilt gives tshark and our decoder the same hand-built
+// bytes (not from our encoder), including garbage after a name's NUL, and
+// compares what each reads.
+func TestTsharkHandBuilt(t *testing.T) {
+	tsharktest.Require(t)
+	junk := rawEntry(0x0278, "TREE_A", 0xdeadbeef, node1, 0x4005, 15)
+	copy(junk[2+7:50], "leftover bytes")
+	payloads := [][]byte{
+		rawMsg(2, rawEntry(4, "FS1", 0x10, node1, 0x451, 1), junk),
+		rawMsg(4, rawEntry(7, "PRINT~SERVER 2", 0x1, [6]byte{0xff, 0, 0, 0, 0, 0xfe}, 0x8060, 16)),
+		rawMsg(3, []byte{0x02, 0x78}),
+	}
+	var frames [][]byte
+	for _, p := range payloads {
+		f := ipx.Frame{Type: ipx.FrameEthernetII, Dst: ipx.NodeBroadcast, Src: node1, Packet: ipx.Packet{
+			Header: ipx.Header{Checksum: ipx.ChecksumNone, Type: 4,
+				Dst: ipx.Addr{Node: ipx.NodeBroadcast, Socket: ipx.SocketSAP}, Src: ipx.Addr{Node: node1, Socket: ipx.SocketSAP}},
+			Payload: p,
+		}}
+		b, err := f.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, b)
+	}
+	rows := tsharktest.Fields(t, tsharktest.WritePcap(t, frames), nil,
+		"ipxsap.packet_type", "ipxsap.server.type", "ipxsap.server.name", "ipxsap.server.network",
+		"ipxsap.server.node", "ipxsap.server.socket", "ipxsap.server.intermediate_networks")
+	if len(rows) != len(payloads) {
+		t.Fatalf("tshark gave %d rows", len(rows))
+	}
+	for i, p := range payloads {
+		m := NewMessage()
+		if err := m.UnmarshalBinary(p); err != nil {
+			t.Fatalf("payload %d: %v", i, err)
+		}
+		ours := []string{strconv.Itoa(int(m.Op))}
+		if m.Op.IsQuery() {
+			ours = append(ours, fmt.Sprintf("0x%04x", uint16(m.ServiceType)), "", "", "", "", "")
+		} else {
+			var cols [6][]string
+			for _, e := range m.Entries {
+				cols[0] = append(cols[0], fmt.Sprintf("0x%04x", uint16(e.Type)))
+				cols[1] = append(cols[1], e.Name.String())
+				cols[2] = append(cols[2], fmt.Sprintf("0x%08x", uint32(e.Addr.Net)))
+				cols[3] = append(cols[3], e.Addr.Node.HardwareAddr().String())
+				cols[4] = append(cols[4], fmt.Sprintf("0x%04x", uint16(e.Addr.Socket)))
+				cols[5] = append(cols[5], strconv.Itoa(int(e.Hops)))
+			}
+			for _, c := range cols {
+				ours = append(ours, strings.Join(c, ","))
+			}
+		}
+		for k := range ours {
+			if rows[i][k] != ours[k] {
+				t.Errorf("payload %d field %d: tshark %q, ours %q", i, k, rows[i][k], ours[k])
+			}
+		}
+	}
+}
