@@ -119,6 +119,20 @@ func TestAdvertiseAndDiscover(t *testing.T) {
 	})
 }
 
+// TestQueryFromSameHost lists the services of the host the client runs
+// on: the Stack loops the broadcast query and the answer back.
+func TestQueryFromSameHost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{Seed: 10})
+		h := newHost(t, 1, false, attach{seg, 0x10})
+		h.advertiser(sap.Config{}).Add(fileServer("SELF", 1))
+		got, err := sap.Query(context.Background(), h.stack, sap.TypeFileServer)
+		if err != nil || len(got) != 1 || got[0].Name.String() != "SELF" {
+			t.Fatalf("got %s, %v", names(got), err)
+		}
+	})
+}
+
 func TestPeriodicAndAgeOut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := memlan.NewSegment(memlan.Config{Seed: 2})

@@ -159,8 +159,11 @@ func appendSplit(msgs []out, link ipx.LinkID, dst ipx.Addr, op Operation, es []E
 // input handles one received message.
 func (c *core) input(now time.Time, m *Message, info ipx.RecvInfo, links []ipx.LinkInfo) []out {
 	in, ok := linkInfo(links, info.Link)
-	if !ok || info.From == in.Node {
-		c.stats.ignored++ // our own, or a link gone since
+	if !ok || info.From == in.Node && info.Header.Src.Socket == ipx.SocketSAP {
+		// A link gone since, or our own SAP socket's packet. Queries
+		// from other sockets of this host are answered (the Stack
+		// loops them back).
+		c.stats.ignored++
 		return nil
 	}
 	switch m.Op {
