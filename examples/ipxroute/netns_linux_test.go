@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary run as the ipxroute command itself when
+// IPXROUTE_RUN_MAIN is set, so tests can start it inside a network
+// namespace with ip netns exec.
+func TestMain(m *testing.M) {
+	if os.Getenv("IPXROUTE_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestEtherNetns runs two ipxroute processes in two network namespaces
+// joined by a veth pair, both on network b in 802.2 framing; one also
+// runs the memlan demo. The other learns the demo's networks over raw
+// Ethernet. Needs root and iproute2.
+func TestEtherNetns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces and raw sockets")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2's ip command")
+	}
+	id := fmt.Sprintf("ipxrt%d", os.Getpid()%100000)
+	nsA, nsB, vA, vB := id+"a", id+"b", id+"va", id+"vb"
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	for _, ns := range []string{nsA, nsB} {
+		ip("netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	}
+	ip("link", "add", vA, "type", "veth", "peer", "name", vB)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", vA).Run() })
+	ip("link", "set", vA, "netns", nsA)
+	ip("link", "set", vB, "netns", nsB)
+	ip("-n", nsA, "link", "set", vA, "up")
+	ip("-n", nsB, "link", "set", vB, "up")
+
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(ctx context.Context, ns string, out *bytes.Buffer, args ...string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, self}, args...)...)
+		cmd.Env = append(os.Environ(), "IPXROUTE_RUN_MAIN=1")
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var outA, outB bytes.Buffer
+	b := start(ctx, nsB, &outB, "-ether", vB+":802.2:b", "-memlan-demo", "-duration", "4s")
+	// A starts once B runs; its start request is answered at once.
+	time.Sleep(time.Second)
+	a := start(ctx, nsA, &outA, "-ether", vA+":802.2:b", "-duration", "2s")
+	errA, errB := a.Wait(), b.Wait()
+	if errA != nil || errB != nil {
+		t.Fatalf("exit: %v, %v\nA:\n%s\nB:\n%s", errA, errB, outA.String(), outB.String())
+	}
+	if !strings.Contains(outA.String(), "change 00000004: new, now 3 hops 3 ticks via link 1") {
+		t.Errorf("A did not learn network 4 through B:\n%s\nB:\n%s", outA.String(), outB.String())
+	}
+}
