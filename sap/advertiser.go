@@ -40,9 +40,9 @@ const (
 	DefaultPacketGap = 55 * time.Millisecond
 )
 
-// Validate checks the configuration: no negative interval, and an age-out
+// Validate checks the configuration: no negative interval, an age-out
 // longer than the broadcast interval (else services expire between
-// broadcasts).
+// broadcasts), and a packet gap shorter than the interval.
 func (c *Config) Validate() error {
 	if c.Interval < 0 {
 		return fmt.Errorf("sap: Interval %v is negative", c.Interval)
@@ -59,6 +59,9 @@ func (c *Config) Validate() error {
 	}
 	if age <= interval {
 		return fmt.Errorf("sap: MaxAge %v must exceed Interval %v", age, interval)
+	}
+	if c.PacketGap >= interval {
+		return fmt.Errorf("sap: PacketGap %v must be below Interval %v", c.PacketGap, interval)
 	}
 	return nil
 }

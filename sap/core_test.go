@@ -148,3 +148,25 @@ func TestCoreNearestWithoutRoutes(t *testing.T) {
 		t.Fatal("answered link 1 with services learned there")
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"zero", Config{}, true},
+		{"fast", Config{Interval: time.Second, Table: TableConfig{MaxAge: 3 * time.Second}, PacketGap: -1}, true},
+		{"negative interval", Config{Interval: -1}, false},
+		{"age not above interval", Config{Interval: 5 * time.Minute}, false},
+		{"gap too long", Config{Interval: time.Second, Table: TableConfig{MaxAge: time.Minute}, PacketGap: time.Second}, false},
+		{"negative table size", Config{Table: TableConfig{MaxServices: -1}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.cfg.Validate(); (err == nil) != tt.ok {
+				t.Fatalf("Validate: %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
