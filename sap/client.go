@@ -145,10 +145,20 @@ func (c *Client) Nearest(ctx context.Context, typ ServiceType) (Reply, error) {
 // answer to take until take returns true or an attempt's Wait ends with
 // something taken.
 func (c *Client) exchange(ctx context.Context, op Operation, typ ServiceType, take func(Reply) bool) error {
-	// Cancellation without a deadline must still unblock a read.
-	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	defer c.conn.SetReadDeadline(time.Time{})
+	// Cancellation without a deadline must still unblock a read. On
+	// return, wait for a cancellation already under way, then clear the
+	// deadline, so the socket is left as we found it.
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.conn.SetReadDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	defer func() {
+		if !stop() {
+			<-fired
+		}
+		c.conn.SetReadDeadline(time.Time{})
+	}()
 
 	want := OpGeneralResponse
 	if op == OpNearestQuery {

@@ -155,3 +155,28 @@ func TestAdvertiserStackClosed(t *testing.T) {
 		})
 	})
 }
+
+// TestClientLeavesSocketUsable checks that a cancelled query leaves no
+// read deadline behind on the caller's socket.
+func TestClientLeavesSocketUsable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{Seed: 36})
+		h := newHost(t, 1, false, attach{seg, 1})
+		peer := newHost(t, 2, false, attach{seg, 1})
+		conn, _ := h.stack.Listen(0)
+		defer conn.Close()
+		c, _ := sap.NewClient(conn, sap.ClientConfig{Wait: time.Hour})
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(time.Second, cancel)
+		if _, err := c.Query(ctx, sap.TypeFileServer); !errors.Is(err, context.Canceled) {
+			t.Fatalf("query: %v", err)
+		}
+		pc, _ := peer.stack.Listen(0)
+		defer pc.Close()
+		time.AfterFunc(time.Minute, func() { pc.WriteMsg([]byte("x"), conn.Addr(), ipx.WriteOptions{}) })
+		buf := make([]byte, 8)
+		if n, _, err := conn.ReadMsg(buf); err != nil || string(buf[:n]) != "x" {
+			t.Fatalf("read after the query: %q %v", buf[:n], err)
+		}
+	})
+}
