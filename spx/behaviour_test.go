@@ -159,12 +159,27 @@ func TestOrderlyRelease(t *testing.T) {
 		if err := s.CloseWrite(); err != nil {
 			t.Fatal(err)
 		}
+		// The server closes at once, before its release is acknowledged,
+		// so an end of connection follows the release: both ends must
+		// still finish cleanly, without retransmitting.
+		s.Close()
 		resp, err := io.ReadAll(c)
 		if err != nil || string(resp) != "response" {
 			t.Fatalf("client read %q %v", resp, err)
 		}
 		c.Close()
-		s.Close()
+		time.Sleep(time.Minute)
+		for _, x := range []*Conn{c, s} {
+			x.mu.Lock()
+			state, err, removed := x.ep.state, x.ep.err, x.removed
+			x.mu.Unlock()
+			if state != stDone || err != nil || !removed {
+				t.Errorf("end state %v, err %v, removed %v", state, err, removed)
+			}
+			if st := x.Stats(); st.Retransmits != 0 || st.OutOfWindow != 0 {
+				t.Errorf("stats %+v", st)
+			}
+		}
 	})
 }
 

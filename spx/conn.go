@@ -438,6 +438,7 @@ func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config
 	m.conns[id] = c
 	m.lnClosed = true // the socket closes with this connection
 	m.mu.Unlock()
+	m.start()
 
 	c.mu.Lock()
 	c.ep.dial(now())

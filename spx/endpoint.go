@@ -637,7 +637,9 @@ func (e *endpoint) receive(h *Header, data []byte, seg *segment, now time.Time) 
 		e.gapAck = true
 		return
 	}
-	if !seqInWindow(seq, e.rcvNxt, e.advAlloc) || e.peerEnded || e.peerReleased {
+	// After an orderly release only an end of connection may follow.
+	released := e.peerReleased && h.DatastreamType != DatastreamEndOfConnection
+	if !seqInWindow(seq, e.rcvNxt, e.advAlloc) || e.peerEnded || released {
 		e.stats.OutOfWindow++
 		e.ackNow = true
 		return

@@ -48,6 +48,7 @@ func ListenConfig(stack *ipx.Stack, socket ipx.Socket, cfg Config) (*Listener, e
 	}
 	l := &Listener{acceptq: make(chan *Conn, cfg.Backlog), closed: make(chan struct{})}
 	l.m = newMux(stack, pc, &cfg, l)
+	l.m.start()
 	return l, nil
 }
 

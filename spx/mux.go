@@ -38,9 +38,12 @@ func newMux(stack *ipx.Stack, pc *ipx.Conn, cfg *Config, ln *Listener) *mux {
 	pc.SetPacketType(ipx.TypeSPX)
 	m := &mux{stack: stack, pc: pc, cfg: cfg, ln: ln, conns: make(map[uint16]*Conn), done: make(chan struct{})}
 	m.pool = newSegPool(m.bufLen())
-	go m.readLoop()
 	return m
 }
+
+// start runs the reader goroutine; the owner calls it once set up, since
+// the reader calls back into the Listener.
+func (m *mux) start() { go m.readLoop() }
 
 // bufLen is the largest packet payload the socket can receive.
 func (m *mux) bufLen() int {

@@ -1,0 +1,260 @@
+// Command spxcat is netcat for SPX: it connects to an SPX listener, or
+// listens for one connection, and copies standard input to the connection
+// and the connection to standard output.
+//
+// Usage:
+//
+//	spxcat [flags] network:node:socket   dial
+//	spxcat [flags] -l [-p socket]        listen for one connection
+//
+// One link is used:
+//
+//	-memlan-demo          self-contained demo: an in-memory segment where a
+//	                      second stack runs an SPX echo service, dialled
+//	                      when no address is given; -loss impairs it
+//	-udp-server host:port the DOSBox IPX tunnel server (port 213 by default)
+//	-ether IFACE          raw Ethernet on Linux (needs CAP_NET_RAW)
+//
+// At the end of standard input spxcat releases its direction of an SPX II
+// connection (the peer reads end of file and may still answer); it exits
+// when the peer's data ends too. A plain SPX connection has no
+// half-close, so there spxcat waits for the peer to end the connection,
+// as netcat does. An interrupt ends the connection.
+//
+// Examples:
+//
+//	echo hello | spxcat -memlan-demo
+//	spxcat -udp-server 127.0.0.1:213 -l -p 5000
+//	spxcat -udp-server 127.0.0.1:213 00000000:7f0000013039:5000 < file
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/spx"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// options are the parsed command line.
+type options struct {
+	demo    bool
+	server  string
+	iface   string
+	frame   string
+	network uint64
+	listen  bool
+	socket  uint64
+	plain   bool
+	loss    float64
+	timeout time.Duration
+	verbose bool
+	dst     ipx.Addr
+	dstSet  bool
+}
+
+const usageText = `usage: spxcat [flags] network:node:socket   (dial)
+       spxcat [flags] -l [-p socket]        (listen for one connection)
+
+Copies standard input to an SPX connection and the connection to standard
+output. Addresses and sockets are hex, e.g. 00000001:02000000002a:5000.
+
+Link (choose one):
+  -memlan-demo           in-memory segment with an SPX echo service,
+                         dialled when no address is given
+  -udp-server host:port  DOSBox IPX tunnel server
+  -ether IFACE           raw Ethernet (Linux, CAP_NET_RAW)
+
+Flags:
+`
+
+func parse(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("spxcat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		fs.PrintDefaults()
+	}
+	fs.BoolVar(&o.demo, "memlan-demo", false, "use an in-memory segment with an SPX echo service")
+	fs.StringVar(&o.server, "udp-server", "", "DOSBox IPX tunnel server `host:port`")
+	fs.StringVar(&o.iface, "ether", "", "raw Ethernet `interface`")
+	fs.StringVar(&o.frame, "frame", "auto", "frame type for -ether: auto, ethernet_ii, 802.3, 802.2, snap")
+	o.network = 1
+	fs.Var((*hexValue)(&o.network), "net", "network number (hex) of the local segment for -memlan-demo and -ether")
+	fs.BoolVar(&o.listen, "l", false, "listen for one connection instead of dialling")
+	o.socket = 0x5000
+	fs.Var((*hexValue)(&o.socket), "p", "`socket` (hex) to listen on with -l")
+	fs.BoolVar(&o.plain, "plain", false, "speak plain SPX only (no SPX II, packets of at most 576 bytes)")
+	fs.Float64Var(&o.loss, "loss", 0, "packet loss probability on the -memlan-demo segment")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up dialling after `duration`")
+	fs.BoolVar(&o.verbose, "v", false, "report the connection and its counters on standard error")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	links := 0
+	for _, set := range []bool{o.demo, o.server != "", o.iface != ""} {
+		if set {
+			links++
+		}
+	}
+	switch {
+	case links != 1:
+		return o, errors.New("choose exactly one of -memlan-demo, -udp-server and -ether")
+	case fs.NArg() > 1:
+		return o, fmt.Errorf("one address expected, got %q", fs.Args())
+	case o.listen && fs.NArg() == 1:
+		return o, errors.New("-l takes no address")
+	case !o.listen && !o.demo && fs.NArg() == 0:
+		return o, errors.New("no address to dial")
+	case o.socket > math.MaxUint16:
+		return o, fmt.Errorf("-p %x: socket is 16 bits", o.socket)
+	case o.network > math.MaxUint32:
+		return o, fmt.Errorf("-net %x: network is 32 bits", o.network)
+	case o.loss < 0 || o.loss >= 1:
+		return o, fmt.Errorf("-loss %v: want 0 <= loss < 1", o.loss)
+	case o.loss != 0 && !o.demo:
+		return o, errors.New("-loss applies to -memlan-demo only")
+	}
+	if fs.NArg() == 1 {
+		a, err := ipx.ParseAddr(fs.Arg(0))
+		if err != nil {
+			return o, err
+		}
+		o.dst, o.dstSet = a, true
+	}
+	return o, nil
+}
+
+// hexValue is a flag.Value for numbers written in hex, as IPX numbers are.
+type hexValue uint64
+
+func (h *hexValue) String() string { return fmt.Sprintf("%x", uint64(*h)) }
+
+func (h *hexValue) Set(s string) error {
+	var v uint64
+	if _, err := fmt.Sscanf(strings.TrimPrefix(s, "0x"), "%x", &v); err != nil {
+		return fmt.Errorf("not hex: %q", s)
+	}
+	*h = hexValue(v)
+	return nil
+}
+
+// run is main without the process. It returns the exit status: 0 when
+// the copy finished, 1 on a connection or link failure, 2 on a usage
+// error.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "spxcat:", err)
+		return 2
+	}
+	stack, demoAddr, closeAll, err := openLink(ctx, o)
+	if err != nil {
+		fmt.Fprintln(stderr, "spxcat:", err)
+		return 1
+	}
+	defer closeAll()
+	cfg := spx.Config{PlainSPX: o.plain}
+
+	var conn *spx.Conn
+	if o.listen {
+		ln, err := spx.ListenConfig(stack, ipx.Socket(o.socket), cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, "spxcat:", err)
+			return 1
+		}
+		defer ln.Close()
+		fmt.Fprintf(stderr, "spxcat: listening on %v\n", ln.Addr())
+		stopClose := context.AfterFunc(ctx, func() { ln.Close() })
+		conn, err = ln.AcceptSPX()
+		stopClose()
+		if err != nil {
+			fmt.Fprintln(stderr, "spxcat:", err)
+			return 1
+		}
+	} else {
+		dst := demoAddr
+		if o.dstSet {
+			dst = o.dst
+		}
+		dctx, cancel := context.WithTimeout(ctx, o.timeout)
+		conn, err = spx.DialConfig(dctx, stack, dst, cfg)
+		cancel()
+		if err != nil {
+			fmt.Fprintln(stderr, "spxcat:", err)
+			return 1
+		}
+	}
+	if o.verbose {
+		fmt.Fprintf(stderr, "spxcat: connected %v -> %v (SPX II %v, %d bytes per packet)\n",
+			conn.LocalAddr(), conn.RemoteAddr(), conn.SPX2(), conn.MaxData())
+	}
+	stopClose := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stopClose()
+	err = copyBoth(conn, stdin, stdout)
+	if o.verbose {
+		fmt.Fprintf(stderr, "spxcat: %+v\n", conn.Stats())
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "spxcat:", err)
+		return 1
+	}
+	return 0
+}
+
+// copyBoth copies in to conn and conn to out until both directions end.
+func copyBoth(conn *spx.Conn, in io.Reader, out io.Writer) error {
+	sent := make(chan error, 1)
+	go func() {
+		if _, err := io.Copy(conn, in); err != nil {
+			sent <- err
+			return
+		}
+		if conn.SPX2() {
+			sent <- conn.CloseWrite()
+			return
+		}
+		// Plain SPX cannot half-close: wait for the peer to end the
+		// connection, as netcat waits after the end of its input.
+		sent <- nil
+	}()
+	_, recvErr := io.Copy(out, conn)
+	var sendErr error
+	if recvErr == nil {
+		// The peer's data ended cleanly; ours may still be on its way
+		// (SPX II peers take data after releasing their direction).
+		sendErr = <-sent
+		conn.Close()
+	} else {
+		conn.Close() // also ends a send blocked on the connection
+		select {
+		case sendErr = <-sent:
+		case <-time.After(100 * time.Millisecond):
+			// Still reading input (a terminal, say) though the
+			// connection is over: exit without it.
+		}
+	}
+	if errors.Is(sendErr, net.ErrClosed) || errors.Is(sendErr, spx.ErrTerminated) {
+		sendErr = nil // the peer ended the connection first
+	}
+	return errors.Join(sendErr, recvErr)
+}
