@@ -19,6 +19,7 @@ import (
 type Conn struct {
 	m      *mux
 	id     uint16
+	peerID uint16 // the peer's connection id, for accepted connections
 	local  ipx.Addr
 	remote ipx.Addr
 
@@ -65,33 +66,25 @@ func newConn(m *mux, id uint16, remote ipx.Addr, t time.Time) *Conn {
 	return c
 }
 
-// from reports whether a packet from src with header h belongs to c.
-func (c *Conn) from(src ipx.Addr, h *Header) bool {
-	if src.Node != c.remote.Node || src.Socket != c.remote.Socket {
-		return false
-	}
-	if c.remote.Net != 0 && src.Net != c.remote.Net {
-		return false
-	}
+// input hands a packet from src, read into seg, to the endpoint. It
+// returns the segment to read the next packet into, and false if the
+// packet is not c's (another address or connection id).
+func (c *Conn) input(src ipx.Addr, h *Header, data []byte, seg *segment) (*segment, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if src.Node != c.remote.Node || src.Socket != c.remote.Socket || c.remote.Net != 0 && src.Net != c.remote.Net {
+		return seg, false
+	}
 	if c.ep.state == stConnecting {
 		if c.remote.Net == 0 {
-			c.remote.Net = src.Net
+			c.remote.Net = src.Net // we dialled "this network"
 		}
-		return true
+	} else if h.SrcID != c.ep.remoteID {
+		return seg, false
 	}
-	return h.SrcID == c.ep.remoteID
-}
-
-// input hands the packet, read into seg, to the endpoint and returns the
-// segment to read the next packet into.
-func (c *Conn) input(h *Header, data []byte, seg *segment) *segment {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	next := c.ep.inputSeg(h, data, seg, now())
 	c.after()
-	return next
+	return next, true
 }
 
 func (c *Conn) onTimer() {

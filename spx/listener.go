@@ -60,7 +60,7 @@ func (l *Listener) request(h *Header, src ipx.Addr) {
 	m.mu.Lock()
 	// A repeated request means our reply was lost: answer it again.
 	for _, c := range m.conns {
-		if c.remote == src && c.ep.remoteID == h.SrcID {
+		if c.remote == src && c.peerID == h.SrcID {
 			m.mu.Unlock()
 			c.repeatReply()
 			return
@@ -73,6 +73,7 @@ func (l *Listener) request(h *Header, src ipx.Addr) {
 	}
 	id := m.newID()
 	c := newConn(m, id, src, now())
+	c.peerID = h.SrcID // set before c is shared: read without c.mu
 	m.conns[id] = c
 	m.mu.Unlock()
 	c.mu.Lock()

@@ -116,13 +116,15 @@ func (m *mux) readLoop() {
 			m.mu.Unlock()
 			last = c
 		}
-		if c == nil || !c.from(src, &h) {
+		ok := false
+		if c != nil {
+			seg, ok = c.input(src, &h, data, seg)
+		}
+		if !ok {
 			// Novell's SPX ignores packets for connections it does not
 			// know; answering would let a forged packet provoke traffic.
 			m.c.unknownConn.Add(1)
-			continue
 		}
-		seg = c.input(&h, data, seg)
 	}
 }
 
