@@ -345,11 +345,19 @@ func (s *Stack) input(in *stackLink, b []byte, from Node) {
 		return
 	}
 	// Another network: one of ours behind another link, or a remote one.
-	if out := s.linkForNetwork(dst.Net); out != nil && dst.Node == out.Node {
+	out := s.linkForNetwork(dst.Net)
+	switch {
+	case out != nil && dst.Node == out.Node:
 		s.deliver(&p, in.ID, from, nil)
 		return
-	} else if out != nil && dst.Node.IsBroadcast() {
+	case out != nil && dst.Node.IsBroadcast():
+		s.deliver(&p, in.ID, from, nil) // and forward it below
+	case out == nil && in.Network == 0 && (dst.Node == in.Node || dst.Node.IsBroadcast()):
+		// A link whose number we were not told (a DOSBox tunnel): a
+		// packet naming our node there is ours, whatever its network.
+		// A routed packet would name its final host, not us.
 		s.deliver(&p, in.ID, from, nil)
+		return
 	}
 	if !s.cfg.Forward {
 		s.c.notForUs.Add(1)

@@ -541,3 +541,37 @@ func TestInternalNetwork(t *testing.T) {
 		}
 	})
 }
+
+func TestUnknownNetworkLink(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		a := host(t, seg, node(1), 0x42, ipx.StackConfig{}) // knows the number
+		b := host(t, seg, node(2), 0, ipx.StackConfig{})    // was not told
+		ca, cb := listen(t, a, 0x4000), listen(t, b, 0x4000)
+		buf := make([]byte, 8)
+		for _, dst := range []ipx.Addr{
+			{Net: 0x42, Node: node(2), Socket: 0x4000},
+			{Net: 0x42, Node: ipx.NodeBroadcast, Socket: 0x4000},
+		} {
+			if _, err := ca.WriteTo([]byte("x"), dst); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := cb.ReadFrom(buf); err != nil {
+				t.Fatalf("to %v: %v", dst, err)
+			}
+		}
+		// A packet naming another node, even if the wire hands it to
+		// us, is still not ours.
+		raw, _ := seg.Attach(node(9))
+		defer raw.Close()
+		p := ipx.Packet{Header: ipx.Header{Checksum: ipx.ChecksumNone,
+			Dst: ipx.Addr{Net: 0x42, Node: node(3), Socket: 0x4000},
+			Src: ipx.Addr{Net: 0x42, Node: node(9), Socket: 0x4000}}}
+		pb, _ := p.MarshalBinary()
+		raw.WritePacket(pb, node(2))
+		synctest.Wait()
+		if got := b.Stats(); got.Delivered != 2 || got.DropNotForUs != 1 {
+			t.Fatalf("stats %+v, want 2 delivered and 1 not for us", got)
+		}
+	})
+}
