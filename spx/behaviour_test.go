@@ -440,3 +440,29 @@ func TestSequenceWrap(t *testing.T) {
 		t.Errorf("rcvNxt %#x, want %#x", p.b.rcvNxt, end)
 	}
 }
+
+// TestLateRead reads long after the peer ended the connection: the data
+// and then io.EOF are still there, not a keep-alive failure.
+func TestLateRead(t *testing.T) {
+	for _, release := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			n := newTestNet(t, memlan.Config{Seed: 1})
+			c, s, _ := n.connect(t, Config{}, Config{})
+			c.Write([]byte("goodbye"))
+			if release {
+				c.CloseWrite()
+				s.CloseWrite()
+			}
+			c.Close()
+			time.Sleep(5 * time.Minute)
+			got, err := io.ReadAll(s)
+			if err != nil || string(got) != "goodbye" {
+				t.Fatalf("release %v: read %q, %v", release, got, err)
+			}
+			if st := s.Stats(); st.KeepAlives != 0 {
+				t.Errorf("release %v: %d keep-alives to a peer that has gone", release, st.KeepAlives)
+			}
+			s.Close()
+		})
+	}
+}

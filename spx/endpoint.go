@@ -843,6 +843,10 @@ func (e *endpoint) onTimer(now time.Time) {
 		}
 		return
 	}
+	if e.quiet() {
+		e.flushAck(now)
+		return
+	}
 	if now.Sub(e.lastHeard) >= e.cfg.AbortTimeout {
 		e.fail(fmt.Errorf("spx: nothing heard for %v: %w", now.Sub(e.lastHeard), ErrPeerSilent))
 		return
@@ -879,6 +883,14 @@ func (e *endpoint) onTimer(now time.Time) {
 	e.flushAck(now)
 }
 
+// quiet reports a connection with nothing left to exchange, though the
+// owner has not closed it: the peer ended it, or both directions were
+// released. The peer may be gone, so there are no keep-alives and no
+// abort timeout: what was received stays readable, then io.EOF.
+func (e *endpoint) quiet() bool {
+	return e.peerEnded || e.peerReleased && e.relAcked
+}
+
 // nextDeadline is when onTimer must next run; zero if never.
 func (e *endpoint) nextDeadline() time.Time {
 	var t time.Time
@@ -892,6 +904,9 @@ func (e *endpoint) nextDeadline() time.Time {
 		return time.Time{}
 	case stConnecting:
 		return e.rtoAt
+	}
+	if e.quiet() {
+		return e.ackAt
 	}
 	take(e.rtoAt)
 	take(e.ackAt)
