@@ -426,7 +426,7 @@ func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config
 	}
 	m := newMux(stack, pc, &cfg, nil)
 	m.mu.Lock()
-	id := m.newID()
+	id, _ := m.newID() // a new socket: all ids are free
 	c := newConn(m, id, addr, now())
 	m.conns[id] = c
 	m.lnClosed = true // the socket closes with this connection

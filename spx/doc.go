@@ -29,8 +29,18 @@
 // answered by 0xFF. When both ends speak SPX II, CloseWrite sends an orderly
 // release (0xFC, answered by 0xFD): the peer reads io.EOF but may keep
 // sending. SPX II ends also negotiate packets larger than the classic 576
-// bytes, bounded by both ends' links; with a plain SPX peer, packets stay
-// within 576 bytes.
+// bytes: every SPX II packet carries the largest IPX packet its sender
+// takes (its link's MTU, or Config.MaxPacket), and each end sends at most
+// the smaller of the two. With a plain SPX peer, packets stay within 576
+// bytes. The path between the ends is not probed: across a router whose
+// links are smaller than both ends', set Config.MaxPacket.
+//
+// Beyond Novell's SPX, a receiver keeps packets that arrive ahead of a
+// gap (within its allocation) and acknowledges a gap at once with a
+// system packet; three such duplicate acknowledgements make the sender
+// retransmit without waiting for its timer, and after a timeout each
+// partial acknowledgement retransmits the next hole (as TCP's NewReno
+// does). The wire format is unchanged.
 //
 // # Structure
 //

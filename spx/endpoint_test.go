@@ -175,3 +175,51 @@ func TestEndpointRetryLimit(t *testing.T) {
 		t.Fatalf("err = %v, want ErrRetryLimit", p.a.err)
 	}
 }
+
+// TestEndpointEndOfConnection: the end (0xFE) is answered with 0xFF, and
+// answered again if repeated after the connection finished (the first
+// answer was lost).
+func TestEndpointEndOfConnection(t *testing.T) {
+	p := newPipe(t, Config{})
+	p.a.write([]byte("bye"), false, false, p.now)
+	p.a.close(p.now)
+	p.collect()
+	var end outPacket
+	for _, o := range p.toB {
+		if o.h.DatastreamType == DatastreamEndOfConnection {
+			end = o
+		}
+	}
+	if end.h.DatastreamType != DatastreamEndOfConnection || end.h.Control&ControlSystem != 0 {
+		t.Fatalf("no sequenced end of connection in %+v", p.toB)
+	}
+	p.step(time.Millisecond)
+	answered := func() bool {
+		for _, o := range p.toA {
+			if o.h.DatastreamType == DatastreamEndOfConnectionAck && o.h.Control&ControlSystem != 0 && o.h.Ack == end.h.Seq+1 {
+				return true
+			}
+		}
+		return false
+	}
+	if !answered() || !p.b.peerEnded {
+		t.Fatalf("end not answered: %+v", p.toA)
+	}
+	p.run()
+	if p.a.state != stDone || p.a.err != nil {
+		t.Fatalf("closing end: state %v err %v", p.a.state, p.a.err)
+	}
+	if _, err := p.b.write([]byte("x"), false, false, p.now); err != ErrTerminated {
+		t.Errorf("write after the peer's end: %v", err)
+	}
+	p.b.close(p.now)
+	if p.b.state != stDone || p.b.err != nil {
+		t.Fatalf("closed end: state %v err %v", p.b.state, p.b.err)
+	}
+	p.toA = nil
+	p.b.input(&end.h, nil, p.now) // repeated: our 0xFF was lost
+	p.collect()
+	if !answered() {
+		t.Errorf("repeated end not answered after finishing: %+v", p.toA)
+	}
+}

@@ -71,7 +71,12 @@ func (l *Listener) request(h *Header, src ipx.Addr) {
 		m.c.backlogDrops.Add(1)
 		return
 	}
-	id := m.newID()
+	id, ok := m.newID()
+	if !ok {
+		m.mu.Unlock()
+		m.c.backlogDrops.Add(1)
+		return
+	}
 	c := newConn(m, id, src, now())
 	c.peerID = h.SrcID // set before c is shared: read without c.mu
 	m.conns[id] = c

@@ -150,12 +150,15 @@ func (m *mux) shutdown(err error) {
 }
 
 // newID picks a random connection id unused on this socket, never 0 or
-// IDUnknown. Called with m.mu held.
-func (m *mux) newID() uint16 {
+// IDUnknown; false when all are in use. Called with m.mu held.
+func (m *mux) newID() (uint16, bool) {
+	if len(m.conns) >= 0xFFFE {
+		return 0, false
+	}
 	for {
 		id := uint16(rand.UintN(0xFFFE)) + 1 // 1..0xFFFE
 		if _, ok := m.conns[id]; !ok {
-			return id
+			return id, true
 		}
 	}
 }
