@@ -165,6 +165,8 @@ func (c *Conn) unregister() {
 	c.removed = true
 	c.removedFlag.Store(true)
 	c.stopTimer()
+	c.m.cfg.Logger.Debug("spx: connection ended", "local", c.local, "remote", c.remote,
+		"id", c.id, "err", c.ep.err, "retransmits", c.ep.stats.Retransmits)
 	c.m.remove(c) // lock order: c.mu, then m.mu; nothing takes them the other way
 }
 
@@ -448,9 +450,11 @@ func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config
 		c.mu.Lock()
 	}
 	err = c.ep.err
+	spx2 := c.ep.spx2
 	c.mu.Unlock()
 	if err != nil {
 		return nil, opErr(err)
 	}
+	cfg.Logger.Debug("spx: connected", "local", c.local, "remote", addr, "id", id, "spx2", spx2)
 	return c, nil
 }

@@ -69,6 +69,7 @@ func (l *Listener) request(h *Header, src ipx.Addr) {
 	if m.lnClosed || len(l.acceptq) == cap(l.acceptq) {
 		m.mu.Unlock()
 		m.c.backlogDrops.Add(1)
+		m.cfg.Logger.Debug("spx: connection request dropped: backlog full", "from", src, "id", h.SrcID)
 		return
 	}
 	id, ok := m.newID()
@@ -84,7 +85,9 @@ func (l *Listener) request(h *Header, src ipx.Addr) {
 	c.mu.Lock()
 	c.ep.accept(h, now())
 	c.after()
+	spx2 := c.ep.spx2
 	c.mu.Unlock()
+	m.cfg.Logger.Debug("spx: connection accepted", "local", c.local, "remote", src, "id", id, "spx2", spx2)
 	l.acceptq <- c // room checked above; only this goroutine adds
 	select {
 	case <-l.closed:
