@@ -5,52 +5,30 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"runtime"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/netnstest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/echo"
 	"github.com/ipxkit/ipxkit/ipx/ether"
-	"golang.org/x/sys/unix"
 )
 
 // TestRunEther pings over raw Ethernet between two network namespaces
 // the test creates, joined by a veth pair, in every frame type. The
 // responder runs in auto mode and answers in the framing it hears.
 func TestRunEther(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("ipxping: skipping raw Ethernet test: needs root for namespaces and packet sockets")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ipxping: skipping raw Ethernet test: iproute2's ip not found")
-	}
-	prefix := fmt.Sprintf("ipxping%d", os.Getpid())
-	nsA, nsB := prefix+"-a", prefix+"-b"
-	for _, ns := range []string{nsA, nsB} {
-		ipCmd(t, "netns", "add", ns)
-		t.Cleanup(func() {
-			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-				t.Errorf("ip netns del %s: %v\n%s", ns, err, out)
-			}
-		})
-	}
 	macB := ipx.Node{0x02, 0, 0, 0, 0, 0xb}
-	ipCmd(t, "-n", nsA, "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", nsB)
-	ipCmd(t, "-n", nsA, "link", "set", "veth0", "address", "02:00:00:00:00:0a", "up")
-	ipCmd(t, "-n", nsB, "link", "set", "veth0", "address", macB.HardwareAddr().String(), "up")
+	nsA, nsB := netnstest.Pair(t, "ipxping", "veth0",
+		net.HardwareAddr{0x02, 0, 0, 0, 0, 0xa}, macB.HardwareAddr())
 
 	var rl *ether.Link
-	if err := inNS(t, nsB, func() (err error) {
+	netnstest.MustIn(t, nsB, func() (err error) {
 		rl, err = ether.Listen("veth0", ether.Config{})
 		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	rs, err := stackOn(rl, 0x42)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +56,7 @@ func TestRunEther(t *testing.T) {
 			var status int
 			args := []string{"-link", "ether", "-I", "veth0", "-frame", frame, "-net", "42",
 				"-c", "3", "-i", "10ms", "-s", "40", target.String()}
-			if err := inNS(t, nsA, func() error {
+			if err := netnstest.In(t, nsA, func() error {
 				status = run(ctx, args, &out, &errb)
 				return nil
 			}); err != nil {
@@ -89,42 +67,4 @@ func TestRunEther(t *testing.T) {
 			}
 		})
 	}
-}
-
-func ipCmd(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-// inNS runs fn on a thread switched into namespace ns, then switches
-// back. Sockets fn opens stay in ns.
-func inNS(t *testing.T, ns string, fn func() error) error {
-	t.Helper()
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("setns %s: %w", ns, err)
-	}
-	ferr := fn()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// Leave the thread locked: it dies with the goroutine rather than
-		// run others in the wrong namespace.
-		t.Fatalf("setns back from %s: %v", ns, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
 }

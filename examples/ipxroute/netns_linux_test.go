@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ipxkit/ipxkit/internal/netnstest"
 )
 
 // TestMain lets the test binary run as the ipxroute command itself when
@@ -27,30 +28,8 @@ func TestMain(m *testing.M) {
 // runs the memlan demo. The other learns the demo's networks over raw
 // Ethernet. Needs root and iproute2.
 func TestEtherNetns(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and raw sockets")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2's ip command")
-	}
-	id := fmt.Sprintf("ipxrt%d", os.Getpid()%100000)
-	nsA, nsB, vA, vB := id+"a", id+"b", id+"va", id+"vb"
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	for _, ns := range []string{nsA, nsB} {
-		ip("netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	}
-	ip("link", "add", vA, "type", "veth", "peer", "name", vB)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", vA).Run() })
-	ip("link", "set", vA, "netns", nsA)
-	ip("link", "set", vB, "netns", nsB)
-	ip("-n", nsA, "link", "set", vA, "up")
-	ip("-n", nsB, "link", "set", vB, "up")
+	const ifname = "ipx0"
+	nsA, nsB := netnstest.Pair(t, "ipxrt", ifname, nil, nil)
 
 	self, err := os.Executable()
 	if err != nil {
@@ -68,10 +47,10 @@ func TestEtherNetns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var outA, outB bytes.Buffer
-	b := start(ctx, nsB, &outB, "-ether", vB+":802.2:b", "-memlan-demo", "-duration", "4s")
+	b := start(ctx, nsB, &outB, "-ether", ifname+":802.2:b", "-memlan-demo", "-duration", "4s")
 	// A starts once B runs; its start request is answered at once.
 	time.Sleep(time.Second)
-	a := start(ctx, nsA, &outA, "-ether", vA+":802.2:b", "-duration", "2s")
+	a := start(ctx, nsA, &outA, "-ether", ifname+":802.2:b", "-duration", "2s")
 	errA, errB := a.Wait(), b.Wait()
 	if errA != nil || errB != nil {
 		t.Fatalf("exit: %v, %v\nA:\n%s\nB:\n%s", errA, errB, outA.String(), outB.String())

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/netnstest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/mdlayher/packet"
 )
@@ -23,7 +24,7 @@ func BenchmarkNetnsFrame(b *testing.B) {
 	b.Run("baseline=packet.Conn", func(b *testing.B) {
 		conns := make([]*packet.Conn, 2)
 		for i := range conns {
-			err := inNS(b, seg.hosts[i], func() error {
+			netnstest.MustIn(b, seg.hosts[i], func() error {
 				ifi, err := net.InterfaceByName("eth0")
 				if err != nil {
 					return err
@@ -31,9 +32,6 @@ func BenchmarkNetnsFrame(b *testing.B) {
 				conns[i], err = packet.Listen(ifi, packet.Raw, ipx.EtherType, nil)
 				return err
 			})
-			if err != nil {
-				b.Fatal(err)
-			}
 			defer conns[i].Close()
 		}
 		frame := testFrame(b, ipx.FrameEthernetII, src, dst, pkt)

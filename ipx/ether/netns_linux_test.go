@@ -8,23 +8,19 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/netnstest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
 )
 
 // These tests build Linux bridges and hosts out of network namespaces they
-// create (names unique per process and test, removed in t.Cleanup), so no
-// frame leaves them. They need root and iproute2.
-
-var topoSeq atomic.Int32
+// create with netnstest (names unique per process and test, removed in
+// t.Cleanup), so no frame leaves them. They need root and iproute2.
 
 // probeSocket marks the readiness probes that waitReady sends; readNext
 // skips them.
@@ -33,118 +29,14 @@ const probeSocket ipx.Socket = 0x7E57
 // ioTimeout bounds every wait for a frame in these tests.
 const ioTimeout = 5 * time.Second
 
-func needNetns(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("ether: skipping network-namespace test: needs root to create namespaces and packet sockets")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ether: skipping network-namespace test: iproute2's ip not found")
-	}
-	if _, err := os.Stat("/proc/thread-self/ns/net"); err != nil {
-		t.Skipf("ether: skipping network-namespace test: %v", err)
-	}
-}
-
-func ipCmd(t testing.TB, args ...string) {
-	t.Helper()
-	out, err := exec.Command("ip", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-// topo names the namespaces of one test.
-type topo struct {
-	t      testing.TB
-	prefix string
-	ports  int
-}
-
-func newTopo(t testing.TB) *topo {
-	needNetns(t)
-	return &topo{t: t, prefix: fmt.Sprintf("ipxe%d-%d", os.Getpid(), topoSeq.Add(1))}
-}
-
-// ns creates namespace prefix-name and returns its full name.
-func (tp *topo) ns(name string) string {
-	full := tp.prefix + "-" + name
-	ipCmd(tp.t, "netns", "add", full)
-	tp.t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", full).CombinedOutput(); err != nil {
-			tp.t.Errorf("ip netns del %s: %v\n%s", full, err, out)
-		}
-	})
-	return full
-}
-
-// bridge creates a namespace holding bridge br0. With hub set the bridge
-// learns nothing (ageing 0), so it floods every unicast to every port.
-func (tp *topo) bridge(name string, hub bool) string {
-	ns := tp.ns(name)
-	args := []string{"-n", ns, "link", "add", "br0", "type", "bridge", "stp_state", "0"}
-	if hub {
-		args = append(args, "ageing_time", "0")
-	}
-	ipCmd(tp.t, args...)
-	ipCmd(tp.t, "-n", ns, "link", "set", "br0", "up")
-	return ns
-}
-
-// plug connects interface ifname with MAC mac in namespace host to the
-// bridge in namespace br through a veth pair.
-func (tp *topo) plug(br, host, ifname string, mac ipx.Node) {
-	tp.ports++
-	port := fmt.Sprintf("p%d", tp.ports)
-	ipCmd(tp.t, "-n", br, "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", host)
-	ipCmd(tp.t, "-n", host, "link", "set", ifname, "address", mac.HardwareAddr().String(), "up")
-	ipCmd(tp.t, "-n", br, "link", "set", port, "master", "br0", "up")
-}
-
-// inNS runs fn on a thread switched into namespace ns, then switches back.
-func inNS(t testing.TB, ns string, fn func() error) error {
-	t.Helper()
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("setns %s: %w", ns, err)
-	}
-	ferr := fn()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// The thread stays locked, so it ends with this goroutine
-		// instead of running others in the wrong namespace.
-		t.Fatalf("setns back from %s: %v", ns, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
-
 // listenIn opens a Link on ifname in namespace ns.
 func listenIn(t testing.TB, ns, ifname string, cfg Config) *Link {
 	t.Helper()
 	var l *Link
-	err := inNS(t, ns, func() (err error) {
+	netnstest.MustIn(t, ns, func() (err error) {
 		l, err = Listen(ifname, cfg)
 		return err
 	})
-	if errors.Is(err, os.ErrPermission) {
-		t.Skipf("ether: skipping: packet socket not permitted: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("Listen %s in %s: %v", ifname, ns, err)
-	}
 	t.Cleanup(func() { l.Close() })
 	return l
 }
@@ -159,7 +51,7 @@ type sniffer struct {
 func sniff(t testing.TB, ns, ifname string) *sniffer {
 	t.Helper()
 	var c *packet.Conn
-	err := inNS(t, ns, func() error {
+	netnstest.MustIn(t, ns, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			return err
@@ -167,9 +59,6 @@ func sniff(t testing.TB, ns, ifname string) *sniffer {
 		c, err = packet.Listen(ifi, packet.Raw, ethPAll, nil)
 		return err
 	})
-	if err != nil {
-		t.Fatalf("sniffer on %s in %s: %v", ifname, ns, err)
-	}
 	t.Cleanup(func() { c.Close() })
 	return &sniffer{t: t, c: c}
 }
@@ -282,13 +171,13 @@ type segment struct {
 }
 
 func newSegment(t testing.TB, hub bool) *segment {
-	tp := newTopo(t)
-	br := tp.bridge("br", hub)
+	tp := netnstest.New(t, "ipxe")
+	br := tp.Bridge("br", hub)
 	s := &segment{}
 	for i := range 3 {
-		ns := tp.ns(fmt.Sprintf("h%d", i))
+		ns := tp.Namespace(fmt.Sprintf("h%d", i))
 		m := mac(1, i)
-		tp.plug(br, ns, "eth0", m)
+		tp.Plug(br, ns, "eth0", m.HardwareAddr())
 		s.hosts = append(s.hosts, ns)
 		s.macs = append(s.macs, m)
 	}
@@ -478,9 +367,9 @@ func TestNetnsLinkClose(t *testing.T) {
 }
 
 func TestNetnsListenErrors(t *testing.T) {
-	tp := newTopo(t)
-	ns := tp.ns("h")
-	err := inNS(t, ns, func() error {
+	tp := netnstest.New(t, "ipxe")
+	ns := tp.Namespace("h")
+	err := netnstest.In(t, ns, func() error {
 		_, err := Listen("nosuch0", Config{})
 		return err
 	})
@@ -488,7 +377,7 @@ func TestNetnsListenErrors(t *testing.T) {
 		t.Fatal("Listen on a missing interface succeeded")
 	}
 	// Loopback has an all-zero MAC: not a usable node.
-	err = inNS(t, ns, func() error {
+	err = netnstest.In(t, ns, func() error {
 		_, err := Listen("lo", Config{})
 		return err
 	})
@@ -520,8 +409,8 @@ func TestNetnsLinkDownUpRemove(t *testing.T) {
 			}
 		}
 	}()
-	ipCmd(t, "-n", seg.hosts[0], "link", "set", "eth0", "down")
-	ipCmd(t, "-n", seg.hosts[0], "link", "set", "eth0", "up")
+	netnstest.IP(t, "-n", seg.hosts[0], "link", "set", "eth0", "down")
+	netnstest.IP(t, "-n", seg.hosts[0], "link", "set", "eth0", "up")
 	// The bridge port takes a moment to forward again: resend until the
 	// reader has the packet.
 	var err error
@@ -545,8 +434,8 @@ resend:
 	l[0].SetReadDeadline(time.Time{})
 
 	// Write side: the first send after down and up works.
-	ipCmd(t, "-n", seg.hosts[0], "link", "set", "eth0", "down")
-	ipCmd(t, "-n", seg.hosts[0], "link", "set", "eth0", "up")
+	netnstest.IP(t, "-n", seg.hosts[0], "link", "set", "eth0", "down")
+	netnstest.IP(t, "-n", seg.hosts[0], "link", "set", "eth0", "up")
 	if err := l[0].WritePacket(testPacket(t, a, b, "x"), b); err != nil {
 		t.Fatalf("WritePacket after down and up: %v", err)
 	}
@@ -556,7 +445,7 @@ resend:
 		_, _, err := l[0].ReadPacket(make([]byte, 2048))
 		done <- err
 	}()
-	ipCmd(t, "-n", seg.hosts[0], "link", "del", "eth0")
+	netnstest.IP(t, "-n", seg.hosts[0], "link", "del", "eth0")
 	err = <-done
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatal("ReadPacket still blocked after the interface was removed")
@@ -571,11 +460,11 @@ resend:
 // Listen's error then matches os.ErrPermission, which callers and tests
 // use to skip.
 func TestNetnsListenPermission(t *testing.T) {
-	tp := newTopo(t)
-	ns := tp.ns("h")
-	ipCmd(t, "-n", ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
-	ipCmd(t, "-n", ns, "link", "set", "d0", "address", mac(3, 0).HardwareAddr().String(), "up")
-	err := inNS(t, ns, func() error {
+	tp := netnstest.New(t, "ipxe")
+	ns := tp.Namespace("h")
+	netnstest.IP(t, "-n", ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+	netnstest.IP(t, "-n", ns, "link", "set", "d0", "address", mac(3, 0).HardwareAddr().String(), "up")
+	err := netnstest.In(t, ns, func() error {
 		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 		var caps, orig [2]unix.CapUserData
 		if err := unix.Capget(&hdr, &caps[0]); err != nil {
@@ -588,7 +477,7 @@ func TestNetnsListenPermission(t *testing.T) {
 		}
 		l, lerr := Listen("d0", Config{})
 		if err := unix.Capset(&hdr, &orig[0]); err != nil {
-			// inNS leaves the thread locked on failure; it then dies.
+			// In leaves the thread locked on failure; it then dies.
 			t.Fatalf("restoring capabilities: %v", err)
 		}
 		if lerr == nil {
@@ -609,11 +498,11 @@ func TestNetnsListenPermission(t *testing.T) {
 // TestNetnsListenDownInterface opens a Link on an interface that is down
 // and removes it: no ENETDOWN comes then, yet ReadPacket must end.
 func TestNetnsListenDownInterface(t *testing.T) {
-	tp := newTopo(t)
-	ns := tp.ns("h")
-	ipCmd(t, "-n", ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
-	ipCmd(t, "-n", ns, "link", "set", "d0", "address", mac(4, 0).HardwareAddr().String())
-	ipCmd(t, "-n", ns, "link", "set", "d1", "address", mac(4, 1).HardwareAddr().String(), "up")
+	tp := netnstest.New(t, "ipxe")
+	ns := tp.Namespace("h")
+	netnstest.IP(t, "-n", ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+	netnstest.IP(t, "-n", ns, "link", "set", "d0", "address", mac(4, 0).HardwareAddr().String())
+	netnstest.IP(t, "-n", ns, "link", "set", "d1", "address", mac(4, 1).HardwareAddr().String(), "up")
 	l0 := listenIn(t, ns, "d0", Config{})
 	done := make(chan error, 1)
 	go func() {
@@ -621,7 +510,7 @@ func TestNetnsListenDownInterface(t *testing.T) {
 		_, _, err := l0.ReadPacket(make([]byte, 2048))
 		done <- err
 	}()
-	ipCmd(t, "-n", ns, "link", "del", "d1") // takes d0 with it
+	netnstest.IP(t, "-n", ns, "link", "del", "d1") // takes d0 with it
 	if err := <-done; !errors.Is(err, unix.ENODEV) {
 		t.Fatalf("ReadPacket after removal of a down interface = %v, want ENODEV", err)
 	}
@@ -630,14 +519,14 @@ func TestNetnsListenDownInterface(t *testing.T) {
 // TestNetnsListenDownThenUp opens a Link on an interface that is down; it
 // reads once the interface comes up.
 func TestNetnsListenDownThenUp(t *testing.T) {
-	tp := newTopo(t)
-	ns := tp.ns("h")
-	ipCmd(t, "-n", ns, "link", "add", "e0", "type", "veth", "peer", "name", "e1")
-	ipCmd(t, "-n", ns, "link", "set", "e0", "address", mac(5, 0).HardwareAddr().String())
-	ipCmd(t, "-n", ns, "link", "set", "e1", "address", mac(5, 1).HardwareAddr().String(), "up")
+	tp := netnstest.New(t, "ipxe")
+	ns := tp.Namespace("h")
+	netnstest.IP(t, "-n", ns, "link", "add", "e0", "type", "veth", "peer", "name", "e1")
+	netnstest.IP(t, "-n", ns, "link", "set", "e0", "address", mac(5, 0).HardwareAddr().String())
+	netnstest.IP(t, "-n", ns, "link", "set", "e1", "address", mac(5, 1).HardwareAddr().String(), "up")
 	l0 := listenIn(t, ns, "e0", Config{})
 	l1 := listenIn(t, ns, "e1", Config{})
-	ipCmd(t, "-n", ns, "link", "set", "e0", "up")
+	netnstest.IP(t, "-n", ns, "link", "set", "e0", "up")
 	waitReady(t, l0, l1)
 	pkt := testPacket(t, mac(5, 1), mac(5, 0), "up now")
 	if err := l1.WritePacket(pkt, mac(5, 0)); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/netnstest"
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
@@ -114,14 +115,14 @@ func TestNetnsStack(t *testing.T) {
 // namespace whose Stack forwards: network 1 in Ethernet II, network 2 in
 // 802.2, the router's network-2 link in auto mode.
 func TestNetnsStackForward(t *testing.T) {
-	tp := newTopo(t)
-	b1, b2 := tp.bridge("b1", false), tp.bridge("b2", false)
-	h0, r, h1 := tp.ns("h0"), tp.ns("r"), tp.ns("h1")
+	tp := netnstest.New(t, "ipxe")
+	b1, b2 := tp.Bridge("b1", false), tp.Bridge("b2", false)
+	h0, r, h1 := tp.Namespace("h0"), tp.Namespace("r"), tp.Namespace("h1")
 	macH0, macR1, macR2, macH1 := mac(2, 0), mac(2, 1), mac(2, 2), mac(2, 3)
-	tp.plug(b1, h0, "eth0", macH0)
-	tp.plug(b1, r, "eth0", macR1)
-	tp.plug(b2, r, "eth1", macR2)
-	tp.plug(b2, h1, "eth0", macH1)
+	tp.Plug(b1, h0, "eth0", macH0.HardwareAddr())
+	tp.Plug(b1, r, "eth0", macR1.HardwareAddr())
+	tp.Plug(b2, r, "eth1", macR2.HardwareAddr())
+	tp.Plug(b2, h1, "eth0", macH1.HardwareAddr())
 	for _, pair := range [][2][2]string{{{h0, "eth0"}, {r, "eth0"}}, {{r, "eth1"}, {h1, "eth0"}}} {
 		a := listenIn(t, pair[0][0], pair[0][1], Config{FrameType: ipx.FrameEthernetII})
 		b := listenIn(t, pair[1][0], pair[1][1], Config{FrameType: ipx.FrameEthernetII})
