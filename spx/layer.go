@@ -1,6 +1,8 @@
 package spx
 
 import (
+	"strconv"
+
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
@@ -59,6 +61,16 @@ func (s *SPX) SerializeTo(b gopacket.SerializeBuffer, opts gopacket.SerializeOpt
 	}
 	_, err = s.Header.AppendBinary(buf[:0])
 	return err
+}
+
+// Summary describes the header and the data length in one line, for
+// packet dumps.
+func (s *SPX) Summary() string {
+	sum := s.Header.Summary()
+	if len(s.Payload) > 0 {
+		sum += " data " + strconv.Itoa(len(s.Payload))
+	}
+	return sum
 }
 
 func decodeSPX(data []byte, p gopacket.PacketBuilder) error {

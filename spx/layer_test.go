@@ -72,8 +72,8 @@ func TestLayerAfterIPX(t *testing.T) {
 					t.Errorf("payload %q", l.Payload)
 				}
 				var s ipx.Summarizer = l
-				if !strings.HasPrefix(s.Summary(), "SPX ") {
-					t.Errorf("summary %q", s.Summary())
+				if sum := s.Summary(); !strings.HasPrefix(sum, "SPX ") || !strings.HasSuffix(sum, " data 7") {
+					t.Errorf("summary %q", sum)
 				}
 			})
 		}
