@@ -466,3 +466,32 @@ func TestLateRead(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopback dials a listener on the same Stack.
+func TestLoopback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newTestNet(t, memlan.Config{Seed: 1})
+		ln, err := Listen(n.a, 0x5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.AcceptSPX()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("self"))
+			c.Close()
+		}()
+		c, err := Dial(context.Background(), n.a, ipx.Addr{Net: 1, Node: n.nodeA, Socket: 0x5000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(c)
+		if err != nil || string(got) != "self" {
+			t.Fatalf("got %q, %v", got, err)
+		}
+		c.Close()
+	})
+}
