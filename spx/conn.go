@@ -438,7 +438,9 @@ func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config
 	c.mu.Lock()
 	c.ep.dial(now())
 	c.after()
-	for c.ep.state == stConnecting {
+	// SPX II session setup includes the size probe: wait for it, so
+	// the connection starts with its packet size settled.
+	for c.ep.state == stConnecting || c.ep.state == stEstablished && c.ep.probe == probeSent {
 		w := c.waitChan()
 		c.mu.Unlock()
 		select {

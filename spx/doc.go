@@ -30,10 +30,12 @@
 // release (0xFC, answered by 0xFD): the peer reads io.EOF but may keep
 // sending. SPX II ends also negotiate packets larger than the classic 576
 // bytes: every SPX II packet carries the largest IPX packet its sender
-// takes (its link's MTU, or Config.MaxPacket), and each end sends at most
-// the smaller of the two. With a plain SPX peer, packets stay within 576
-// bytes. The path between the ends is not probed: across a router whose
-// links are smaller than both ends', set Config.MaxPacket.
+// takes (its link's MTU, or Config.MaxPacket). Each end then sends one
+// sequenced probe with the negotiate flag, padded to the smaller of the
+// two sizes; if it is acknowledged whole, data packets grow to that size,
+// and if it is lost twice (a router on the way takes less) it goes again
+// empty and packets stay within 576 bytes. Dial returns once its probe
+// has settled. With a plain SPX peer, packets stay within 576 bytes.
 //
 // Beyond Novell's SPX, a receiver keeps packets that arrive ahead of a
 // gap (within its allocation) and acknowledges a gap at once with a

@@ -81,6 +81,8 @@ type endpoint struct {
 	localID, remoteID uint16
 	spx2              bool // both ends speak SPX II
 	localMax, peerMax int  // largest IPX packets each end takes
+	sendMax           int  // largest IPX packet we send: 576 until a probe confirms more
+	probe             probeState
 
 	// Send side. sendq holds segments from sndUna on; the first sent of
 	// them have been transmitted at least once.
@@ -136,6 +138,7 @@ func newEndpoint(cfg *Config, pool *segPool, id uint16, localMax int, now time.T
 		localID:   id,
 		localMax:  localMax,
 		peerMax:   ipx.MaxPacketLen,
+		sendMax:   ipx.MaxPacketLen,
 		sendq:     newRing(cfg.Window),
 		readyq:    newRing(cfg.Window),
 		ooo:       make([]*segment, cfg.Window),
@@ -219,7 +222,44 @@ func (e *endpoint) maxData() int {
 	if !e.spx2 {
 		return ipx.MaxPacketLen - ipx.HeaderLen - HeaderLen
 	}
-	return min(e.localMax, e.peerMax) - ipx.HeaderLen - HeaderLen2
+	return e.sendMax - ipx.HeaderLen - HeaderLen2
+}
+
+// probeState tracks the SPX II size probe.
+type probeState uint8
+
+const (
+	probeNone probeState = iota // not started
+	probeSent                   // queued or in flight
+	probeDone                   // confirmed or given up
+)
+
+// probeRetries is how often a size probe is sent whole before it is
+// shrunk: the path is then taken not to carry the size.
+const probeRetries = 2
+
+// startProbe begins size negotiation once both ends' sizes are known:
+// a sequenced packet with the negotiate flag, padded to the size both
+// ends take. If it is acknowledged whole, the path carries that size and
+// data packets grow to it; if it is lost probeRetries times it is sent
+// again empty (so the connection goes on) and packets stay at 576 bytes.
+// The receiver consumes it without delivering anything.
+func (e *endpoint) startProbe(now time.Time) {
+	if e.probe != probeNone || e.state != stEstablished || !e.spx2 {
+		return
+	}
+	e.probe = probeDone
+	size := min(e.localMax, e.peerMax)
+	if size <= ipx.MaxPacketLen || e.sendq.full() || e.relQueued || e.finQueued || e.peerEnded {
+		return
+	}
+	s := e.newSegment()
+	s.seq = e.sndUna + uint16(e.sendq.len())
+	s.ctl = ControlNegotiate
+	s.data = s.data[:size-ipx.HeaderLen-HeaderLen2]
+	clear(s.data)
+	e.sendq.push(s)
+	e.probe = probeSent
 }
 
 // newSegment takes a segment from e's own free list, else the pool: the
@@ -274,7 +314,7 @@ func (e *endpoint) writable() bool {
 		return true
 	}
 	t := e.sendq.back()
-	return e.sent < e.sendq.len() && t.dstype == 0 && t.ctl&ControlEOM == 0 && len(t.data) < e.maxData()
+	return e.sent < e.sendq.len() && t.dstype == 0 && t.ctl == 0 && len(t.data) < e.maxData()
 }
 
 // writeErr is the error a write meets now, or nil.
@@ -409,6 +449,7 @@ func (e *endpoint) finish(err error) {
 	}
 	e.state = stDone
 	e.err = err
+	e.probe = probeDone
 	for e.sendq.len() > 0 {
 		e.recycle(e.sendq.pop())
 	}
@@ -466,6 +507,9 @@ func (e *endpoint) retransmit(now time.Time) {
 	s.retx++
 	s.lastSent = now
 	e.stats.Retransmits++
+	if s.ctl&ControlNegotiate != 0 && s.retx > probeRetries && len(s.data) > 0 {
+		s.data = s.data[:0] // the path does not carry the size: go on small
+	}
 	if s.retx > e.cfg.RetryLimit {
 		e.fail(fmt.Errorf("spx: packet %d unacknowledged after %d retransmissions: %w", s.seq, e.cfg.RetryLimit, ErrRetryLimit))
 		return
@@ -528,6 +572,7 @@ func (e *endpoint) recv(h *Header, data []byte, seg *segment, now time.Time) {
 	}
 	if e.spx2 && h.HasNegotiationSize() && int(h.NegotiationSize) >= ipx.MaxPacketLen {
 		e.peerMax = int(h.NegotiationSize)
+		e.startProbe(now)
 	}
 	e.processAck(h, now)
 	if e.state == stDone {
@@ -562,6 +607,12 @@ func (e *endpoint) processAck(h *Header, now time.Time) {
 			s := e.sendq.pop()
 			if s.retx > 0 && s.lastSent.After(retxLast) {
 				retxLast = s.lastSent
+			}
+			if s.ctl&ControlNegotiate != 0 {
+				e.probe = probeDone
+				if len(s.data) > 0 { // arrived whole
+					e.sendMax = min(e.localMax, e.peerMax)
+				}
 			}
 			switch s.dstype {
 			case DatastreamOrderlyRelease:
@@ -710,7 +761,7 @@ func (e *endpoint) store(h *Header, data []byte, seg *segment) *segment {
 		e.adopted = true
 	}
 	s.seq = h.Seq
-	s.ctl = h.Control & (ControlEOM | ControlAttention)
+	s.ctl = h.Control & (ControlEOM | ControlAttention | ControlNegotiate)
 	s.dstype = h.DatastreamType
 	return s
 }
@@ -720,16 +771,20 @@ func (e *endpoint) store(h *Header, data []byte, seg *segment) *segment {
 func (e *endpoint) deliver(s *segment) {
 	e.rcvNxt++
 	switch {
+	case s.ctl&ControlNegotiate != 0 && e.spx2:
+		e.recycle(s) // a size probe: padding only
 	case s.dstype == DatastreamEndOfConnection:
 		e.recycle(s)
 		e.peerEnded = true
 		e.pendingType = DatastreamEndOfConnectionAck
 		e.ackNow = true
-		// Our unsent and unacknowledged data is lost with the connection.
+		// Our unsent and unacknowledged data is lost with the connection,
+		// a size probe with it.
 		for e.sendq.len() > 0 {
 			e.recycle(e.sendq.pop())
 		}
 		e.sent = 0
+		e.probe = probeDone
 		e.rtoAt = time.Time{}
 		e.dropOOO()
 		if e.appClosed {

@@ -86,3 +86,76 @@ func TestThroughRouter(t *testing.T) {
 		}
 	})
 }
+
+// TestNarrowPath crosses two routers joined by a segment of MTU 800,
+// while both ends sit on segments of MTU 1500: the size probe is lost,
+// so the connection settles at 576-byte packets instead of failing.
+func TestNarrowPath(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		segA := memlan.NewSegment(memlan.Config{Seed: 1})
+		segMid := memlan.NewSegment(memlan.Config{Seed: 2, MTU: 800})
+		segB := memlan.NewSegment(memlan.Config{Seed: 3})
+		node := func(n byte) ipx.Node { return ipx.Node{2, 0, 0, 0, 0, n} }
+		stack := func(forward bool, routes ipx.RouteSource, links ...any) *ipx.Stack {
+			s, err := ipx.NewStack(ipx.StackConfig{Forward: forward, Routes: routes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			for i := 0; i < len(links); i += 3 {
+				l, err := links[i].(*memlan.Segment).Attach(links[i+1].(ipx.Node))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.AddLink(l, links[i+2].(ipx.Network)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return s
+		}
+		var ra, rr1, rr2, rb ipx.StaticRoutes
+		ra.Set(ipx.NetworkDefault, ipx.Route{Link: 1, NextHop: node(0x11), Hops: 1, Ticks: 1})
+		rr1.Set(3, ipx.Route{Link: 2, NextHop: node(0x22), Hops: 1, Ticks: 1})
+		rr2.Set(1, ipx.Route{Link: 1, NextHop: node(0x21), Hops: 1, Ticks: 1})
+		rb.Set(ipx.NetworkDefault, ipx.Route{Link: 1, NextHop: node(0x32), Hops: 1, Ticks: 1})
+		sa := stack(false, &ra, segA, node(1), ipx.Network(1))
+		stack(true, &rr1, segA, node(0x11), ipx.Network(1), segMid, node(0x21), ipx.Network(2))
+		stack(true, &rr2, segMid, node(0x22), ipx.Network(2), segB, node(0x32), ipx.Network(3))
+		sb := stack(false, &rb, segB, node(3), ipx.Network(3))
+
+		ln, err := Listen(sb, 0x5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.AcceptSPX()
+			if err != nil {
+				return
+			}
+			io.Copy(c, c)
+			c.CloseWrite()
+			c.Close()
+		}()
+		c, err := Dial(context.Background(), sa, ipx.Addr{Net: 3, Node: node(3), Socket: 0x5000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if got, want := c.MaxData(), ipx.MaxPacketLen-ipx.HeaderLen-HeaderLen2; got != want {
+			t.Errorf("MaxData %d, want %d: the path carries 800 bytes only", got, want)
+		}
+		data := bytes.Repeat([]byte("narrow "), 5000)
+		go func() {
+			c.Write(data)
+			c.CloseWrite()
+		}()
+		got, err := io.ReadAll(c)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("echo: %d bytes, %v", len(got), err)
+		}
+		if st := c.Stats(); st.Retransmits != probeRetries+1 {
+			t.Errorf("%d retransmissions, want %d (the probe's)", st.Retransmits, probeRetries+1)
+		}
+	})
+}
