@@ -495,3 +495,49 @@ func TestLoopback(t *testing.T) {
 		c.Close()
 	})
 }
+
+// TestListenerClose: closing the Listener unblocks Accept and leaves
+// accepted connections working; closing the Stack fails everything.
+func TestListenerClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newTestNet(t, memlan.Config{Seed: 1})
+		c, s, ln := n.connect(t, Config{}, Config{})
+		accErr := make(chan error, 1)
+		go func() {
+			_, err := ln.Accept()
+			accErr <- err
+		}()
+		synctest.Wait()
+		if err := ln.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-accErr; !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Accept after Close: %v", err)
+		}
+		if err := ln.Close(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("second Close: %v", err)
+		}
+		// The accepted connection goes on.
+		c.Write([]byte("still here"))
+		buf := make([]byte, 10)
+		if _, err := io.ReadFull(s, buf); err != nil || string(buf) != "still here" {
+			t.Fatalf("after listener close: %q %v", buf, err)
+		}
+		// New connections are not taken.
+		_, err := DialConfig(context.Background(), n.a, ipx.Addr{Net: 1, Node: n.nodeB, Socket: 0x5000}, Config{RetryLimit: 2})
+		if !errors.Is(err, ErrConnRefused) {
+			t.Errorf("dial a closed listener: %v", err)
+		}
+		// Closing the Stack ends the connections on it.
+		readErr := make(chan error, 1)
+		go func() {
+			_, err := s.Read(buf)
+			readErr <- err
+		}()
+		synctest.Wait()
+		n.b.Close()
+		if err := <-readErr; !errors.Is(err, net.ErrClosed) {
+			t.Errorf("read on a closed stack: %v", err)
+		}
+	})
+}
