@@ -1,6 +1,7 @@
 package ipx
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -36,10 +37,11 @@ type WriteOptions struct {
 // addresses; ReadMsg and WriteMsg add the full header, the link and the
 // packet type, without allocating.
 type Conn struct {
-	s     *Stack
-	sock  Socket
-	queue chan *pbuf
-	ptype atomic.Uint32
+	s       *Stack
+	sock    Socket
+	handler Handler // nil: packets are queued for ReadMsg
+	queue   chan *pbuf
+	ptype   atomic.Uint32
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -49,16 +51,23 @@ type Conn struct {
 
 var _ net.PacketConn = (*Conn)(nil)
 
-func newConn(s *Stack, sock Socket) *Conn {
+func newConn(s *Stack, sock Socket, h Handler) *Conn {
+	qlen := s.cfg.QueueLen
+	if h != nil {
+		qlen = 0
+	}
 	return &Conn{
-		s:      s,
-		sock:   sock,
-		queue:  make(chan *pbuf, s.cfg.QueueLen),
-		closed: make(chan struct{}),
-		rd:     newDeadline(),
-		wd:     newDeadline(),
+		s:       s,
+		sock:    sock,
+		handler: h,
+		queue:   make(chan *pbuf, qlen),
+		closed:  make(chan struct{}),
+		rd:      newDeadline(),
+		wd:      newDeadline(),
 	}
 }
+
+func (c *Conn) isClosed() bool { return isClosed(c.closed) }
 
 // enqueue hands a packet to the reader without blocking; false when the
 // queue is full or the Conn closed.
@@ -96,6 +105,9 @@ func (c *Conn) SetPacketType(t PacketType) { c.ptype.Store(uint32(t)) }
 // payload length and the packet's header, link and previous hop. A payload
 // longer than b is truncated, as with UDP.
 func (c *Conn) ReadMsg(b []byte) (int, RecvInfo, error) {
+	if c.handler != nil {
+		return 0, RecvInfo{}, c.opErr("read", nil, errHandlerRead)
+	}
 	select {
 	case <-c.closed:
 		return 0, RecvInfo{}, c.opErr("read", nil, net.ErrClosed)
@@ -199,6 +211,9 @@ func (c *Conn) opErr(op string, addr net.Addr, err error) error {
 	}
 	return &net.OpError{Op: op, Net: "ipx", Source: c.Addr(), Addr: addr, Err: err}
 }
+
+// errHandlerRead: a ListenFunc socket delivers to its handler, not to reads.
+var errHandlerRead = fmt.Errorf("ipx: socket delivers to a handler: %w", errors.ErrUnsupported)
 
 // errTimeout is os.ErrDeadlineExceeded, which reports Timeout() == true.
 var errTimeout error = os.ErrDeadlineExceeded

@@ -215,9 +215,33 @@ func (s *Stack) Stats() StackStats {
 	}
 }
 
+// Handler receives a socket's packets inline, as ListenFunc arranges.
+// payload and info are valid only during the call. It may run in several
+// goroutines at once (one per link, and any local sender's), must not
+// block, and may be re-entered if it sends to another local handler
+// socket: so it must not hold a lock while calling WriteMsg.
+type Handler func(payload []byte, info *RecvInfo)
+
 // Listen binds socket sock and returns its Conn. Socket 0 picks a free
 // socket in the dynamic range 0x4000–0x7FFF.
 func (s *Stack) Listen(sock Socket) (*Conn, error) {
+	return s.listen(sock, nil)
+}
+
+// ListenFunc binds socket sock like Listen, but hands each arriving packet
+// to h in the goroutine that received it, with no queue and no copy. It
+// is for protocols built on IPX (SPX, RIP, SAP) that demultiplex packets
+// themselves: it saves a queue and a goroutine switch per packet. The
+// returned Conn sends; its reads fail. Calls under way may finish after
+// Close returns.
+func (s *Stack) ListenFunc(sock Socket, h Handler) (*Conn, error) {
+	if h == nil {
+		return nil, opErr("listen", nil, errors.New("ipx: nil handler"))
+	}
+	return s.listen(sock, h)
+}
+
+func (s *Stack) listen(sock Socket, h Handler) (*Conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -242,7 +266,7 @@ func (s *Stack) Listen(sock Socket) (*Conn, error) {
 	} else if _, used := s.socks[sock]; used {
 		return nil, opErr("listen", Addr{Socket: sock}, fmt.Errorf("ipx: socket %v: %w", sock, ErrSocketInUse))
 	}
-	c := newConn(s, sock)
+	c := newConn(s, sock, h)
 	s.socks[sock] = c
 	return c, nil
 }
@@ -411,6 +435,16 @@ func (s *Stack) deliver(p *Packet, link LinkID, from Node, sender *Conn) {
 	}
 	if c == nil {
 		s.c.noSocket.Add(1)
+		return
+	}
+	if c.handler != nil {
+		if c.isClosed() {
+			s.c.noSocket.Add(1)
+			return
+		}
+		info := RecvInfo{Header: p.Header, Link: link, From: from}
+		c.handler(p.Payload, &info)
+		s.c.delivered.Add(1)
 		return
 	}
 	pb := s.getBuf()

@@ -575,3 +575,50 @@ func TestUnknownNetworkLink(t *testing.T) {
 		}
 	})
 }
+
+func TestListenFunc(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		a := host(t, seg, node(1), 1, ipx.StackConfig{})
+		b := host(t, seg, node(2), 1, ipx.StackConfig{})
+		type got struct {
+			data string
+			src  ipx.Addr
+			link ipx.LinkID
+		}
+		var received []got
+		hc, err := b.ListenFunc(0x4500, func(p []byte, info *ipx.RecvInfo) {
+			received = append(received, got{string(p), info.Header.Src, info.Link})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ca := listen(t, a, 0x4000)
+		ca.WriteTo([]byte("one"), hc.Addr())
+		ca.WriteTo([]byte("two"), hc.Addr())
+		synctest.Wait()
+		want := []got{{"one", ca.Addr(), 1}, {"two", ca.Addr(), 1}}
+		if len(received) != 2 || received[0] != want[0] || received[1] != want[1] {
+			t.Fatalf("handler got %+v, want %+v", received, want)
+		}
+		if _, _, err := hc.ReadMsg(make([]byte, 4)); !errors.Is(err, errors.ErrUnsupported) {
+			t.Fatalf("ReadMsg on a handler socket: %v", err)
+		}
+		// It sends like any Conn, and stops receiving once closed.
+		if _, err := hc.WriteTo([]byte("back"), ca.Addr()); err != nil {
+			t.Fatal(err)
+		}
+		if n, _, err := ca.ReadFrom(make([]byte, 8)); err != nil || n != 4 {
+			t.Fatalf("reply: %d %v", n, err)
+		}
+		hc.Close()
+		ca.WriteTo([]byte("late"), hc.Addr())
+		synctest.Wait()
+		if len(received) != 2 {
+			t.Fatalf("handler called after Close: %+v", received)
+		}
+		if _, err := b.ListenFunc(0x4501, nil); err == nil {
+			t.Fatal("nil handler accepted")
+		}
+	})
+}
