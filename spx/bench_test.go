@@ -156,6 +156,9 @@ func benchSPX(b *testing.B, links benchLinks) {
 	b.ReportMetric(float64(st.Retransmits)/float64(b.N), "retx/op")
 	b.ReportMetric(float64(sa.Stats().DropQueueFull+sb.Stats().DropQueueFull), "qdrops")
 	b.ReportMetric(float64(st.Timeouts), "timeouts")
+	// Packets the receiver sent (acknowledgements, window updates) per
+	// data packet: each costs the link as much as a data packet.
+	b.ReportMetric(float64(s.Stats().PacketsSent)/float64(b.N), "acks/op")
 	c.Close()
 	s.Close()
 }

@@ -35,7 +35,15 @@ type Conn struct {
 	removed      bool
 	removedFlag  atomic.Bool // removed, for the mux's lock-free cache
 	lingerUntil  time.Time
-	wbuf         []byte
+
+	// Packets the endpoint queued are encoded into out by after and
+	// written by unlock once c.mu is released: a write may loop back
+	// into a handler of this Stack that takes c.mu (ipx.Handler).
+	// sending marks a goroutine writing them; the others leave theirs
+	// to it, which keeps packets in order.
+	out, outSpare, outFree [][]byte
+	sending                bool
+	removePending          bool // unregistered: tell the mux after the writes
 
 	wmu    sync.Mutex // one writer at a time, so writes do not interleave
 	rd, wd *deadline
@@ -60,36 +68,35 @@ func newConn(m *mux, id uint16, remote ipx.Addr, t time.Time) *Conn {
 	}
 	lm := m.localMax(remote)
 	c.ep = newEndpoint(m.cfg, m.pool, id, lm, t)
-	c.wbuf = make([]byte, 0, lm)
 	c.timer = time.AfterFunc(time.Hour, c.onTimer)
 	c.timer.Stop()
 	return c
 }
 
-// input hands a packet from src, read into seg, to the endpoint. It
-// returns the segment to read the next packet into, and false if the
-// packet is not c's (another address or connection id).
-func (c *Conn) input(src ipx.Addr, h *Header, data []byte, seg *segment) (*segment, bool) {
+// input hands a packet from src to the endpoint, which copies what data
+// it keeps. It reports false if the packet is not c's (another address
+// or connection id).
+func (c *Conn) input(src ipx.Addr, h *Header, data []byte) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if src.Node != c.remote.Node || src.Socket != c.remote.Socket || c.remote.Net != 0 && src.Net != c.remote.Net {
-		return seg, false
+		return false
 	}
 	if c.ep.state == stConnecting {
 		if c.remote.Net == 0 {
 			c.remote.Net = src.Net // we dialled "this network"
 		}
 	} else if h.SrcID != c.ep.remoteID {
-		return seg, false
+		return false
 	}
-	next := c.ep.inputSeg(h, data, seg, now())
+	c.ep.input(h, data, now())
 	c.after()
-	return next, true
+	return true
 }
 
 func (c *Conn) onTimer() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	t := now()
 	c.timerAt = time.Time{}
 	if c.ep.state == stDone && !c.lingerUntil.IsZero() && !t.Before(c.lingerUntil) {
@@ -103,15 +110,16 @@ func (c *Conn) onTimer() {
 
 func (c *Conn) abort(err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	c.ep.fail(err)
 	c.lingerUntil = time.Time{}
 	c.after()
 }
 
-// after runs after every call into the endpoint, with c.mu held: it sends
-// what the endpoint queued, rearms the timer, wakes waiters and retires a
-// finished connection.
+// after runs after every call into the endpoint, with c.mu held: it
+// queues what the endpoint sent for unlock to write, rearms the timer,
+// wakes waiters and retires a finished connection. Whoever calls it
+// releases c.mu with unlock.
 func (c *Conn) after() {
 	if c.pendingClose && c.ep.state == stEstablished {
 		c.pendingClose = !c.ep.close(now())
@@ -164,24 +172,58 @@ func (c *Conn) unregister() {
 	}
 	c.removed = true
 	c.removedFlag.Store(true)
+	c.removePending = true // after the last packets: removal may close the socket
 	c.stopTimer()
 	c.m.cfg.Logger.Debug("spx: connection ended", "local", c.local, "remote", c.remote,
 		"id", c.id, "err", c.ep.err, "retransmits", c.ep.stats.Retransmits)
-	c.m.remove(c) // lock order: c.mu, then m.mu; nothing takes them the other way
 }
 
-// flush sends the packets the endpoint queued. Send errors are not
-// reported: SPX recovers lost packets itself.
+// flush encodes the packets the endpoint queued into c.out. They are
+// copied: the segments they come from change once c.mu is released.
 func (c *Conn) flush() {
 	for _, p := range c.ep.takeOut() {
-		var b []byte
-		if p.seg != nil {
-			b = p.seg.wire(&p.h) // header in the segment's headroom: no copy
+		var buf []byte
+		if n := len(c.outFree); n > 0 {
+			buf = c.outFree[n-1][:0]
+			c.outFree = c.outFree[:n-1]
 		} else {
-			b, _ = p.h.AppendBinary(c.wbuf[:0])
-			b = append(b, p.data...)
+			buf = make([]byte, 0, HeaderLen2+c.ep.localMax-ipx.HeaderLen)
 		}
-		c.m.pc.WriteMsg(b, c.remote, ipx.WriteOptions{Type: ipx.TypeSPX})
+		buf, _ = p.h.AppendBinary(buf)
+		c.out = append(c.out, append(buf, p.data...))
+	}
+}
+
+// unlock releases c.mu, first writing the packets after queued unless
+// another goroutine is writing them already. Write errors are not
+// reported: SPX recovers lost packets itself, and a closed Stack is
+// noticed by the mux.
+func (c *Conn) unlock() {
+	for len(c.out) > 0 && !c.sending {
+		c.sending = true
+		batch, dst := c.out, c.remote
+		c.out = c.outSpare[:0]
+		c.mu.Unlock()
+		for _, b := range batch {
+			c.m.pc.WriteMsg(b, dst, ipx.WriteOptions{Type: ipx.TypeSPX})
+		}
+		c.mu.Lock()
+		c.sending = false
+		for _, b := range batch {
+			if len(c.outFree) < 2*c.m.cfg.Window {
+				c.outFree = append(c.outFree, b)
+			}
+		}
+		clear(batch)
+		c.outSpare = batch[:0]
+	}
+	remove := c.removePending && !c.sending
+	if remove {
+		c.removePending = false
+	}
+	c.mu.Unlock()
+	if remove {
+		c.m.remove(c)
 	}
 }
 
@@ -217,21 +259,22 @@ func (c *Conn) read(b []byte, msg bool) (int, MessageInfo, error) {
 	for {
 		c.mu.Lock()
 		if c.closed {
-			c.mu.Unlock()
+			c.unlock()
 			return 0, MessageInfo{}, c.opErr("read", net.ErrClosed)
 		}
-		if isClosedChan(c.rd.wait()) {
-			c.mu.Unlock()
+		dl := c.rd.wait()
+		if isClosedChan(dl) {
+			c.unlock()
 			return 0, MessageInfo{}, c.opErr("read", errTimeout)
 		}
 		if len(b) == 0 {
-			c.mu.Unlock()
+			c.unlock()
 			return 0, MessageInfo{}, nil
 		}
 		if c.ep.readable() {
 			n, info, end, err := c.ep.read(b, msg, now())
 			c.after()
-			c.mu.Unlock()
+			c.unlock()
 			switch {
 			case err != nil:
 				return n, info, c.opErr("read", err)
@@ -241,10 +284,10 @@ func (c *Conn) read(b []byte, msg bool) (int, MessageInfo, error) {
 			return n, info, nil
 		}
 		w := c.waitChan()
-		c.mu.Unlock()
+		c.unlock()
 		select {
 		case <-w:
-		case <-c.rd.wait():
+		case <-dl:
 		case <-c.closeCh:
 		}
 	}
@@ -271,11 +314,12 @@ func (c *Conn) write(b []byte, eom, attn bool) (int, error) {
 	for {
 		c.mu.Lock()
 		if c.closed {
-			c.mu.Unlock()
+			c.unlock()
 			return off, c.opErr("write", net.ErrClosed)
 		}
-		if isClosedChan(c.wd.wait()) {
-			c.mu.Unlock()
+		dl := c.wd.wait()
+		if isClosedChan(dl) {
+			c.unlock()
 			return off, c.opErr("write", errTimeout)
 		}
 		if c.ep.writable() {
@@ -283,22 +327,22 @@ func (c *Conn) write(b []byte, eom, attn bool) (int, error) {
 				// An empty message still takes a packet.
 				_, err := c.ep.write(nil, true, attn, now())
 				c.after()
-				c.mu.Unlock()
+				c.unlock()
 				return 0, c.opErr("write", err)
 			}
 			n, err := c.ep.write(b[off:], eom, attn, now())
 			off += n
 			c.after()
 			if err != nil || off == len(b) {
-				c.mu.Unlock()
+				c.unlock()
 				return off, c.opErr("write", err)
 			}
 		}
 		w := c.waitChan()
-		c.mu.Unlock()
+		c.unlock()
 		select {
 		case <-w:
-		case <-c.wd.wait():
+		case <-dl:
 		case <-c.closeCh:
 		}
 	}
@@ -314,17 +358,17 @@ func (c *Conn) CloseWrite() error {
 	for {
 		c.mu.Lock()
 		if c.closed {
-			c.mu.Unlock()
+			c.unlock()
 			return c.opErr("close", net.ErrClosed)
 		}
 		ok, err := c.ep.closeWrite(now())
 		c.after()
 		if ok || err != nil {
-			c.mu.Unlock()
+			c.unlock()
 			return c.opErr("close", err)
 		}
 		w := c.waitChan()
-		c.mu.Unlock()
+		c.unlock()
 		select {
 		case <-w:
 		case <-c.wd.wait():
@@ -338,7 +382,7 @@ func (c *Conn) CloseWrite() error {
 // reads and writes are unblocked.
 func (c *Conn) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if c.closed {
 		return c.opErr("close", net.ErrClosed)
 	}
@@ -355,7 +399,7 @@ func (c *Conn) LocalAddr() net.Addr { return c.local }
 // RemoteAddr returns the peer's IPX address.
 func (c *Conn) RemoteAddr() net.Addr {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.remote
 }
 
@@ -377,7 +421,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
 // SPX2 reports whether both ends negotiated SPX II.
 func (c *Conn) SPX2() bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.ep.spx2
 }
 
@@ -385,21 +429,21 @@ func (c *Conn) SPX2() bool {
 // SPX, more when SPX II negotiated larger packets.
 func (c *Conn) MaxData() int {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.ep.maxData()
 }
 
 // Stats returns the connection's counters.
 func (c *Conn) Stats() Stats {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.ep.statsSnapshot()
 }
 
 // ID returns the local and remote connection ids.
 func (c *Conn) ID() (local, remote uint16) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	return c.ep.localID, c.ep.remoteID
 }
 
@@ -422,18 +466,16 @@ func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config
 	if addr.Node.IsBroadcast() {
 		return nil, opErr(fmt.Errorf("spx: dial broadcast address %v: %w", addr, ipx.ErrBadAddr))
 	}
-	pc, err := stack.Listen(0)
+	m, err := newMux(stack, 0, &cfg, nil)
 	if err != nil {
 		return nil, opErr(err)
 	}
-	m := newMux(stack, pc, &cfg, nil)
 	m.mu.Lock()
 	id, _ := m.newID() // a new socket: all ids are free
 	c := newConn(m, id, addr, now())
 	m.conns[id] = c
 	m.lnClosed = true // the socket closes with this connection
 	m.mu.Unlock()
-	m.start()
 
 	c.mu.Lock()
 	c.ep.dial(now())
@@ -442,7 +484,7 @@ func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config
 	// the connection starts with its packet size settled.
 	for c.ep.state == stConnecting || c.ep.state == stEstablished && c.ep.probe == probeSent {
 		w := c.waitChan()
-		c.mu.Unlock()
+		c.unlock()
 		select {
 		case <-w:
 		case <-ctx.Done():
@@ -453,7 +495,7 @@ func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config
 	}
 	err = c.ep.err
 	spx2 := c.ep.spx2
-	c.mu.Unlock()
+	c.unlock()
 	if err != nil {
 		return nil, opErr(err)
 	}

@@ -30,21 +30,9 @@ type segment struct {
 	data     []byte
 	sentAt   time.Time // first transmission, for RTT samples
 	lastSent time.Time
-	retx     int // retransmissions so far
-	off      int // bytes already read (receive side)
-	// buf holds headroom for the SPX header, then data: the owner
-	// writes the header in front of data and sends without copying.
-	buf []byte
-}
-
-// headroom is the room kept before a segment's data for its header.
-const headroom = HeaderLen2
-
-// wire writes h in front of s's data and returns the packet's SPX part.
-func (s *segment) wire(h *Header) []byte {
-	start := headroom - h.length()
-	h.AppendBinary(s.buf[start:start])
-	return s.buf[start : headroom+len(s.data)]
+	retx     int    // retransmissions so far
+	off      int    // bytes already read (receive side)
+	buf      []byte // backs data, recycled with the segment
 }
 
 // outPacket is a packet the endpoint asks its owner to send: the header
@@ -268,7 +256,10 @@ func (e *endpoint) newSegment() *segment {
 	if n := len(e.free); n > 0 {
 		s := e.free[n-1]
 		e.free = e.free[:n-1]
-		*s = segment{buf: s.buf, data: s.buf[headroom:headroom]}
+		// Field by field: sentAt and lastSent are set before use, and
+		// leaving them saves stores on a hot path.
+		s.seq, s.ctl, s.dstype, s.retx, s.off = 0, 0, 0, 0, 0
+		s.data = s.buf[:0]
 		return s
 	}
 	return e.pool.get()
@@ -283,23 +274,21 @@ func (e *endpoint) recycle(s *segment) {
 }
 
 // segPool recycles segments among the connections of one socket. Their
-// buffers take a whole packet as received (headroom plus the largest
-// payload the socket reads), so a received packet is read straight into
-// the segment that keeps it.
+// buffers take the largest payload the socket receives.
 type segPool struct {
 	p    sync.Pool
 	size int
 }
 
-func newSegPool(maxPayload int) *segPool { return &segPool{size: headroom + maxPayload} }
+func newSegPool(maxPayload int) *segPool { return &segPool{size: maxPayload} }
 
 func (p *segPool) get() *segment {
 	s, ok := p.p.Get().(*segment)
 	if !ok {
 		buf := make([]byte, p.size)
-		return &segment{buf: buf, data: buf[headroom:headroom]}
+		return &segment{buf: buf, data: buf[:0]}
 	}
-	*s = segment{buf: s.buf, data: s.buf[headroom:headroom]}
+	*s = segment{buf: s.buf, data: s.buf[:0]}
 	return s
 }
 

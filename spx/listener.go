@@ -42,18 +42,15 @@ func ListenConfig(stack *ipx.Stack, socket ipx.Socket, cfg Config) (*Listener, e
 		return nil, err
 	}
 	cfg.setDefaults()
-	pc, err := stack.Listen(socket)
-	if err != nil {
+	l := &Listener{acceptq: make(chan *Conn, cfg.Backlog), closed: make(chan struct{})}
+	if _, err := newMux(stack, socket, &cfg, l); err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "spx", Err: err}
 	}
-	l := &Listener{acceptq: make(chan *Conn, cfg.Backlog), closed: make(chan struct{})}
-	l.m = newMux(stack, pc, &cfg, l)
-	l.m.start()
 	return l, nil
 }
 
-// request handles a connection request from src; called by the mux
-// goroutine.
+// request handles a connection request from src; called by the mux's
+// handler, possibly in several goroutines at once.
 func (l *Listener) request(h *Header, src ipx.Addr) {
 	m := l.m
 	m.c.requests.Add(1)
@@ -78,28 +75,26 @@ func (l *Listener) request(h *Header, src ipx.Addr) {
 		m.c.backlogDrops.Add(1)
 		return
 	}
+	// c is set up before anyone else sees it, so without c.mu; it is
+	// queued for Accept under m.mu, which Close takes to stop the queue
+	// before draining it.
 	c := newConn(m, id, src, now())
-	c.peerID = h.SrcID // set before c is shared: read without c.mu
+	c.peerID = h.SrcID
+	c.ep.accept(h, now())
+	spx2 := c.ep.spx2
+	l.acceptq <- c // room checked above; only request adds, under m.mu
 	m.conns[id] = c
 	m.mu.Unlock()
 	c.mu.Lock()
-	c.ep.accept(h, now())
-	c.after()
-	spx2 := c.ep.spx2
-	c.mu.Unlock()
+	c.after() // sends the reply, unless a caller of Accept did already
+	c.unlock()
 	m.cfg.Logger.Debug("spx: connection accepted", "local", c.local, "remote", src, "id", id, "spx2", spx2)
-	l.acceptq <- c // room checked above; only this goroutine adds
-	select {
-	case <-l.closed:
-		l.drain() // Close ran meanwhile and may have missed c
-	default:
-	}
 }
 
 // repeatReply answers a repeated connection request.
 func (c *Conn) repeatReply() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer c.unlock()
 	if c.ep.state == stEstablished && c.ep.sndUna == 0 && c.ep.sent == 0 && c.ep.rcvNxt == 0 {
 		c.ep.replyConnect()
 		c.after()

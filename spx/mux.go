@@ -11,12 +11,15 @@ import (
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
-// mux owns one bound IPX socket: its goroutine reads SPX packets and hands
-// them to connections by destination connection id, and connection
-// requests to the Listener, if any.
+// mux owns one bound IPX socket. The Stack hands its packets to handle
+// in the goroutine that received them (ipx.Stack.ListenFunc), which passes
+// them to connections by destination connection id and connection
+// requests to the Listener, if any: no goroutine of its own stands between
+// the link and a connection.
 type mux struct {
 	stack *ipx.Stack
 	pc    *ipx.Conn
+	watch *ipx.Conn // a queued socket that never receives: see watchLoop
 	cfg   *Config
 	ln    *Listener // nil for a dialled connection's socket
 
@@ -25,7 +28,7 @@ type mux struct {
 	lnClosed bool // no more connections will be added
 	pcClosed bool
 
-	done chan struct{} // closed when the reader goroutine exits
+	last atomic.Pointer[Conn] // the latest packet's connection, to skip the map
 	pool *segPool
 	c    muxCounters
 }
@@ -34,16 +37,53 @@ type muxCounters struct {
 	malformed, notSPX, unknownConn, requests, backlogDrops atomic.Uint64
 }
 
-func newMux(stack *ipx.Stack, pc *ipx.Conn, cfg *Config, ln *Listener) *mux {
-	pc.SetPacketType(ipx.TypeSPX)
-	m := &mux{stack: stack, pc: pc, cfg: cfg, ln: ln, conns: make(map[uint16]*Conn), done: make(chan struct{})}
+// newMux binds socket on stack for SPX. ln is the Listener taking
+// connection requests, nil for a dialled connection's socket; it must be
+// ready for requests, which may arrive before newMux returns.
+func newMux(stack *ipx.Stack, socket ipx.Socket, cfg *Config, ln *Listener) (*mux, error) {
+	m := &mux{stack: stack, cfg: cfg, ln: ln, conns: make(map[uint16]*Conn)}
 	m.pool = newSegPool(m.bufLen())
-	return m
+	if ln != nil {
+		ln.m = m
+	}
+	watch, err := stack.Listen(0)
+	if err != nil {
+		return nil, err
+	}
+	m.watch = watch
+	// Packets may arrive as soon as pc is bound: what reads m.pc takes
+	// m.mu first, so holding it keeps them waiting until m is whole.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	pc, err := stack.ListenFunc(socket, m.handle)
+	if err != nil {
+		watch.Close()
+		return nil, err
+	}
+	pc.SetPacketType(ipx.TypeSPX)
+	m.pc = pc
+	go m.watchLoop()
+	return m, nil
 }
 
-// start runs the reader goroutine; the owner calls it once set up, since
-// the reader calls back into the Listener.
-func (m *mux) start() { go m.readLoop() }
+// watchLoop waits for the Stack to close or lose its links, which a
+// ListenFunc socket does not report, and then fails the mux. The watch
+// socket's number is never announced, so nothing arrives on it; a packet
+// that does is discarded.
+func (m *mux) watchLoop() {
+	var buf [1]byte
+	for {
+		if _, _, err := m.watch.ReadMsg(buf[:]); err != nil {
+			m.mu.Lock()
+			ours := m.pcClosed
+			m.mu.Unlock()
+			if !ours {
+				m.shutdown(err)
+			}
+			return
+		}
+	}
+}
 
 // bufLen is the largest packet payload the socket can receive.
 func (m *mux) bufLen() int {
@@ -77,54 +117,42 @@ func (m *mux) localMax(peer ipx.Addr) int {
 	return max(mtu, ipx.MaxPacketLen)
 }
 
-func (m *mux) readLoop() {
-	defer close(m.done)
+// handle takes one packet from the Stack. It runs in the link's read
+// goroutine, possibly in several at once, and must not block: payload is
+// the Stack's buffer, copied by the connection if it keeps the data.
+func (m *mux) handle(payload []byte, info *ipx.RecvInfo) {
+	if info.Header.Type != ipx.TypeSPX {
+		m.c.notSPX.Add(1)
+		return
+	}
 	var h Header
-	var last *Conn // the previous packet's connection, to skip the map
-	seg := m.pool.get()
-	for {
-		// Read straight into a segment: the connection keeps it if the
-		// packet carries data it buffers, saving a copy.
-		buf := seg.buf
-		n, info, err := m.pc.ReadMsg(buf)
-		if err != nil {
-			m.shutdown(err)
+	if err := h.UnmarshalBinary(payload); err != nil {
+		m.c.malformed.Add(1)
+		return
+	}
+	data := payload[h.Len():]
+	src := info.Header.Src
+	if h.DstID == IDUnknown {
+		if h.Control&ControlSystem == 0 || m.ln == nil || h.SrcID == IDUnknown || h.SrcID == 0 {
+			m.c.unknownConn.Add(1)
 			return
 		}
-		if info.Header.Type != ipx.TypeSPX {
-			m.c.notSPX.Add(1)
-			continue
-		}
-		if err := h.UnmarshalBinary(buf[:n]); err != nil {
-			m.c.malformed.Add(1)
-			continue
-		}
-		data := buf[h.Len():n]
-		src := info.Header.Src
-		if h.DstID == IDUnknown {
-			if h.Control&ControlSystem == 0 || m.ln == nil || h.SrcID == IDUnknown || h.SrcID == 0 {
-				m.c.unknownConn.Add(1)
-				continue
-			}
-			m.ln.request(&h, src)
-			continue
-		}
-		c := last
-		if c == nil || c.id != h.DstID || c.removedFlag.Load() {
-			m.mu.Lock()
-			c = m.conns[h.DstID]
-			m.mu.Unlock()
-			last = c
-		}
-		ok := false
+		m.ln.request(&h, src)
+		return
+	}
+	c := m.last.Load()
+	if c == nil || c.id != h.DstID || c.removedFlag.Load() {
+		m.mu.Lock()
+		c = m.conns[h.DstID]
+		m.mu.Unlock()
 		if c != nil {
-			seg, ok = c.input(src, &h, data, seg)
+			m.last.Store(c)
 		}
-		if !ok {
-			// Novell's SPX ignores packets for connections it does not
-			// know; answering would let a forged packet provoke traffic.
-			m.c.unknownConn.Add(1)
-		}
+	}
+	if c == nil || !c.input(src, &h, data) {
+		// Novell's SPX ignores packets for connections it does not
+		// know; answering would let a forged packet provoke traffic.
+		m.c.unknownConn.Add(1)
 	}
 }
 
@@ -198,6 +226,7 @@ func (m *mux) closePC() {
 	m.pcClosed = true
 	m.mu.Unlock()
 	m.pc.Close()
+	m.watch.Close()
 }
 
 // now is the mux's clock; inside a testing/synctest bubble it is fake.
