@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ipxkit/ipxkit/internal/deadline"
 )
 
 // RecvInfo describes a received packet beyond its payload.
@@ -46,7 +48,7 @@ type Conn struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 
-	rd, wd *deadline
+	rd, wd *deadline.Deadline
 }
 
 var _ net.PacketConn = (*Conn)(nil)
@@ -62,12 +64,19 @@ func newConn(s *Stack, sock Socket, h Handler) *Conn {
 		handler: h,
 		queue:   make(chan *pbuf, qlen),
 		closed:  make(chan struct{}),
-		rd:      newDeadline(),
-		wd:      newDeadline(),
+		rd:      deadline.New(),
+		wd:      deadline.New(),
 	}
 }
 
-func (c *Conn) isClosed() bool { return isClosed(c.closed) }
+func (c *Conn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
 
 // enqueue hands a packet to the reader without blocking; false when the
 // queue is full or the Conn closed.
@@ -111,7 +120,7 @@ func (c *Conn) ReadMsg(b []byte) (int, RecvInfo, error) {
 	select {
 	case <-c.closed:
 		return 0, RecvInfo{}, c.opErr("read", nil, net.ErrClosed)
-	case <-c.rd.wait():
+	case <-c.rd.Wait():
 		return 0, RecvInfo{}, c.opErr("read", nil, errTimeout)
 	default:
 	}
@@ -123,7 +132,7 @@ func (c *Conn) ReadMsg(b []byte) (int, RecvInfo, error) {
 		return n, info, nil
 	case <-c.closed:
 		return 0, RecvInfo{}, c.opErr("read", nil, net.ErrClosed)
-	case <-c.rd.wait():
+	case <-c.rd.Wait():
 		return 0, RecvInfo{}, c.opErr("read", nil, errTimeout)
 	case <-c.s.down:
 		return 0, RecvInfo{}, c.opErr("read", nil, c.s.downErr)
@@ -144,7 +153,7 @@ func (c *Conn) WriteMsg(b []byte, dst Addr, o WriteOptions) (int, error) {
 	select {
 	case <-c.closed:
 		return 0, c.opErr("write", dst, net.ErrClosed)
-	case <-c.wd.wait():
+	case <-c.wd.Wait():
 		return 0, c.opErr("write", dst, errTimeout)
 	default:
 	}
@@ -192,18 +201,18 @@ func (c *Conn) Close() error {
 
 // SetDeadline sets the read and write deadlines.
 func (c *Conn) SetDeadline(t time.Time) error {
-	c.rd.set(t)
-	c.wd.set(t)
+	c.rd.Set(t)
+	c.wd.Set(t)
 	return nil
 }
 
 // SetReadDeadline sets the absolute time after which reads fail with an
 // error wrapping os.ErrDeadlineExceeded; the zero time disables it.
-func (c *Conn) SetReadDeadline(t time.Time) error { c.rd.set(t); return nil }
+func (c *Conn) SetReadDeadline(t time.Time) error { c.rd.Set(t); return nil }
 
 // SetWriteDeadline sets the write deadline. Writes never block on the
 // link for long, so it only fails writes started after it passes.
-func (c *Conn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
+func (c *Conn) SetWriteDeadline(t time.Time) error { c.wd.Set(t); return nil }
 
 func (c *Conn) opErr(op string, addr net.Addr, err error) error {
 	if err == nil {

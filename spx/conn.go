@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/deadline"
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
@@ -46,7 +48,7 @@ type Conn struct {
 	removePending          bool // unregistered: tell the mux after the writes
 
 	wmu    sync.Mutex // one writer at a time, so writes do not interleave
-	rd, wd *deadline
+	rd, wd deadline.Deadline
 }
 
 var _ net.Conn = (*Conn)(nil)
@@ -63,8 +65,6 @@ func newConn(m *mux, id uint16, remote ipx.Addr, t time.Time) *Conn {
 		remote:  remote,
 		wake:    make(chan struct{}),
 		closeCh: make(chan struct{}),
-		rd:      newDeadline(),
-		wd:      newDeadline(),
 	}
 	lm := m.localMax(remote)
 	c.ep = newEndpoint(m.cfg, m.pool, id, lm, t)
@@ -262,8 +262,8 @@ func (c *Conn) read(b []byte, msg bool) (int, MessageInfo, error) {
 			c.unlock()
 			return 0, MessageInfo{}, c.opErr("read", net.ErrClosed)
 		}
-		dl := c.rd.wait()
-		if isClosedChan(dl) {
+		dl := c.rd.Wait()
+		if isClosed(dl) {
 			c.unlock()
 			return 0, MessageInfo{}, c.opErr("read", errTimeout)
 		}
@@ -317,8 +317,8 @@ func (c *Conn) write(b []byte, eom, attn bool) (int, error) {
 			c.unlock()
 			return off, c.opErr("write", net.ErrClosed)
 		}
-		dl := c.wd.wait()
-		if isClosedChan(dl) {
+		dl := c.wd.Wait()
+		if isClosed(dl) {
 			c.unlock()
 			return off, c.opErr("write", errTimeout)
 		}
@@ -371,7 +371,7 @@ func (c *Conn) CloseWrite() error {
 		c.unlock()
 		select {
 		case <-w:
-		case <-c.wd.wait():
+		case <-c.wd.Wait():
 			return c.opErr("close", errTimeout)
 		}
 	}
@@ -405,18 +405,18 @@ func (c *Conn) RemoteAddr() net.Addr {
 
 // SetDeadline sets the read and write deadlines.
 func (c *Conn) SetDeadline(t time.Time) error {
-	c.rd.set(t)
-	c.wd.set(t)
+	c.rd.Set(t)
+	c.wd.Set(t)
 	return nil
 }
 
 // SetReadDeadline sets the absolute time after which reads fail with an
 // error wrapping os.ErrDeadlineExceeded; the zero time disables it.
-func (c *Conn) SetReadDeadline(t time.Time) error { c.rd.set(t); return nil }
+func (c *Conn) SetReadDeadline(t time.Time) error { c.rd.Set(t); return nil }
 
 // SetWriteDeadline sets the time after which writes waiting for room in
 // the send buffer fail with an error wrapping os.ErrDeadlineExceeded.
-func (c *Conn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
+func (c *Conn) SetWriteDeadline(t time.Time) error { c.wd.Set(t); return nil }
 
 // SPX2 reports whether both ends negotiated SPX II.
 func (c *Conn) SPX2() bool {
@@ -502,3 +502,16 @@ func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config
 	cfg.Logger.Debug("spx: connected", "local", c.local, "remote", addr, "id", id, "spx2", spx2)
 	return c, nil
 }
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// errTimeout is what a passed deadline returns: it wraps
+// os.ErrDeadlineExceeded, whose Timeout method reports true.
+var errTimeout error = os.ErrDeadlineExceeded
