@@ -25,18 +25,23 @@ type Conn struct {
 	local  ipx.Addr
 	remote ipx.Addr
 
-	mu           sync.Mutex
-	ep           *endpoint
-	timer        *time.Timer
-	timerAt      time.Time
-	wake         chan struct{} // closed on any change a waiter may await
-	waiting      bool
-	closed       bool
-	closeCh      chan struct{}
-	pendingClose bool
-	removed      bool
-	removedFlag  atomic.Bool // removed, for the mux's lock-free cache
-	lingerUntil  time.Time
+	mu      sync.Mutex
+	ep      *endpoint
+	timer   *time.Timer
+	timerAt time.Time
+	// A reader (or Dial) and a writer waiting for the endpoint set
+	// rwaiting or wwaiting and wait for a token on rwake or wwake (each
+	// of capacity 1), which after sends once what they wait for is there.
+	// rmu and wmu make them single waiters, so one token is enough.
+	rwake, wwake       chan struct{}
+	rwaiting, wwaiting bool
+	dialing            bool // Dial waits on rwake for the connection
+	closed             bool
+	closeCh            chan struct{}
+	pendingClose       bool
+	removed            bool
+	removedFlag        atomic.Bool // removed, for the mux's lock-free cache
+	lingerUntil        time.Time
 
 	// Packets the endpoint queued are encoded into out by after and
 	// written by unlock once c.mu is released: a write may loop back
@@ -47,6 +52,7 @@ type Conn struct {
 	sending                bool
 	removePending          bool // unregistered: tell the mux after the writes
 
+	rmu    sync.Mutex // one reader at a time
 	wmu    sync.Mutex // one writer at a time, so writes do not interleave
 	rd, wd deadline.Deadline
 }
@@ -63,7 +69,8 @@ func newConn(m *mux, id uint16, remote ipx.Addr, t time.Time) *Conn {
 		id:      id,
 		local:   m.pc.Addr(),
 		remote:  remote,
-		wake:    make(chan struct{}),
+		rwake:   make(chan struct{}, 1),
+		wwake:   make(chan struct{}, 1),
 		closeCh: make(chan struct{}),
 	}
 	lm := m.localMax(remote)
@@ -141,10 +148,15 @@ func (c *Conn) after() {
 	} else {
 		c.arm(c.ep.nextDeadline())
 	}
-	if c.waiting {
-		close(c.wake)
-		c.wake = make(chan struct{})
-		c.waiting = false
+	// Wake only a waiter that will find what it waits for: a reader is
+	// not woken by acknowledgements, nor a writer by data.
+	if c.rwaiting && (c.dialing || c.ep.readable()) {
+		c.rwaiting = false
+		signal(c.rwake)
+	}
+	if c.wwaiting && c.ep.writable() {
+		c.wwaiting = false
+		signal(c.wwake)
 	}
 }
 
@@ -227,10 +239,24 @@ func (c *Conn) unlock() {
 	}
 }
 
-// waitChan returns a channel closed at the next state change; c.mu held.
-func (c *Conn) waitChan() chan struct{} {
-	c.waiting = true
-	return c.wake
+// readWait and writeWait return the channel a reader or a writer waits
+// on; c.mu held.
+func (c *Conn) readWait() chan struct{} {
+	c.rwaiting = true
+	return c.rwake
+}
+
+func (c *Conn) writeWait() chan struct{} {
+	c.wwaiting = true
+	return c.wwake
+}
+
+// signal sends a wake-up token unless one is pending.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
 
 func (c *Conn) opErr(op string, err error) error {
@@ -256,6 +282,8 @@ func (c *Conn) ReadMessage(b []byte) (int, MessageInfo, error) {
 }
 
 func (c *Conn) read(b []byte, msg bool) (int, MessageInfo, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	for {
 		c.mu.Lock()
 		if c.closed {
@@ -283,7 +311,7 @@ func (c *Conn) read(b []byte, msg bool) (int, MessageInfo, error) {
 			}
 			return n, info, nil
 		}
-		w := c.waitChan()
+		w := c.readWait()
 		c.unlock()
 		select {
 		case <-w:
@@ -338,7 +366,7 @@ func (c *Conn) write(b []byte, eom, attn bool) (int, error) {
 				return off, c.opErr("write", err)
 			}
 		}
-		w := c.waitChan()
+		w := c.writeWait()
 		c.unlock()
 		select {
 		case <-w:
@@ -367,7 +395,7 @@ func (c *Conn) CloseWrite() error {
 			c.unlock()
 			return c.opErr("close", err)
 		}
-		w := c.waitChan()
+		w := c.writeWait()
 		c.unlock()
 		select {
 		case <-w:
@@ -478,12 +506,13 @@ func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config
 	m.mu.Unlock()
 
 	c.mu.Lock()
+	c.dialing = true
 	c.ep.dial(now())
 	c.after()
 	// SPX II session setup includes the size probe: wait for it, so
 	// the connection starts with its packet size settled.
 	for c.ep.state == stConnecting || c.ep.state == stEstablished && c.ep.probe == probeSent {
-		w := c.waitChan()
+		w := c.readWait()
 		c.unlock()
 		select {
 		case <-w:
@@ -493,6 +522,7 @@ func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config
 		}
 		c.mu.Lock()
 	}
+	c.dialing = false
 	err = c.ep.err
 	spx2 := c.ep.spx2
 	c.unlock()
