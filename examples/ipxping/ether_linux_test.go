@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -29,23 +30,8 @@ func TestRunEther(t *testing.T) {
 		rl, err = ether.Listen("veth0", ether.Config{})
 		return err
 	})
-	rs, err := stackOn(rl, 0x42)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := rs.Listen(echo.Socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		echo.NewResponder(rc).Serve()
-	}()
-	t.Cleanup(func() {
-		rs.Close()
-		<-done
-	})
+	startResponder(t, rl, 0x42)
+	waitUp(t, "veth0", nsA, nsB)
 
 	target := ipx.Addr{Net: 0x42, Node: macB, Socket: echo.Socket}
 	for _, frame := range []string{"auto", "ethernet_ii", "802.3", "802.2", "snap"} {
@@ -66,5 +52,29 @@ func TestRunEther(t *testing.T) {
 				t.Errorf("status %d, stderr %s\n%s", status, errb.String(), out.String())
 			}
 		})
+	}
+}
+
+// waitUp waits until ifname is operationally up in each namespace. Until
+// the kernel's link watcher, up to a second after "ip link set up", sees
+// the carrier, the interface drops what it is given to send, and the
+// first ping would time out.
+func waitUp(t *testing.T, ifname string, nss ...string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, ns := range nss {
+		for {
+			out, err := exec.Command("ip", "-n", ns, "-o", "link", "show", ifname).CombinedOutput()
+			if err != nil {
+				t.Fatalf("ip -n %s link show %s: %v\n%s", ns, ifname, err, out)
+			}
+			if strings.Contains(string(out), " state UP ") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s in %s not up after 5s: %s", ifname, ns, out)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

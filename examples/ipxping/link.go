@@ -2,36 +2,35 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
 // openLink returns a Stack on the link o asks for, a default target
-// (the zero Addr if none) and a function that closes everything.
+// (the zero Addr if none) and a function that closes everything. A
+// tunnel has no default target: the other nodes' addresses are their
+// IP:port.
 func openLink(ctx context.Context, o options) (*ipx.Stack, ipx.Addr, func(), error) {
-	switch o.link {
+	l := o.link
+	switch o.kind {
 	case "memlan":
 		return openMemlan(o)
 	case "udp":
-		return openUDP(ctx, o)
+		l.Kind = linkflag.UDP
 	case "ether":
-		return openEther(o)
+		if l.Iface == "" {
+			return nil, ipx.Addr{}, nil, errors.New("-link ether needs -I interface")
+		}
+		l.Kind = linkflag.Ether
+	default:
+		return nil, ipx.Addr{}, nil, fmt.Errorf("-link %q: want memlan, udp or ether", o.kind)
 	}
-	return nil, ipx.Addr{}, nil, fmt.Errorf("-link %q: want memlan, udp or ether", o.link)
-}
-
-// stackOn returns a host Stack over l, closing l if that fails.
-func stackOn(l ipx.Link, network ipx.Network) (*ipx.Stack, error) {
-	s, err := ipx.NewStack(ipx.StackConfig{})
+	s, err := l.Open(ctx, ipx.StackConfig{})
 	if err != nil {
-		l.Close()
-		return nil, err
+		return nil, ipx.Addr{}, nil, err
 	}
-	if _, err := s.AddLink(l, network); err != nil {
-		s.Close()
-		l.Close()
-		return nil, err
-	}
-	return s, nil
+	return s, ipx.Addr{}, func() { s.Close() }, nil
 }

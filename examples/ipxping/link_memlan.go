@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/echo"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
@@ -19,13 +20,12 @@ var (
 func openMemlan(o options) (*ipx.Stack, ipx.Addr, func(), error) {
 	seg := memlan.NewSegment(memlan.Config{Seed: 1})
 	seg.SetImpairments(memlan.Impairments{Loss: o.loss, Delay: o.delay})
-	network := ipx.Network(o.network)
 	mk := func(n ipx.Node) (*ipx.Stack, error) {
 		l, err := seg.Attach(n)
 		if err != nil {
 			return nil, err
 		}
-		return stackOn(l, network)
+		return linkflag.NewStack(l, o.link.Network, ipx.StackConfig{})
 	}
 	local, err := mk(demoLocal)
 	if err != nil {

@@ -30,9 +30,9 @@ import (
 	"math"
 	"os"
 	"os/signal"
-	"strings"
 	"time"
 
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/echo"
 )
@@ -45,11 +45,8 @@ func main() {
 
 // options are the parsed command line.
 type options struct {
-	link     string
-	server   string
-	iface    string
-	frame    string
-	network  uint64
+	kind     string        // -link: memlan, udp or ether
+	link     linkflag.Link // -server, -I, -frame, -net; Kind set by openLink
 	count    int
 	interval time.Duration
 	timeout  time.Duration
@@ -76,18 +73,11 @@ Flags:
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("ipxping", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&o.link, "link", "memlan", "link: memlan, udp or ether")
-	fs.StringVar(&o.server, "server", "127.0.0.1:213", "tunnel server for -link udp")
-	fs.StringVar(&o.iface, "I", "", "network interface for -link ether")
-	fs.StringVar(&o.frame, "frame", "auto", "frame type for -link ether: auto, ethernet_ii, 802.3, 802.2, snap")
-	o.network = 1
-	fs.Var((*hexValue)(&o.network), "net", "network number (hex) of the local segment for memlan and ether")
+	fs := linkflag.NewFlagSet("ipxping", usageText, stderr)
+	fs.StringVar(&o.kind, "link", "memlan", "link: memlan, udp or ether")
+	fs.StringVar(&o.link.Server, "server", "127.0.0.1:213", "tunnel server for -link udp")
+	fs.StringVar(&o.link.Iface, "I", "", "network interface for -link ether")
+	o.link.RegisterSegment(fs)
 	fs.IntVar(&o.count, "c", 0, "stop after `count` replies or timeouts (0: until interrupted)")
 	fs.DurationVar(&o.interval, "i", time.Second, "`interval` between requests")
 	fs.DurationVar(&o.timeout, "W", time.Second, "`timeout` for each reply")
@@ -109,9 +99,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-s %d: size must be %d..%d", o.size, ipx.HeaderLen+echo.HeaderLen, ipx.MaxPacketLen)
 	case o.ptype > 0xFF:
 		return o, fmt.Errorf("-t %d: packet type is one byte", o.ptype)
-	case o.network > math.MaxUint32:
-		return o, fmt.Errorf("-net %x: network is 32 bits", o.network)
-	case o.link != "memlan" && (o.loss != 0 || o.delay != 0):
+	case o.kind != "memlan" && (o.loss != 0 || o.delay != 0):
 		return o, errors.New("-loss and -delay apply to -link memlan only")
 	}
 	if fs.NArg() == 1 {
@@ -131,21 +119,6 @@ func parseTarget(s string) (ipx.Addr, error) {
 		return a, nil
 	}
 	return ipx.ParseAddr(s + ":" + echo.Socket.String())
-}
-
-// hexValue is a flag.Value for numbers in hex, as IPX numbers are
-// written; flag's own integers would take decimal.
-type hexValue uint64
-
-func (h *hexValue) String() string { return fmt.Sprintf("%x", uint64(*h)) }
-
-func (h *hexValue) Set(s string) error {
-	var v uint64
-	if _, err := fmt.Sscanf(strings.TrimPrefix(s, "0x"), "%x", &v); err != nil {
-		return fmt.Errorf("not hex: %q", s)
-	}
-	*h = hexValue(v)
-	return nil
 }
 
 // run is main without the process: it returns the exit status, 0 if any

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/echo"
 	"github.com/ipxkit/ipxkit/ipx/udp"
@@ -32,23 +33,7 @@ func TestRunUDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := stackOn(l, l.Network())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := s.Listen(echo.Socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		echo.NewResponder(rc).Serve()
-	}()
-	t.Cleanup(func() {
-		s.Close()
-		<-done
-	})
+	startResponder(t, l, l.Network())
 
 	target := ipx.Addr{Net: l.Network(), Node: l.Node(), Socket: echo.Socket}
 	var out, errb bytes.Buffer
@@ -82,4 +67,28 @@ func TestRunUDPNoServer(t *testing.T) {
 	if !strings.Contains(errb.String(), "udp") {
 		t.Errorf("stderr %q does not name the failing link", errb.String())
 	}
+}
+
+// startResponder puts a Stack on l, numbered network, and answers pings
+// on it until the test ends.
+func startResponder(t *testing.T, l ipx.Link, network ipx.Network) {
+	t.Helper()
+	s, err := linkflag.NewStack(l, network, ipx.StackConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.Listen(echo.Socket)
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		echo.NewResponder(rc).Serve()
+	}()
+	t.Cleanup(func() {
+		s.Close()
+		<-done
+	})
 }

@@ -42,6 +42,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/rip"
 )
@@ -84,12 +85,7 @@ type options struct {
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("ipxroute", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
+	fs := linkflag.NewFlagSet("ipxroute", usageText, stderr)
 	fs.Var((*listFlag)(&o.udp), "udp-server", "DOSBox tunnel server `host:port[/net]` to join (repeatable)")
 	fs.Var((*listFlag)(&o.ether), "ether", "raw Ethernet link `iface:frame:net` (repeatable)")
 	fs.BoolVar(&o.demo, "memlan-demo", false, "run on in-memory segments with two demo routers")
@@ -233,13 +229,4 @@ func printTable(w io.Writer, table *rip.Table, at time.Duration) {
 		}
 		fmt.Fprintf(w, "  %-8v %4s %5d %4d %-12s %-9v %s\n", r.Network, hops, r.Ticks, r.Link, next, r.Origin, age)
 	}
-}
-
-// parseNet parses a hex network number.
-func parseNet(s string) (ipx.Network, error) {
-	n, err := strconv.ParseUint(s, 16, 32)
-	if err != nil {
-		return 0, fmt.Errorf("network %q: want up to 8 hex digits", s)
-	}
-	return ipx.Network(n), nil
 }

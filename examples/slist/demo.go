@@ -19,16 +19,16 @@ type segLink struct {
 	net ipx.Network
 }
 
-// openDemo builds two in-memory segments: ours (network o.network) with
-// two file servers and a print server, and network o.network+1 behind a
+// openDemo builds two in-memory segments: ours (network -net) with two
+// file servers and a print server, and network -net plus one behind a
 // router with one more file server. Every host but ours runs a SAP
 // Advertiser; the router propagates the remote server to our segment one
 // hop further.
 func openDemo(o options) (*ipx.Stack, func(), error) {
 	localSeg := memlan.NewSegment(memlan.Config{Seed: 1})
 	remoteSeg := memlan.NewSegment(memlan.Config{Seed: 2})
-	local := segLink{localSeg, o.network}
-	remote := segLink{remoteSeg, o.network + 1}
+	local := segLink{localSeg, o.link.Network}
+	remote := segLink{remoteSeg, o.link.Network + 1}
 
 	var stacks []*ipx.Stack
 	var advs []*sap.Advertiser

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/internal/netnstest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/ether"
@@ -28,7 +29,7 @@ func TestRunEther(t *testing.T) {
 		l, err = ether.Listen("ipx0", ether.Config{FrameType: ipx.Frame8022})
 		return err
 	})
-	s, err := stackOn(l, 0xbeef, false)
+	s, err := linkflag.NewStack(l, 0xbeef, ipx.StackConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/sap"
 )
 
@@ -45,11 +45,7 @@ func main() {
 
 // options are the parsed command line.
 type options struct {
-	demo     bool
-	server   string
-	iface    string
-	frame    string
-	network  ipx.Network
+	link     linkflag.Link
 	typ      sap.ServiceType
 	wait     time.Duration
 	attempts int
@@ -69,25 +65,9 @@ Flags:
 `
 
 func parse(args []string, stderr io.Writer) (options, error) {
-	o := options{network: 1, typ: sap.TypeFileServer}
-	fs := flag.NewFlagSet("slist", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
-	fs.BoolVar(&o.demo, "memlan-demo", false, "query a self-contained in-memory demo network")
-	fs.StringVar(&o.server, "udp-server", "", "DOSBox IPX tunnel server `host:port`")
-	fs.StringVar(&o.iface, "ether", "", "raw Ethernet `interface` (Linux)")
-	fs.StringVar(&o.frame, "frame", "auto", "frame type for -ether: auto, ethernet_ii, 802.3, 802.2, snap")
-	fs.Func("net", "network number (hex) of the segment for -ether and the demo (default 1)", func(s string) error {
-		v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 32)
-		if err != nil {
-			return fmt.Errorf("not a 32-bit hex number: %q", s)
-		}
-		o.network = ipx.Network(v)
-		return nil
-	})
+	o := options{typ: sap.TypeFileServer}
+	fs := linkflag.NewFlagSet("slist", usageText, stderr)
+	o.link.Register(fs, "query a self-contained in-memory demo network")
 	fs.Func("type", "service `type` in hex: 4 file servers, 7 print servers, ffff all (default 4)", func(s string) error {
 		v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 16)
 		if err != nil {
@@ -102,17 +82,13 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	n := 0
-	for _, set := range []bool{o.demo, o.server != "", o.iface != ""} {
-		if set {
-			n++
-		}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := o.link.Choose(); err != nil {
+		return o, err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
-	case n != 1:
-		return o, errors.New("choose one link: -memlan-demo, -udp-server or -ether")
 	case o.wait <= 0 || o.attempts <= 0:
 		return o, errors.New("-wait and -attempts must be positive")
 	}

@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/udp"
 	"github.com/ipxkit/ipxkit/sap"
@@ -127,7 +128,7 @@ func TestRunUDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := stackOn(l, l.Network(), false)
+	s, err := linkflag.NewStack(l, l.Network(), ipx.StackConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

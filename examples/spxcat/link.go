@@ -2,16 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"net"
-	"strings"
-	"time"
 
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/ipx"
-	"github.com/ipxkit/ipxkit/ipx/ether"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
-	"github.com/ipxkit/ipxkit/ipx/udp"
 	"github.com/ipxkit/ipxkit/spx"
 )
 
@@ -21,30 +16,14 @@ const echoSocket ipx.Socket = 0x5000
 // openLink returns a Stack on the link o asks for, the demo service's
 // address (zero without -memlan-demo) and a function closing everything.
 func openLink(ctx context.Context, o options) (*ipx.Stack, ipx.Addr, func(), error) {
-	switch {
-	case o.demo:
+	if o.link.Kind == linkflag.Demo {
 		return openDemo(o)
-	case o.server != "":
-		s, closeAll, err := openUDP(ctx, o)
-		return s, ipx.Addr{}, closeAll, err
 	}
-	s, closeAll, err := openEther(o)
-	return s, ipx.Addr{}, closeAll, err
-}
-
-// stackOn returns a host Stack over l, closing l if that fails.
-func stackOn(l ipx.Link, network ipx.Network) (*ipx.Stack, error) {
-	s, err := ipx.NewStack(ipx.StackConfig{})
+	s, err := o.link.Open(ctx, ipx.StackConfig{})
 	if err != nil {
-		l.Close()
-		return nil, err
+		return nil, ipx.Addr{}, nil, err
 	}
-	if _, err := s.AddLink(l, network); err != nil {
-		s.Close()
-		l.Close()
-		return nil, err
-	}
-	return s, nil
+	return s, ipx.Addr{}, func() { s.Close() }, nil
 }
 
 // openDemo puts two stacks on an in-memory segment; the second runs an
@@ -52,13 +31,13 @@ func stackOn(l ipx.Link, network ipx.Network) (*ipx.Stack, error) {
 func openDemo(o options) (*ipx.Stack, ipx.Addr, func(), error) {
 	seg := memlan.NewSegment(memlan.Config{Seed: 1})
 	seg.SetImpairments(memlan.Impairments{Loss: o.loss})
-	network := ipx.Network(o.network)
+	network := o.link.Network
 	mk := func(n byte) (*ipx.Stack, error) {
 		l, err := seg.Attach(ipx.Node{0x02, 0, 0, 0, 0, n})
 		if err != nil {
 			return nil, err
 		}
-		return stackOn(l, network)
+		return linkflag.NewStack(l, network, ipx.StackConfig{})
 	}
 	local, err := mk(1)
 	if err != nil {
@@ -105,46 +84,4 @@ func echo(c *spx.Conn) {
 	if c.SPX2() {
 		c.CloseWrite()
 	}
-}
-
-func openUDP(ctx context.Context, o options) (*ipx.Stack, func(), error) {
-	server := o.server
-	if _, _, err := net.SplitHostPort(server); err != nil {
-		server = net.JoinHostPort(server, "213")
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	l, err := udp.Dial(ctx, server, udp.Config{})
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := stackOn(l, l.Network())
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, func() { s.Close() }, nil
-}
-
-var frameNames = map[string]ipx.FrameType{
-	"auto":        0,
-	"ethernet_ii": ipx.FrameEthernetII,
-	"802.3":       ipx.Frame8023Raw,
-	"802.2":       ipx.Frame8022,
-	"snap":        ipx.FrameSNAP,
-}
-
-func openEther(o options) (*ipx.Stack, func(), error) {
-	ft, ok := frameNames[strings.ToLower(o.frame)]
-	if !ok {
-		return nil, nil, fmt.Errorf("-frame %q: want auto, ethernet_ii, 802.3, 802.2 or snap", o.frame)
-	}
-	l, err := ether.Listen(o.iface, ether.Config{FrameType: ft})
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := stackOn(l, ipx.Network(o.network))
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, func() { s.Close() }, nil
 }

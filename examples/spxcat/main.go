@@ -41,6 +41,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/spx"
 )
@@ -53,11 +54,7 @@ func main() {
 
 // options are the parsed command line.
 type options struct {
-	demo    bool
-	server  string
-	iface   string
-	frame   string
-	network uint64
+	link    linkflag.Link
 	listen  bool
 	socket  uint64
 	plain   bool
@@ -85,18 +82,8 @@ Flags:
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("spxcat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
-	fs.BoolVar(&o.demo, "memlan-demo", false, "use an in-memory segment with an SPX echo service")
-	fs.StringVar(&o.server, "udp-server", "", "DOSBox IPX tunnel server `host:port`")
-	fs.StringVar(&o.iface, "ether", "", "raw Ethernet `interface`")
-	fs.StringVar(&o.frame, "frame", "auto", "frame type for -ether: auto, ethernet_ii, 802.3, 802.2, snap")
-	o.network = 1
-	fs.Var((*hexValue)(&o.network), "net", "network number (hex) of the local segment for -memlan-demo and -ether")
+	fs := linkflag.NewFlagSet("spxcat", usageText, stderr)
+	o.link.Register(fs, "use an in-memory segment with an SPX echo service")
 	fs.BoolVar(&o.listen, "l", false, "listen for one connection instead of dialling")
 	o.socket = 0x5000
 	fs.Var((*hexValue)(&o.socket), "p", "`socket` (hex) to listen on with -l")
@@ -107,28 +94,23 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	links := 0
-	for _, set := range []bool{o.demo, o.server != "", o.iface != ""} {
-		if set {
-			links++
-		}
-	}
-	switch {
-	case links != 1:
+	if err := o.link.Choose(); err != nil {
+		// spxcat's wording of linkflag.ErrChoice.
 		return o, errors.New("choose exactly one of -memlan-demo, -udp-server and -ether")
+	}
+	demo := o.link.Kind == linkflag.Demo
+	switch {
 	case fs.NArg() > 1:
 		return o, fmt.Errorf("one address expected, got %q", fs.Args())
 	case o.listen && fs.NArg() == 1:
 		return o, errors.New("-l takes no address")
-	case !o.listen && !o.demo && fs.NArg() == 0:
+	case !o.listen && !demo && fs.NArg() == 0:
 		return o, errors.New("no address to dial")
 	case o.socket > math.MaxUint16:
 		return o, fmt.Errorf("-p %x: socket is 16 bits", o.socket)
-	case o.network > math.MaxUint32:
-		return o, fmt.Errorf("-net %x: network is 32 bits", o.network)
 	case o.loss < 0 || o.loss >= 1:
 		return o, fmt.Errorf("-loss %v: want 0 <= loss < 1", o.loss)
-	case o.loss != 0 && !o.demo:
+	case o.loss != 0 && !demo:
 		return o, errors.New("-loss applies to -memlan-demo only")
 	}
 	if fs.NArg() == 1 {
@@ -141,7 +123,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// hexValue is a flag.Value for numbers written in hex, as IPX numbers are.
+// hexValue is a flag.Value for numbers written in hex, as IPX numbers
+// are: here the socket of -p.
 type hexValue uint64
 
 func (h *hexValue) String() string { return fmt.Sprintf("%x", uint64(*h)) }
