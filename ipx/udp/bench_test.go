@@ -87,7 +87,9 @@ func BenchmarkLinkDirect(b *testing.B) {
 		}
 		ap := c.LocalAddr().(*net.UDPAddr).AddrPort()
 		node, _ := NodeFromAddrPort(ap)
-		return c, &Link{pc: c, conn: c, node: node, rbuf: make([]byte, maxDatagram)}
+		l := &Link{pc: c, node: node}
+		l.setConn(c)
+		return c, l
 	}
 	ca, la := mk()
 	defer ca.Close()

@@ -48,7 +48,7 @@ func FuzzServer(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, d []byte) {
 		rec := &recorder{}
-		r := newRelay(ServerConfig{MaxClients: 3}.withDefaults(), mustNode(t, srvAddr), rec, t0)
+		r := newRelay(ServerConfig{MaxClients: 3}.withDefaults(), mustNode(t, srvAddr), singleConn{rec}, t0)
 		for _, a := range []netip.AddrPort{addrA, addrB} {
 			reg := registration()
 			r.handle(t0, a, reg[:])

@@ -87,9 +87,14 @@ type Link struct {
 
 	refresh time.Duration
 	lastReg atomic.Int64 // UnixNano of the last registration sent
+	closed  atomic.Bool
 
-	rmu  sync.Mutex
-	rbuf []byte
+	// Reads come in batches; ReadPacket hands out rms[rnext:rlen] one
+	// at a time before it reads again.
+	rmu         sync.Mutex
+	batch       batchConn
+	rms         []msg
+	rnext, rlen int
 
 	received, sent, pings, control, foreign, malformed, refreshes atomic.Uint64
 }
@@ -98,6 +103,11 @@ var _ ipx.Link = (*Link)(nil)
 
 // maxDatagram bounds what ReadPacket reads: the largest UDP payload.
 const maxDatagram = 65535
+
+// linkBatch bounds the datagrams one Link read takes. Each needs a
+// buffer of maxDatagram bytes (an IPX length field reaches 65535),
+// mostly never touched.
+const linkBatch = 8
 
 // Dial opens a UDP socket and registers with the tunnel server at
 // server ("host:port"; the port defaults to 213, the host to 127.0.0.1),
@@ -132,6 +142,17 @@ func Dial(ctx context.Context, server string, cfg Config) (*Link, error) {
 	return l, nil
 }
 
+// setConn sets up the Link's I/O over pc.
+func (l *Link) setConn(pc net.PacketConn) {
+	l.conn = asAddrPortConn(pc)
+	bc, batched := newBatchConn(pc, l.conn)
+	n := 1
+	if batched {
+		n = batchLen(maxDatagram, linkBatch)
+	}
+	l.batch, l.rms = bc, newMsgs(n, maxDatagram)
+}
+
 func hostOf(hp string) string { h, _, _ := net.SplitHostPort(hp); return h }
 func portOf(hp string) string { _, p, _ := net.SplitHostPort(hp); return p }
 
@@ -139,7 +160,8 @@ func portOf(hp string) string { _, p, _ := net.SplitHostPort(hp); return p }
 // with exponential backoff until ctx ends; then ErrNoServer (also wrapping
 // ctx's error). The Link owns pc from then on and closes it on Close; on
 // error pc is left open for the caller. pc should be a *net.UDPConn for
-// allocation-free I/O; other net.PacketConns work through ReadFrom and
+// allocation-free I/O (on Linux, an IPv4 one also reads several datagrams
+// per system call); other net.PacketConns work through ReadFrom and
 // WriteTo. pc's read deadline is used during registration and cleared
 // after it.
 func NewLink(ctx context.Context, pc net.PacketConn, server netip.AddrPort, cfg Config) (*Link, error) {
@@ -149,13 +171,12 @@ func NewLink(ctx context.Context, pc net.PacketConn, server netip.AddrPort, cfg 
 	cfg = cfg.withDefaults()
 	l := &Link{
 		pc:      pc,
-		conn:    asAddrPortConn(pc),
 		server:  server,
 		peer:    netip.AddrPortFrom(server.Addr().Unmap(), server.Port()),
 		log:     cfg.Logger,
-		rbuf:    make([]byte, maxDatagram),
 		refresh: cfg.Refresh,
 	}
+	l.setConn(pc)
 	if err := l.register(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -200,7 +221,8 @@ func (l *Link) register(ctx context.Context, cfg Config) error {
 		}
 		mu.Unlock()
 		for {
-			n, from, err := l.conn.ReadFromUDPAddrPort(l.rbuf)
+			buf := l.rms[0].buf
+			n, from, err := l.conn.ReadFromUDPAddrPort(buf)
 			if err != nil {
 				if ctx.Err() != nil {
 					return fmt.Errorf("udp: register with %v: %d attempts: %w: %w", l.server, attempt, ErrNoServer, ctx.Err())
@@ -210,7 +232,7 @@ func (l *Link) register(ctx context.Context, cfg Config) error {
 				}
 				return opErr("register", l.pc.LocalAddr(), net.UDPAddrFromAddrPort(l.server), err)
 			}
-			if node, netw, ok := l.registrationReply(l.rbuf[:n], from); ok {
+			if node, netw, ok := l.registrationReply(buf[:n], from); ok {
 				l.node, l.net = node, netw
 				return nil
 			}
@@ -252,19 +274,32 @@ func (l *Link) fromServer(from netip.AddrPort) bool {
 // IPX header are counted and skipped; bytes past the header's length field
 // are dropped. Tunnel pings are answered here and not returned, as DOSBox
 // does; so are other header-only packets to socket 2 (control traffic).
+//
+// Datagrams that arrived together are read together (one system call on
+// Linux) and returned by the following calls without another read, even
+// once pc's read deadline has passed; after Close they are dropped.
 func (l *Link) ReadPacket(b []byte) (int, ipx.Node, error) {
 	l.rmu.Lock()
 	defer l.rmu.Unlock()
 	for {
-		n, from, err := l.conn.ReadFromUDPAddrPort(l.rbuf)
-		if err != nil {
-			return 0, ipx.Node{}, opErr("read", l.pc.LocalAddr(), nil, err)
+		if l.closed.Load() {
+			l.rnext, l.rlen = 0, 0
+			return 0, ipx.Node{}, opErr("read", l.pc.LocalAddr(), nil, net.ErrClosed)
 		}
-		if !l.fromServer(from) {
+		if l.rnext == l.rlen {
+			n, err := l.batch.readBatch(l.rms)
+			if err != nil {
+				return 0, ipx.Node{}, opErr("read", l.pc.LocalAddr(), nil, err)
+			}
+			l.rnext, l.rlen = 0, n
+		}
+		m := &l.rms[l.rnext]
+		l.rnext++
+		if !l.fromServer(m.addr) {
 			l.foreign.Add(1)
 			continue
 		}
-		if p, ok := l.input(l.rbuf[:n]); ok {
+		if p, ok := l.input(m.buf[:m.n]); ok {
 			l.received.Add(1)
 			return copy(b, p), srcNode(p), nil
 		}
@@ -371,4 +406,7 @@ func (l *Link) Stats() LinkStats {
 // Close closes the UDP socket and unblocks ReadPacket, which then
 // returns an error wrapping net.ErrClosed. The server is not told: the
 // DOSBox protocol has no unregistration; it forgets silent clients.
-func (l *Link) Close() error { return l.pc.Close() }
+func (l *Link) Close() error {
+	l.closed.Store(true)
+	return l.pc.Close()
+}

@@ -15,7 +15,7 @@ import (
 type relay struct {
 	cfg   ServerConfig
 	self  ipx.Node // the server's node, source of registration replies
-	out   addrPortConn
+	out   batchConn
 	log   *slog.Logger
 	table map[netip.AddrPort]*client
 	hosts map[netip.Addr]int // clients per IP address
@@ -23,8 +23,18 @@ type relay struct {
 	tokens     float64 // registration bucket
 	lastRefill time.Time
 
+	// The outbox: datagrams to send, written by flush in batches. A
+	// relayed datagram aliases the input, which must stay unchanged
+	// until flush; control packets are copied into ctl.
+	outq []msg
+	outc []*client // destination of each outq entry, for the counters
+	ctl  [][ipx.HeaderLen]byte
+
 	st ServerStats
 }
+
+// outboxLen bounds the outbox; a full one is flushed at once.
+const outboxLen = 64
 
 type client struct {
 	addr     netip.AddrPort
@@ -35,8 +45,11 @@ type client struct {
 	rx, tx   uint64
 }
 
-func newRelay(cfg ServerConfig, self ipx.Node, out addrPortConn, now time.Time) *relay {
+func newRelay(cfg ServerConfig, self ipx.Node, out batchConn, now time.Time) *relay {
 	return &relay{
+		outq:       make([]msg, 0, outboxLen),
+		outc:       make([]*client, 0, outboxLen),
+		ctl:        make([][ipx.HeaderLen]byte, outboxLen),
 		cfg:        cfg,
 		self:       self,
 		out:        out,
@@ -48,8 +61,16 @@ func newRelay(cfg ServerConfig, self ipx.Node, out addrPortConn, now time.Time) 
 	}
 }
 
-// handle processes one datagram b from from at now.
+// handle processes one datagram b from from at now and sends what it
+// calls for.
 func (r *relay) handle(now time.Time, from netip.AddrPort, b []byte) {
+	r.receive(now, from, b)
+	r.flush(now)
+}
+
+// receive processes one datagram b from from at now. What it sends waits
+// in the outbox (which may alias b) for flush.
+func (r *relay) receive(now time.Time, from netip.AddrPort, b []byte) {
 	r.st.Received++
 	n, ok := checkPacket(b)
 	if !ok {
@@ -128,8 +149,7 @@ func (r *relay) register(now time.Time, from netip.AddrPort, c *client) {
 		r.st.Reregistrations++
 	}
 	c.lastRecv = now
-	reply := registrationReply(c.node, r.self)
-	r.send(now, c, reply[:])
+	r.sendControl(now, c, registrationReply(c.node, r.self))
 }
 
 // takeToken spends one registration from the bucket, which refills at
@@ -149,19 +169,48 @@ func (r *relay) takeToken(now time.Time) bool {
 // answerPing answers c's ping from the server's own node, so a DOSBox
 // "ipxnet ping" lists the server too.
 func (r *relay) answerPing(now time.Time, c *client) {
-	ans := pingAnswer(c.node, r.self)
 	r.st.PingsAnswered++
-	r.send(now, c, ans[:])
+	r.sendControl(now, c, pingAnswer(c.node, r.self))
 }
 
+// send queues b for c; b must stay unchanged until flush.
 func (r *relay) send(now time.Time, c *client, b []byte) {
-	if _, err := r.out.WriteToUDPAddrPort(b, c.addr); err != nil {
-		r.st.WriteErrors++
-		return
+	if len(r.outq) == cap(r.outq) {
+		r.flush(now)
 	}
-	r.st.Sent++
-	c.tx++
-	c.lastSend = now
+	r.outq = append(r.outq, msg{buf: b, n: len(b), addr: c.addr})
+	r.outc = append(r.outc, c)
+}
+
+// sendControl queues a copy of control packet p for c.
+func (r *relay) sendControl(now time.Time, c *client, p [ipx.HeaderLen]byte) {
+	if len(r.outq) == cap(r.outq) {
+		r.flush(now)
+	}
+	i := len(r.outq)
+	r.ctl[i] = p
+	r.send(now, c, r.ctl[i][:])
+}
+
+// flush writes the outbox, counting each datagram as sent or failed.
+func (r *relay) flush(now time.Time) {
+	for done := 0; done < len(r.outq); {
+		n, err := r.out.writeBatch(r.outq[done:])
+		for _, c := range r.outc[done : done+n] {
+			r.st.Sent++
+			c.tx++
+			c.lastSend = now
+		}
+		done += n
+		if err != nil || n == 0 {
+			// The datagram at done failed; go on with the rest.
+			r.st.WriteErrors++
+			done++
+		}
+	}
+	clear(r.outq) // let go of the input and of forgotten clients
+	clear(r.outc)
+	r.outq, r.outc = r.outq[:0], r.outc[:0]
 }
 
 // tick forgets clients silent for ClientTimeout, pings clients sent
@@ -183,14 +232,14 @@ func (r *relay) tick(now time.Time) time.Time {
 		if r.cfg.Keepalive > 0 {
 			due := c.lastSend.Add(r.cfg.Keepalive)
 			if !now.Before(due) {
-				p := ping(pingNode)
-				r.send(now, c, p[:])
+				r.sendControl(now, c, ping(pingNode))
 				r.st.PingsSent++
 				due = now.Add(r.cfg.Keepalive)
 			}
 			next = earliest(next, due)
 		}
 	}
+	r.flush(now)
 	return next
 }
 

@@ -47,7 +47,7 @@ func newTestRelay(t *testing.T, cfg ServerConfig) (*relay, *recorder) {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	return newRelay(cfg.withDefaults(), mustNode(t, srvAddr), rec, t0), rec
+	return newRelay(cfg.withDefaults(), mustNode(t, srvAddr), singleConn{rec}, t0), rec
 }
 
 // pkt builds an IPX packet from src to dst with payload.

@@ -127,9 +127,10 @@ type ClientInfo struct {
 // Server is a DOSBox-compatible IPX tunnel server; see the package
 // comment for the protocol and how it differs from DOSBox's.
 type Server struct {
-	pc   net.PacketConn
-	conn addrPortConn
-	max  int
+	pc    net.PacketConn
+	conn  batchConn
+	max   int
+	batch int // datagrams per read
 
 	mu      sync.Mutex
 	core    *relay
@@ -161,7 +162,9 @@ func ListenServer(addr string, cfg ServerConfig) (*Server, error) {
 }
 
 // NewServer returns a Server on pc, which it owns from then on. pc should
-// be a *net.UDPConn for allocation-free relaying. The server's own node,
+// be a *net.UDPConn for allocation-free relaying (on Linux, an IPv4 one
+// also reads and writes in batches, several datagrams per system call).
+// The server's own node,
 // the source of its registration replies, is pc's local IPv4 address and
 // port (0.0.0.0 when bound to every address, as in DOSBox).
 func NewServer(pc net.PacketConn, cfg ServerConfig) (*Server, error) {
@@ -170,12 +173,17 @@ func NewServer(pc net.PacketConn, cfg ServerConfig) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	self, _ := NodeFromAddrPort(addrPortOf(pc.LocalAddr()))
+	bc, batched := newBatchConn(pc, asAddrPortConn(pc))
 	s := &Server{
-		pc:   pc,
-		conn: asAddrPortConn(pc),
-		max:  cfg.MaxPacketLen,
-		wake: make(chan struct{}, 1),
-		done: make(chan struct{}),
+		pc:    pc,
+		conn:  bc,
+		max:   cfg.MaxPacketLen,
+		batch: 1,
+		wake:  make(chan struct{}, 1),
+		done:  make(chan struct{}),
+	}
+	if batched {
+		s.batch = batchLen(s.max+1, serverBatch)
 	}
 	s.core = newRelay(cfg, self, s.conn, time.Now())
 	return s, nil
@@ -205,9 +213,10 @@ func (s *Server) Serve() error {
 	defer s.wg.Done()
 	go s.timers()
 
-	buf := make([]byte, s.max+1)
+	// One byte over the limit shows an oversize datagram (it is cut).
+	ms := newMsgs(s.batch, s.max+1)
 	for {
-		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
+		n, err := s.conn.readBatch(ms)
 		if err != nil {
 			select {
 			case <-s.done:
@@ -222,19 +231,28 @@ func (s *Server) Serve() error {
 			return opErr("serve", s.pc.LocalAddr(), nil, err)
 		}
 		s.mu.Lock()
-		if n > s.max {
-			s.core.st.Received++
-			s.core.st.DropOversize++
-		} else {
-			before := len(s.core.table)
-			s.core.handle(time.Now(), from, buf[:n])
-			if len(s.core.table) > before {
-				s.poke()
+		now := time.Now()
+		before := len(s.core.table)
+		for _, m := range ms[:n] {
+			if m.n > s.max {
+				s.core.st.Received++
+				s.core.st.DropOversize++
+				continue
 			}
+			s.core.receive(now, m.addr, m.buf[:m.n])
+		}
+		// Relay the whole batch, in as few writes as it takes, before
+		// the next read reuses the buffers the outbox points into.
+		s.core.flush(now)
+		if len(s.core.table) > before {
+			s.poke()
 		}
 		s.mu.Unlock()
 	}
 }
+
+// serverBatch bounds the datagrams one Serve read takes.
+const serverBatch = 32
 
 // poke wakes the timer goroutine to recompute its deadline.
 func (s *Server) poke() {
