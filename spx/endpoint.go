@@ -40,7 +40,6 @@ type segment struct {
 type outPacket struct {
 	h    Header
 	data []byte
-	seg  *segment // the segment data belongs to, if any
 }
 
 // Stats count what one connection saw.
@@ -109,12 +108,11 @@ type endpoint struct {
 	lastHeard time.Time
 	probeAt   time.Time // next keep-alive or zero-window probe
 
-	rtt     rttEstimator
-	out     []outPacket
-	pool    *segPool
-	free    []*segment
-	adopted bool // input kept the segment it was given
-	stats   Stats
+	rtt   rttEstimator
+	out   []outPacket
+	pool  *segPool
+	free  []*segment
+	stats Stats
 }
 
 // newEndpoint returns an endpoint with local id id. localMax is the
@@ -177,9 +175,7 @@ func (e *endpoint) replyConnect() {
 }
 
 // emit queues a packet, filling in the receive state it reports.
-func (e *endpoint) emit(h Header, data []byte) { e.emitSeg(h, data, nil) }
-
-func (e *endpoint) emitSeg(h Header, data []byte, seg *segment) {
+func (e *endpoint) emit(h Header, data []byte) {
 	h.Ack = e.rcvNxt
 	h.Alloc = e.alloc()
 	if e.spx2 {
@@ -189,7 +185,7 @@ func (e *endpoint) emitSeg(h Header, data []byte, seg *segment) {
 	if h.Control&ControlSystem != 0 && e.pendingType != 0 {
 		h.DatastreamType, e.pendingType = e.pendingType, 0
 	}
-	e.out = append(e.out, outPacket{h: h, data: data, seg: seg})
+	e.out = append(e.out, outPacket{h: h, data: data})
 	e.stats.PacketsSent++
 	e.unacked, e.ackNow, e.ackAt = 0, false, time.Time{}
 }
@@ -476,7 +472,7 @@ func (e *endpoint) transmit(now time.Time) {
 			ctl |= ControlSendAck
 			e.sinceAckReq = 0
 		}
-		e.emitSeg(Header{Control: ctl, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data, s)
+		e.emit(Header{Control: ctl, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data)
 		if e.rtoAt.IsZero() {
 			e.rtoAt = now.Add(e.currentRTO())
 		}
@@ -503,7 +499,7 @@ func (e *endpoint) retransmit(now time.Time) {
 		e.fail(fmt.Errorf("spx: packet %d unacknowledged after %d retransmissions: %w", s.seq, e.cfg.RetryLimit, ErrRetryLimit))
 		return
 	}
-	e.emitSeg(Header{Control: s.ctl | ControlSendAck, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data, s)
+	e.emit(Header{Control: s.ctl | ControlSendAck, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data)
 }
 
 func (e *endpoint) currentRTO() time.Duration {
@@ -514,22 +510,6 @@ func (e *endpoint) currentRTO() time.Duration {
 // endpoint by connection id and address). data aliases the caller's
 // buffer and is copied if kept.
 func (e *endpoint) input(h *Header, data []byte, now time.Time) {
-	e.inputSeg(h, data, nil, now)
-}
-
-// inputSeg is input for data read into seg, a segment from e's pool.
-// It returns the segment the caller reads the next packet into: seg
-// again, or a replacement when e kept seg.
-func (e *endpoint) inputSeg(h *Header, data []byte, seg *segment, now time.Time) *segment {
-	e.adopted = false
-	e.recv(h, data, seg, now)
-	if e.adopted {
-		return e.newSegment()
-	}
-	return seg
-}
-
-func (e *endpoint) recv(h *Header, data []byte, seg *segment, now time.Time) {
 	if e.state == stDone {
 		// Lingering after a clean end: acknowledge a repeated end of
 		// connection, whose first acknowledgement was lost, so the peer
@@ -572,7 +552,7 @@ func (e *endpoint) recv(h *Header, data []byte, seg *segment, now time.Time) {
 			e.ackNow = true
 		}
 	} else {
-		e.receive(h, data, seg, now)
+		e.receive(h, data, now)
 	}
 	e.transmit(now)
 	e.flushAck(now)
@@ -666,7 +646,7 @@ func (e *endpoint) processAck(h *Header, now time.Time) {
 }
 
 // receive handles a sequenced packet.
-func (e *endpoint) receive(h *Header, data []byte, seg *segment, now time.Time) {
+func (e *endpoint) receive(h *Header, data []byte, now time.Time) {
 	if h.Control&ControlSendAck != 0 {
 		e.ackNow = true
 	}
@@ -693,14 +673,14 @@ func (e *endpoint) receive(h *Header, data []byte, seg *segment, now time.Time) 
 		if e.ooo[i] != nil {
 			e.stats.Duplicates++
 		} else {
-			e.ooo[i] = e.store(h, data, seg)
+			e.ooo[i] = e.store(h, data)
 			e.oooCount++
 			e.stats.OutOfOrder++
 		}
 		e.gapAck = true // duplicate ack: tells the sender of the gap
 		return
 	}
-	e.deliver(e.store(h, data, seg))
+	e.deliver(e.store(h, data))
 	e.shiftOOO()
 	// Move now-contiguous out-of-order segments over.
 	for e.oooCount > 0 && e.ooo[0] != nil {
@@ -738,17 +718,10 @@ func (e *endpoint) dropOOO() {
 	e.oooCount = 0
 }
 
-// store makes a segment of a received packet: seg itself when given
-// (data lies in its buffer), else a copy.
-func (e *endpoint) store(h *Header, data []byte, seg *segment) *segment {
-	s := seg
-	if s == nil {
-		s = e.newSegment()
-		s.data = append(s.data, data...)
-	} else {
-		s.data = data
-		e.adopted = true
-	}
+// store makes a segment of a received packet, copying its data.
+func (e *endpoint) store(h *Header, data []byte) *segment {
+	s := e.newSegment()
+	s.data = append(s.data, data...)
 	s.seq = h.Seq
 	s.ctl = h.Control & (ControlEOM | ControlAttention | ControlNegotiate)
 	s.dstype = h.DatastreamType
