@@ -3,6 +3,7 @@ package udp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -114,5 +115,79 @@ func TestMmsgConn(t *testing.T) {
 	}
 	if _, err := mc.writeBatch(out[:1]); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("writeBatch after Close: %v", err)
+	}
+}
+
+// TestMmsgGSO writes runs of datagrams that go as segmentation offload
+// sends, and a run the kernel refuses, which falls back to one datagram
+// a message: every receiver gets the same datagrams as without offload.
+func TestMmsgGSO(t *testing.T) {
+	tx, a, b := loopbackUDP(t), loopbackUDP(t), loopbackUDP(t)
+	mc, err := newMmsgConn(tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gso := mc.gso
+	if !gso {
+		t.Log("kernel without UDP_SEGMENT: testing plain sendmmsg")
+	}
+	bad := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0) // port 0: EINVAL
+	var ms []msg
+	add := func(to netip.AddrPort, size int) {
+		p := bytes.Repeat([]byte{byte(len(ms))}, size)
+		ms = append(ms, msg{buf: p, n: size, addr: to})
+	}
+	for range 5 {
+		add(apOf(a), 50)
+	}
+	add(apOf(a), 20) // shorter: ends the run
+	add(apOf(a), 50)
+	add(apOf(a), 50)
+	for range 3 {
+		add(apOf(b), 40)
+	}
+	add(bad, 30)
+	add(bad, 30)
+	add(apOf(b), 40)
+
+	if mc.gso {
+		mc.prepareWrite(ms, true)
+		if got, want := mc.groups[:mc.w.n], []int{6, 2, 3, 2, 1}; !slices.Equal(got, want) {
+			t.Errorf("runs %v, want %v", got, want)
+		}
+	}
+	var results []string
+	for done := 0; done < len(ms); {
+		n, err := mc.writeBatch(ms[done:])
+		results = append(results, fmt.Sprintf("%d %v", n, err != nil))
+		done += n
+		if err != nil || n == 0 {
+			done++
+		}
+	}
+	// Sent up to the bad run; the run refused, then its first datagram
+	// alone; the second bad datagram; the last datagram.
+	want := []string{"11 false", "0 true", "0 true", "1 false"}
+	if !slices.Equal(results, want) {
+		t.Errorf("write calls %q, want %q", results, want)
+	}
+	if mc.gso != gso {
+		t.Error("a destination's error turned offload off")
+	}
+	buf := make([]byte, 100)
+	for _, m := range ms {
+		var c *net.UDPConn
+		switch m.addr {
+		case apOf(a):
+			c = a
+		case apOf(b):
+			c = b
+		default:
+			continue
+		}
+		n, _, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil || !bytes.Equal(buf[:n], m.buf) {
+			t.Fatalf("got % x, %v; want % x", buf[:n], err, m.buf)
+		}
 	}
 }
