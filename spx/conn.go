@@ -35,6 +35,7 @@ type Conn struct {
 	// rmu and wmu make them single waiters, so one token is enough.
 	rwake, wwake       chan struct{}
 	rwaiting, wwaiting bool
+	wakeR, wakeW       bool // tokens unlock sends once the packets are out
 	dialing            bool // Dial waits on rwake for the connection
 	closed             bool
 	closeCh            chan struct{}
@@ -152,11 +153,11 @@ func (c *Conn) after() {
 	// not woken by acknowledgements, nor a writer by data.
 	if c.rwaiting && (c.dialing || c.ep.readable()) {
 		c.rwaiting = false
-		signal(c.rwake)
+		c.wakeR = true
 	}
 	if c.wwaiting && c.ep.writable() {
 		c.wwaiting = false
-		signal(c.wwake)
+		c.wakeW = true
 	}
 }
 
@@ -206,8 +207,9 @@ func (c *Conn) flush() {
 	}
 }
 
-// unlock releases c.mu, first writing the packets after queued unless
-// another goroutine is writing them already. Write errors are not
+// unlock releases c.mu, first writing the packets after queued and then
+// waking the waiters after chose, unless another goroutine is writing
+// packets already: that one does both when done. Write errors are not
 // reported: SPX recovers lost packets itself, and a closed Stack is
 // noticed by the mux.
 func (c *Conn) unlock() {
@@ -229,8 +231,20 @@ func (c *Conn) unlock() {
 		clear(batch)
 		c.outSpare = batch[:0]
 	}
-	remove := c.removePending && !c.sending
-	if remove {
+	// Wake-ups and the removal wait for the packets: a reader woken by
+	// data finds its acknowledgement sent, and a socket closed with its
+	// last connection has sent that connection's last packets.
+	remove := false
+	if !c.sending {
+		if c.wakeR {
+			c.wakeR = false
+			signal(c.rwake)
+		}
+		if c.wakeW {
+			c.wakeW = false
+			signal(c.wwake)
+		}
+		remove = c.removePending
 		c.removePending = false
 	}
 	c.mu.Unlock()
