@@ -47,6 +47,8 @@ type Conn struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	doneOnce  sync.Once
+	done      chan struct{} // closed with closed, or when the Stack's links all fail
 
 	rd, wd *deadline.Deadline
 }
@@ -64,14 +66,17 @@ func newConn(s *Stack, sock Socket, h Handler) *Conn {
 		handler: h,
 		queue:   make(chan *pbuf, qlen),
 		closed:  make(chan struct{}),
+		done:    make(chan struct{}),
 		rd:      deadline.New(),
 		wd:      deadline.New(),
 	}
 }
 
-func (c *Conn) isClosed() bool {
+func (c *Conn) isClosed() bool { return isClosed(c.closed) }
+
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case <-c.closed:
+	case <-ch:
 		return true
 	default:
 		return false
@@ -183,6 +188,7 @@ func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		first = true
 		close(c.closed)
+		c.markDone()
 		c.s.unbind(c)
 	})
 	if !first {
@@ -198,6 +204,30 @@ func (c *Conn) Close() error {
 		}
 	}
 }
+
+// Done returns a channel that is closed when the Conn can receive no
+// more: it was closed, by Close or by the Stack's Close, or every link of
+// its Stack failed. Err then tells which. A ListenFunc socket, which has
+// no reads to fail, learns of its end this way.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns nil while the Conn is open; after Done is closed, an error
+// wrapping net.ErrClosed or ErrLinkDown.
+func (c *Conn) Err() error {
+	select {
+	case <-c.closed:
+		return net.ErrClosed
+	default:
+	}
+	select {
+	case <-c.s.down:
+		return c.s.downErr
+	default:
+		return nil
+	}
+}
+
+func (c *Conn) markDone() { c.doneOnce.Do(func() { close(c.done) }) }
 
 // SetDeadline sets the read and write deadlines.
 func (c *Conn) SetDeadline(t time.Time) error {

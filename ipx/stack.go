@@ -268,6 +268,9 @@ func (s *Stack) listen(sock Socket, h Handler) (*Conn, error) {
 	}
 	c := newConn(s, sock, h)
 	s.socks[sock] = c
+	if isClosed(s.down) {
+		c.markDone()
+	}
 	return c, nil
 }
 
@@ -336,6 +339,11 @@ func (s *Stack) readLoop(sl *stackLink) {
 					s.downOnce.Do(func() {
 						s.downErr = fmt.Errorf("ipx: link %d: %w: %w", sl.ID, ErrLinkDown, err)
 						close(s.down)
+						s.mu.RLock()
+						for _, c := range s.socks {
+							c.markDone()
+						}
+						s.mu.RUnlock()
 					})
 				}
 			}
@@ -442,8 +450,12 @@ func (s *Stack) deliver(p *Packet, link LinkID, from Node, sender *Conn) {
 			s.c.noSocket.Add(1)
 			return
 		}
-		info := RecvInfo{Header: p.Header, Link: link, From: from}
-		c.handler(p.Payload, &info)
+		// The info lives in a pooled buffer: &info of a local would
+		// escape to the heap through the unknown handler.
+		pb := s.getBuf()
+		pb.info = RecvInfo{Header: p.Header, Link: link, From: from}
+		c.handler(p.Payload, &pb.info)
+		s.putBuf(pb)
 		s.c.delivered.Add(1)
 		return
 	}

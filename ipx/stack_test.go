@@ -427,11 +427,16 @@ func TestStackCloseEndsEverything(t *testing.T) {
 			_, _, err := c.ReadFrom(make([]byte, 1))
 			done <- err
 		}()
+		hc, _ := s.ListenFunc(0x4500, func([]byte, *ipx.RecvInfo) {})
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
 		if err := <-done; !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("read after Stack.Close: %v", err)
+		}
+		<-hc.Done() // a handler socket hears of the Stack's Close
+		if err := hc.Err(); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("handler socket Err after Stack.Close: %v", err)
 		}
 		if _, err := s.Listen(0); !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("Listen after Close: %v", err)
@@ -456,6 +461,17 @@ func TestLinkFailureSurfacesOnRead(t *testing.T) {
 		if got := s.Stats().LinkReadFailure; got != 1 {
 			t.Fatalf("LinkReadFailure = %d", got)
 		}
+		// Handler sockets, before and after the failure, learn of it
+		// through Done and Err.
+		<-c.Done()
+		if err := c.Err(); !errors.Is(err, ipx.ErrLinkDown) {
+			t.Fatalf("Err on a dead link: %v", err)
+		}
+		late, err := s.ListenFunc(0x4500, func([]byte, *ipx.RecvInfo) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-late.Done()
 	})
 }
 
@@ -620,5 +636,41 @@ func TestListenFunc(t *testing.T) {
 		if _, err := b.ListenFunc(0x4501, nil); err == nil {
 			t.Fatal("nil handler accepted")
 		}
+		select {
+		case <-hc.Done():
+		default:
+			t.Fatal("Done not closed after Close")
+		}
+		if err := hc.Err(); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Err after Close: %v", err)
+		}
 	})
+}
+
+func TestListenFuncAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector (sync.Pool drops items)")
+	}
+	seg := memlan.NewSegment(memlan.Config{})
+	a := host(t, seg, node(1), 1, ipx.StackConfig{})
+	b := host(t, seg, node(2), 1, ipx.StackConfig{})
+	got := make(chan int, 1)
+	hc, err := b.ListenFunc(0x4500, func(p []byte, info *ipx.RecvInfo) { got <- len(p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := listen(t, a, 0x4000)
+	payload := make([]byte, 100)
+	roundTrip := func() {
+		if _, err := ca.WriteMsg(payload, hc.Addr(), ipx.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		<-got
+	}
+	for range 100 {
+		roundTrip()
+	}
+	if n := testing.AllocsPerRun(1000, roundTrip); n != 0 {
+		t.Fatalf("send + handler delivery allocates %v per packet", n)
+	}
 }
