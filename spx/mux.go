@@ -19,7 +19,6 @@ import (
 type mux struct {
 	stack *ipx.Stack
 	pc    *ipx.Conn
-	watch *ipx.Conn // a queued socket that never receives: see watchLoop
 	cfg   *Config
 	ln    *Listener // nil for a dialled connection's socket
 
@@ -46,18 +45,12 @@ func newMux(stack *ipx.Stack, socket ipx.Socket, cfg *Config, ln *Listener) (*mu
 	if ln != nil {
 		ln.m = m
 	}
-	watch, err := stack.Listen(0)
-	if err != nil {
-		return nil, err
-	}
-	m.watch = watch
 	// Packets may arrive as soon as pc is bound: what reads m.pc takes
 	// m.mu first, so holding it keeps them waiting until m is whole.
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	pc, err := stack.ListenFunc(socket, m.handle)
 	if err != nil {
-		watch.Close()
 		return nil, err
 	}
 	pc.SetPacketType(ipx.TypeSPX)
@@ -66,22 +59,15 @@ func newMux(stack *ipx.Stack, socket ipx.Socket, cfg *Config, ln *Listener) (*mu
 	return m, nil
 }
 
-// watchLoop waits for the Stack to close or lose its links, which a
-// ListenFunc socket does not report, and then fails the mux. The watch
-// socket's number is never announced, so nothing arrives on it; a packet
-// that does is discarded.
+// watchLoop waits for the socket's end (the Stack closed or lost its
+// links) and fails the mux, unless the mux closed the socket itself.
 func (m *mux) watchLoop() {
-	var buf [1]byte
-	for {
-		if _, _, err := m.watch.ReadMsg(buf[:]); err != nil {
-			m.mu.Lock()
-			ours := m.pcClosed
-			m.mu.Unlock()
-			if !ours {
-				m.shutdown(err)
-			}
-			return
-		}
+	<-m.pc.Done()
+	m.mu.Lock()
+	ours := m.pcClosed
+	m.mu.Unlock()
+	if !ours {
+		m.shutdown(m.pc.Err())
 	}
 }
 
@@ -226,7 +212,6 @@ func (m *mux) closePC() {
 	m.pcClosed = true
 	m.mu.Unlock()
 	m.pc.Close()
-	m.watch.Close()
 }
 
 // now is the mux's clock; inside a testing/synctest bubble it is fake.
