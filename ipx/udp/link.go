@@ -72,10 +72,11 @@ type LinkStats struct {
 // server's segment. It implements ipx.Link and is safe for concurrent use.
 //
 // The server relays by the destination node in the IPX header, so
-// WritePacket ignores its dst argument. As a consequence a packet cannot
-// be sent through a router on the tunnel to a node of another network
-// (the server would look for the final node); the tunnel is one segment
-// of directly reachable nodes.
+// WritePacket ignores its dst argument. A packet for a node of another
+// network still gets there when the server has a router on its Port (see
+// Server.AttachPort): the server hands it every packet for a node it does
+// not know. Without one, the tunnel is one segment of directly reachable
+// nodes.
 type Link struct {
 	pc     net.PacketConn
 	conn   addrPortConn

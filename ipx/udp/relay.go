@@ -30,6 +30,9 @@ type relay struct {
 	outc []*client // destination of each outq entry, for the counters
 	ctl  [][ipx.HeaderLen]byte
 
+	// port, if set, takes the packets no client can: see Port.
+	port func(b []byte)
+
 	st ServerStats
 }
 
@@ -104,16 +107,22 @@ func (r *relay) receive(now time.Time, from netip.AddrPort, b []byte) {
 				r.send(now, d, b)
 			}
 		}
+		r.toPort(b)
 		return
 	}
 	dst := dstNode(b)
 	if dst == pingNode || dst == r.self {
+		if dst == r.self && r.toPort(b) {
+			return
+		}
 		r.st.ToServer++ // answers to our pings: lastRecv is what they are for
 		return
 	}
 	d := r.table[AddrPortFromNode(dst)]
 	if d == nil {
-		r.st.DropNoDest++
+		if !r.toPort(b) { // a host beyond the router, if there is one
+			r.st.DropNoDest++
+		}
 		return
 	}
 	r.st.Unicasts++
@@ -171,6 +180,34 @@ func (r *relay) takeToken(now time.Time) bool {
 func (r *relay) answerPing(now time.Time, c *client) {
 	r.st.PingsAnswered++
 	r.sendControl(now, c, pingAnswer(c.node, r.self))
+}
+
+// toPort hands b to the Port, if one is attached and b is not a control
+// packet (those are the tunnel's own business).
+func (r *relay) toPort(b []byte) bool {
+	if r.port == nil || isControl(b) {
+		return false
+	}
+	r.st.ToPort++
+	r.port(b)
+	return true
+}
+
+// fromPort sends packet b, written by the Port's router, to the client
+// with node dst or to every client, and flushes at once: b is the
+// caller's.
+func (r *relay) fromPort(now time.Time, dst ipx.Node, b []byte) {
+	r.st.FromPort++
+	if dst.IsBroadcast() {
+		for _, d := range r.table {
+			r.send(now, d, b)
+		}
+	} else if d := r.table[AddrPortFromNode(dst)]; d != nil {
+		r.send(now, d, b)
+	} else {
+		r.st.DropNoDest++
+	}
+	r.flush(now)
 }
 
 // send queues b for c; b must stay unchanged until flush.

@@ -100,6 +100,8 @@ type ServerStats struct {
 	Unicasts         uint64 // packets relayed to one client
 	Broadcasts       uint64 // packets relayed to every other client
 	ToServer         uint64 // answers to the server's pings
+	ToPort           uint64 // packets handed to the Port's router
+	FromPort         uint64 // packets the Port's router sent
 	PingsSent        uint64 // keepalive pings
 	PingsAnswered    uint64 // client pings the server answered itself
 	RefusedFull      uint64 // registrations refused: table full
@@ -135,6 +137,7 @@ type Server struct {
 	mu      sync.Mutex
 	core    *relay
 	serving bool
+	port    *Port // nil until AttachPort
 
 	wake      chan struct{}
 	done      chan struct{}
@@ -313,7 +316,11 @@ func (s *Server) shutdown() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		close(s.done)
+		port := s.port
 		s.mu.Unlock()
+		if port != nil {
+			port.Close() // its router's read loop ends with the server
+		}
 		err = s.pc.Close()
 	})
 	return err
