@@ -8,6 +8,7 @@ import (
 	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/ether"
+	"github.com/ipxkit/ipxkit/ipx/udp"
 )
 
 // addUDP joins the tunnel server named by spec, host:port[/net].
@@ -58,4 +59,32 @@ func addEther(stack *ipx.Stack, spec string) error {
 		return fmt.Errorf("-ether %q: %w", spec, err)
 	}
 	return nil
+}
+
+// addUDPServer runs a tunnel server on spec, host:port/net, and attaches
+// the router to its Port, so that the server hands the router whatever
+// its clients send to other networks.
+func addUDPServer(stack *ipx.Stack, spec string) (*udp.Server, error) {
+	addr, netText, ok := strings.Cut(spec, "/")
+	if !ok {
+		return nil, fmt.Errorf("-udp-listen %q: want host:port/net, e.g. 0.0.0.0:213/b", spec)
+	}
+	network, err := linkflag.ParseNetwork(netText)
+	if err != nil {
+		return nil, fmt.Errorf("-udp-listen %s: %w", spec, err)
+	}
+	srv, err := udp.ListenServer(addr, udp.ServerConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("-udp-listen %s: %w", spec, err)
+	}
+	go srv.Serve()
+	port, err := srv.AttachPort()
+	if err == nil {
+		_, err = stack.AddLink(port, network)
+	}
+	if err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("-udp-listen %s: %w", spec, err)
+	}
+	return srv, nil
 }

@@ -11,22 +11,26 @@
 //
 //	-udp-server host:port[/net]    join a DOSBox IPX tunnel server as a
 //	                               client; net (hex) numbers that segment
+//	-udp-listen host:port/net      be the tunnel server DOSBox clients
+//	                               connect to (ipxnet connect), routing
+//	                               for them; net (hex) numbers the tunnel
 //	-ether iface:frame:net         raw Ethernet (Linux, CAP_NET_RAW);
 //	                               frame is auto, ethernet_ii, 802.3,
 //	                               802.2 or snap; net in hex
 //	-memlan-demo                   self-contained demo on in-memory
 //	                               segments with two more routers
 //
-// A DOSBox tunnel server relays by the nodes in the IPX header, and ours
-// drops packets whose source node is not the sending client, so the
-// router learns and advertises routes over a tunnel (RIP is addressed to
-// and from the router itself), but forwarding through the tunnel needs a
-// server that relays for routers.
+// A DOSBox tunnel server relays by the nodes in the IPX header and knows
+// no routers, so to forward between a tunnel and other networks the
+// router must be the tunnel server (-udp-listen): it then receives every
+// packet for a node the server does not know. As a client of another
+// server (-udp-server) it exchanges routes over the tunnel but cannot
+// forward through it.
 //
 // Examples:
 //
 //	ipxroute -memlan-demo -duration 3m
-//	ipxroute -udp-server 127.0.0.1:213/b -ether eth0:802.2:0000000a
+//	ipxroute -udp-listen 0.0.0.0:213/b -ether eth0:802.2:0000000a
 package main
 
 import (
@@ -59,6 +63,8 @@ An IPX RIP router between the links named by flags (each may repeat).
 It forwards packets between them and prints its table on every change.
 
   -udp-server host:port[/net]  DOSBox IPX tunnel client; net in hex
+  -udp-listen host:port/net    be a DOSBox IPX tunnel server and route
+                               for its clients; net in hex
   -ether iface:frame:net       raw Ethernet (Linux, CAP_NET_RAW); frame is
                                auto, ethernet_ii, 802.3, 802.2 or snap
   -memlan-demo                 in-memory demo with two more routers
@@ -76,17 +82,18 @@ func (l *listFlag) String() string { return strings.Join(*l, " ") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 type options struct {
-	udp, ether []string
-	demo       bool
-	interval   time.Duration
-	duration   time.Duration
-	verbose    bool
+	udp, udpListen, ether []string
+	demo                  bool
+	interval              time.Duration
+	duration              time.Duration
+	verbose               bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := linkflag.NewFlagSet("ipxroute", usageText, stderr)
 	fs.Var((*listFlag)(&o.udp), "udp-server", "DOSBox tunnel server `host:port[/net]` to join (repeatable)")
+	fs.Var((*listFlag)(&o.udpListen), "udp-listen", "run a tunnel server on `host:port/net` and route for its clients (repeatable)")
 	fs.Var((*listFlag)(&o.ether), "ether", "raw Ethernet link `iface:frame:net` (repeatable)")
 	fs.BoolVar(&o.demo, "memlan-demo", false, "run on in-memory segments with two demo routers")
 	fs.DurationVar(&o.interval, "interval", rip.DefaultUpdateInterval, "RIP broadcast `interval`")
@@ -98,8 +105,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
-	case len(o.udp) == 0 && len(o.ether) == 0 && !o.demo:
-		return o, errors.New("no links: give -udp-server, -ether or -memlan-demo")
+	case len(o.udp) == 0 && len(o.udpListen) == 0 && len(o.ether) == 0 && !o.demo:
+		return o, errors.New("no links: give -udp-server, -udp-listen, -ether or -memlan-demo")
 	case o.duration < 0:
 		return o, errors.New("-duration must not be negative")
 	}
@@ -144,6 +151,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "ipxroute:", err)
 			return 1
 		}
+	}
+	for _, s := range o.udpListen {
+		srv, err := addUDPServer(stack, s)
+		if err != nil {
+			fmt.Fprintln(stderr, "ipxroute:", err)
+			return 1
+		}
+		defer srv.Close()
 	}
 	for _, s := range o.ether {
 		if err := addEther(stack, s); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -117,4 +118,99 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestUDPListenRoutes runs the router as the tunnel server itself, beside
+// the memlan demo: a host on the tunnel learns network 4 and gets an
+// answer from router C there, through the router, both ways.
+func TestUDPListenRoutes(t *testing.T) {
+	// A free loopback port for the router's server.
+	probe, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.LocalAddr().String()
+	probe.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var stdout, stderr lockedBuffer
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		run(ctx, []string{"-memlan-demo", "-udp-listen", addr + "/b"}, &stdout, &stderr)
+	}()
+	defer func() { cancel(); wg.Wait() }()
+
+	var host *ipx.Stack
+	deadline := time.Now().Add(10 * time.Second)
+	for host == nil {
+		dctx, dcancel := context.WithTimeout(context.Background(), time.Second)
+		l, err := udp.Dial(dctx, addr, udp.Config{})
+		dcancel()
+		if err != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("no tunnel server at %s: %v\n%s", addr, err, stderr.String())
+			}
+			continue
+		}
+		host, err = ipx.NewStack(ipx.StackConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := host.AddLink(l, 0xb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer host.Close()
+	hr, err := rip.NewRouter(host, rip.Config{ListenOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hr.Close()
+	for {
+		if r, ok := hr.Table().Lookup(4); ok && r.Reachable() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host never learned network 4; router output:\n%s\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Ask router C, on network 4 three routers away, for its route to 4.
+	// C may not have learned the tunnel's network yet: ask until it has.
+	c, err := host.Listen(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := (&rip.Packet{Operation: rip.OpRequest, Entries: []rip.Entry{rip.RequestEntry(4)}}).MarshalBinary()
+	dst := ipx.Addr{Net: 4, Node: demoNode(3), Socket: ipx.SocketRIP}
+	buf := make([]byte, 600)
+	var (
+		n    int
+		info ipx.RecvInfo
+	)
+	for {
+		if _, err := c.WriteMsg(req, dst, ipx.WriteOptions{Type: ipx.TypeRIP}); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		if n, info, err = c.ReadMsg(buf); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer from network 4: %v\n%s\n%s", err, stdout.String(), stderr.String())
+		}
+	}
+	var p rip.Packet
+	if err := p.UnmarshalBinary(buf[:n]); err != nil || len(p.Entries) != 1 || p.Entries[0].Network != 4 {
+		t.Errorf("answer %+v %v", p, err)
+	}
+	// C answers from its address on the network towards us (3), two
+	// routers away: the tunnel server's router forwarded both ways.
+	want := ipx.Addr{Net: 3, Node: demoNode(3), Socket: ipx.SocketRIP}
+	if info.Header.Src != want || info.Header.TransportControl != 2 {
+		t.Errorf("answer from %v after %d hops, want from %v after 2", info.Header.Src, info.Header.TransportControl, want)
+	}
 }
