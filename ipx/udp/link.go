@@ -60,12 +60,13 @@ func (c Config) withDefaults() Config {
 // LinkStats counts a Link's traffic.
 type LinkStats struct {
 	Received      uint64 // packets returned by ReadPacket
-	Sent          uint64 // packets written by WritePacket
+	Sent          uint64 // packets written by WritePacket (queued ones once sent)
 	PingsAnswered uint64 // tunnel pings answered
 	Control       uint64 // other control packets (late registration replies, ping answers) dropped
 	DropForeign   uint64 // datagrams from an address other than the server
 	DropMalformed uint64 // datagrams without a valid IPX header and length
 	Refreshes     uint64 // registrations repeated (Config.Refresh)
+	WriteErrors   uint64 // queued packets the socket refused or Close could not send
 }
 
 // Link is the client end of the tunnel: one registered node on the
@@ -97,7 +98,9 @@ type Link struct {
 	rms         []msg
 	rnext, rlen int
 
-	received, sent, pings, control, foreign, malformed, refreshes atomic.Uint64
+	wq *writeQueue // nil: every WritePacket sends inline
+
+	received, sent, pings, control, foreign, malformed, refreshes, writeErrors atomic.Uint64
 }
 
 var _ ipx.Link = (*Link)(nil)
@@ -152,6 +155,9 @@ func (l *Link) setConn(pc net.PacketConn) {
 		n = batchLen(maxDatagram, linkBatch)
 	}
 	l.batch, l.rms = bc, newMsgs(n, maxDatagram)
+	if batched {
+		l.wq = l.newWriteQueue()
+	}
 }
 
 func hostOf(hp string) string { h, _, _ := net.SplitHostPort(hp); return h }
@@ -161,9 +167,9 @@ func portOf(hp string) string { _, p, _ := net.SplitHostPort(hp); return p }
 // with exponential backoff until ctx ends; then ErrNoServer (also wrapping
 // ctx's error). The Link owns pc from then on and closes it on Close; on
 // error pc is left open for the caller. pc should be a *net.UDPConn for
-// allocation-free I/O (on Linux, an IPv4 one also reads several datagrams
-// per system call); other net.PacketConns work through ReadFrom and
-// WriteTo. pc's read deadline is used during registration and cleared
+// allocation-free I/O (on Linux, an IPv4 one also reads, and writes
+// packets that queue up, several datagrams per system call); other
+// net.PacketConns work through ReadFrom and WriteTo. pc's read deadline is used during registration and cleared
 // after it.
 func NewLink(ctx context.Context, pc net.PacketConn, server netip.AddrPort, cfg Config) (*Link, error) {
 	if err := cfg.Validate(); err != nil {
@@ -340,7 +346,19 @@ func (l *Link) handleControl(p []byte) {
 
 // WritePacket sends the encoded IPX packet p to the server, which relays
 // it by the destination node in p's header; dst is not used (see Link).
-// p must hold at least a header and at most MTU bytes.
+// p must hold at least a header and at most MTU bytes. It does not retain
+// p.
+//
+// With batched I/O (an IPv4 *net.UDPConn on Linux) p is usually copied
+// into a queue of 64 packets and sent by the Link's writer goroutine
+// together with whatever else has queued, with one system call;
+// WritePacket then returns nil at once, or waits while the queue is full.
+// When the writer keeps finding a single packet to send (writes in
+// lockstep with reads, or seldom ones), WritePacket sends p itself before
+// it returns, as without batched I/O, for up to 4095 packets at a time
+// (see writer.go). Packets leave in the order WritePacket accepted them.
+// If the socket refuses a queued packet, the packet is counted in
+// LinkStats.WriteErrors and the next WritePacket returns the error.
 func (l *Link) WritePacket(p []byte, dst ipx.Node) error {
 	if len(p) < ipx.HeaderLen {
 		return opErr("write", l.pc.LocalAddr(), nil, fmt.Errorf("udp: packet of %d bytes: %w", len(p), ipx.ErrShortBuffer))
@@ -350,6 +368,9 @@ func (l *Link) WritePacket(p []byte, dst ipx.Node) error {
 	}
 	if l.refresh > 0 {
 		l.maybeRefresh()
+	}
+	if l.wq != nil {
+		return l.writeQueued(p)
 	}
 	if _, err := l.conn.WriteToUDPAddrPort(p, l.server); err != nil {
 		return opErr("write", l.pc.LocalAddr(), nil, err)
@@ -401,13 +422,21 @@ func (l *Link) Stats() LinkStats {
 		DropForeign:   l.foreign.Load(),
 		DropMalformed: l.malformed.Load(),
 		Refreshes:     l.refreshes.Load(),
+		WriteErrors:   l.writeErrors.Load(),
 	}
 }
 
 // Close closes the UDP socket and unblocks ReadPacket, which then
+// returns an error wrapping net.ErrClosed. Packets WritePacket has queued
+// are sent first (Close waits up to one second for the socket to take
+// them; any it cannot send are counted in LinkStats.WriteErrors), and the
+// writer goroutine exits before Close returns. WritePacket after Close
 // returns an error wrapping net.ErrClosed. The server is not told: the
 // DOSBox protocol has no unregistration; it forgets silent clients.
 func (l *Link) Close() error {
 	l.closed.Store(true)
+	if l.wq != nil {
+		l.closeQueue()
+	}
 	return l.pc.Close()
 }

@@ -1,0 +1,170 @@
+package udp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+)
+
+// queuedLink returns a Link registered with srv, a bare socket, that
+// queues its writes; the test is skipped where Links write inline only.
+func queuedLink(t *testing.T, srv *net.UDPConn) *Link {
+	t.Helper()
+	l := directLink(t, srv)
+	if l.wq == nil {
+		l.Close()
+		t.Skip("no batched writes on this system")
+	}
+	return l
+}
+
+// forceQueue makes l's next write take the queue, as after a batch.
+func forceQueue(l *Link) {
+	q := l.wq
+	q.mu.Lock()
+	q.skip, q.backoff = 0, 0
+	q.mu.Unlock()
+}
+
+func TestLinkWriteInlineOnly(t *testing.T) {
+	l, _ := linkPair(t, newMemNet())
+	if l.wq != nil {
+		t.Error("a Link over a conn without batched I/O queues its writes")
+	}
+}
+
+// TestLinkWriteQueueOrder writes from several goroutines at once, which
+// sends some packets inline and queues others: each goroutine's packets
+// arrive complete and in order, and Sent counts them all.
+func TestLinkWriteQueueOrder(t *testing.T) {
+	srv := loopbackUDP(t)
+	srv.SetReadBuffer(1 << 20)
+	l := queuedLink(t, srv)
+	peer := mustNode(t, apOf(srv))
+	const writers, each = 4, 50
+	forceQueue(l)
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if err := l.WritePacket(pkt(t, l.Node(), peer, 0x4000, fmt.Sprintf("%d %d", g, i)), peer); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	next := make([]int, writers)
+	buf := make([]byte, MTU)
+	for range writers * each {
+		n, _, err := srv.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, i int
+		if _, err := fmt.Sscanf(string(buf[30:n]), "%d %d", &g, &i); err != nil || g < 0 || g >= writers {
+			t.Fatalf("unexpected datagram % x", buf[:n])
+		}
+		if i != next[g] {
+			t.Fatalf("writer %d: packet %d arrived, want %d", g, i, next[g])
+		}
+		next[g]++
+	}
+	wg.Wait()
+	l.Close()
+	if !l.wq.running {
+		t.Error("no packet took the queue")
+	}
+	if st := l.Stats(); st.Sent != writers*each || st.WriteErrors != 0 {
+		t.Errorf("stats %+v, want Sent %d", st, writers*each)
+	}
+}
+
+// TestLinkWriteQueueClose queues packets and closes the Link at once:
+// Close sends them all before it closes the socket, its writer goroutine
+// exits, and later writes report the close.
+func TestLinkWriteQueueClose(t *testing.T) {
+	srv := loopbackUDP(t)
+	l := queuedLink(t, srv)
+	peer := mustNode(t, apOf(srv))
+	const count = 10
+	forceQueue(l)
+	for i := range count {
+		if err := l.WritePacket(pkt(t, l.Node(), peer, 0x4000, fmt.Sprint("packet ", i)), peer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.wq.done:
+	default:
+		if l.wq.running {
+			t.Error("writer goroutine still running after Close")
+		}
+	}
+	buf := make([]byte, MTU)
+	for i := range count {
+		n, _, err := srv.ReadFromUDPAddrPort(buf)
+		if want := pkt(t, l.Node(), peer, 0x4000, fmt.Sprint("packet ", i)); err != nil || !bytes.Equal(buf[:n], want) {
+			t.Fatalf("packet %d: % x, %v", i, buf[:n], err)
+		}
+	}
+	if st := l.Stats(); st.Sent != count {
+		t.Errorf("stats %+v, want Sent %d", st, count)
+	}
+	if err := l.WritePacket(pkt(t, l.Node(), peer, 0x4000, "late"), peer); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("WritePacket after Close: %v, want net.ErrClosed", err)
+	}
+	l.Close() // must not wait for the writer goroutine again
+}
+
+// TestLinkWriteQueueError checks that a queued packet the socket refuses
+// is counted and its error returned by the next WritePacket.
+func TestLinkWriteQueueError(t *testing.T) {
+	srv := loopbackUDP(t)
+	l := queuedLink(t, srv)
+	peer := mustNode(t, apOf(srv))
+	// Port 0 is no destination: the kernel refuses the datagram.
+	l.server = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0)
+	forceQueue(l)
+	if err := l.WritePacket(pkt(t, l.Node(), peer, 0x4000, "refused"), peer); err != nil {
+		t.Fatalf("queued write: %v", err)
+	}
+	l.Close() // waits for the writer goroutine
+	err := l.WritePacket(pkt(t, l.Node(), peer, 0x4000, "next"), peer)
+	var oe *net.OpError
+	if err == nil || errors.Is(err, net.ErrClosed) || !errors.As(err, &oe) || oe.Op != "write" {
+		t.Errorf("next WritePacket: %v, want the queued packet's write error", err)
+	}
+	if st := l.Stats(); st.WriteErrors != 1 || st.Sent != 0 {
+		t.Errorf("stats %+v, want WriteErrors 1, Sent 0", st)
+	}
+}
+
+// TestLinkWriteQueueAllocs checks that a queued write allocates nothing.
+func TestLinkWriteQueueAllocs(t *testing.T) {
+	srv := loopbackUDP(t)
+	l := queuedLink(t, srv)
+	defer l.Close()
+	peer := mustNode(t, apOf(srv))
+	p := pkt(t, l.Node(), peer, 0x4000, "allocation-free")
+	buf := make([]byte, MTU)
+	allocs := testing.AllocsPerRun(200, func() {
+		forceQueue(l)
+		if err := l.WritePacket(p, peer); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := srv.ReadFromUDPAddrPort(buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per queued packet, want 0", allocs)
+	}
+}
