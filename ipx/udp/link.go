@@ -169,8 +169,8 @@ func portOf(hp string) string { _, p, _ := net.SplitHostPort(hp); return p }
 // error pc is left open for the caller. pc should be a *net.UDPConn for
 // allocation-free I/O (on Linux, an IPv4 one also reads, and writes
 // packets that queue up, several datagrams per system call); other
-// net.PacketConns work through ReadFrom and WriteTo. pc's read deadline is used during registration and cleared
-// after it.
+// net.PacketConns work through ReadFrom and WriteTo. pc's read deadline
+// is used during registration and cleared after it.
 func NewLink(ctx context.Context, pc net.PacketConn, server netip.AddrPort, cfg Config) (*Link, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
