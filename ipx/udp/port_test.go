@@ -17,18 +17,7 @@ import (
 // does not know go to the router, and the router's packets reach the
 // clients, whatever their IPX source.
 func TestPortRoutes(t *testing.T) {
-	s, err := udp.ListenServer("127.0.0.1:0", udp.ServerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve() }()
-	defer func() {
-		s.Close()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	s := startServer(t)
 	port, err := s.AttachPort()
 	if err != nil {
 		t.Fatal(err)

@@ -14,18 +14,7 @@ import (
 // exchanges datagrams between their sockets: unicast both ways and a
 // broadcast.
 func TestStacks(t *testing.T) {
-	s, err := udp.ListenServer("127.0.0.1:0", udp.ServerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve() }()
-	defer func() {
-		s.Close()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	s := startServer(t)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -77,4 +66,23 @@ func TestStacks(t *testing.T) {
 	}
 	recv(cb, "everyone", ca.Addr())
 	var _ net.PacketConn = ca
+}
+
+// startServer runs a tunnel Server on a loopback port until the test ends
+// (or the test closes it), and checks that Serve ends cleanly.
+func startServer(t *testing.T) *udp.Server {
+	t.Helper()
+	s, err := udp.ListenServer("127.0.0.1:0", udp.ServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve() }()
+	t.Cleanup(func() {
+		s.Close()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return s
 }
