@@ -41,6 +41,21 @@ func attach(t *testing.T, s *ipx.Stack, seg *memlan.Segment, n ipx.Node, network
 	return id
 }
 
+// inject writes a packet with header h (no checksum) onto raw's segment,
+// to link-level node to, as a foreign or misbehaving host would.
+func inject(t *testing.T, raw *memlan.Link, to ipx.Node, h ipx.Header) {
+	t.Helper()
+	h.Checksum = ipx.ChecksumNone
+	p := ipx.Packet{Header: h, Payload: []byte{h.TransportControl}}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.WritePacket(b, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func listen(t *testing.T, s *ipx.Stack, sock ipx.Socket) *ipx.Conn {
 	t.Helper()
 	c, err := s.Listen(sock)
@@ -273,17 +288,10 @@ func TestForwardingDisabledAndHopLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer raw.Close()
-		send := func(tc uint8) {
-			p := ipx.Packet{Header: ipx.Header{Checksum: ipx.ChecksumNone, TransportControl: tc,
-				Dst: ipx.Addr{Net: 2, Node: node(2), Socket: 0x4000},
-				Src: ipx.Addr{Net: 1, Node: node(0x77), Socket: 0x4000}}, Payload: []byte{tc}}
-			b, _ := p.MarshalBinary()
-			if err := raw.WritePacket(b, node(0xa1)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		send(14) // arrives with 15
-		send(15) // would arrive with 16: dropped
+		dst := ipx.Addr{Net: 2, Node: node(2), Socket: 0x4000}
+		src := ipx.Addr{Net: 1, Node: node(0x77), Socket: 0x4000}
+		inject(t, raw, node(0xa1), ipx.Header{TransportControl: 14, Dst: dst, Src: src}) // arrives with 15
+		inject(t, raw, node(0xa1), ipx.Header{TransportControl: 15, Dst: dst, Src: src}) // would reach 16: dropped
 		synctest.Wait()
 		buf := make([]byte, 4)
 		_, info, err := cb.ReadMsg(buf)
@@ -296,11 +304,7 @@ func TestForwardingDisabledAndHopLimit(t *testing.T) {
 
 		// A host that does not forward drops transit packets.
 		h := host(t, seg1, node(0x55), 1, ipx.StackConfig{})
-		p := ipx.Packet{Header: ipx.Header{Checksum: ipx.ChecksumNone,
-			Dst: ipx.Addr{Net: 2, Node: node(2), Socket: 0x4000},
-			Src: ipx.Addr{Net: 1, Node: node(0x77), Socket: 0x4000}}}
-		pb, _ := p.MarshalBinary()
-		raw.WritePacket(pb, node(0x55))
+		inject(t, raw, node(0x55), ipx.Header{Dst: dst, Src: src})
 		synctest.Wait()
 		if got := h.Stats(); got.DropNotForUs != 1 || got.Forwarded != 0 {
 			t.Fatalf("host stats %+v", got)
@@ -580,11 +584,9 @@ func TestUnknownNetworkLink(t *testing.T) {
 		// us, is still not ours.
 		raw, _ := seg.Attach(node(9))
 		defer raw.Close()
-		p := ipx.Packet{Header: ipx.Header{Checksum: ipx.ChecksumNone,
+		inject(t, raw, node(2), ipx.Header{
 			Dst: ipx.Addr{Net: 0x42, Node: node(3), Socket: 0x4000},
-			Src: ipx.Addr{Net: 0x42, Node: node(9), Socket: 0x4000}}}
-		pb, _ := p.MarshalBinary()
-		raw.WritePacket(pb, node(2))
+			Src: ipx.Addr{Net: 0x42, Node: node(9), Socket: 0x4000}})
 		synctest.Wait()
 		if got := b.Stats(); got.Delivered != 2 || got.DropNotForUs != 1 {
 			t.Fatalf("stats %+v, want 2 delivered and 1 not for us", got)
