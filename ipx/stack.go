@@ -94,8 +94,11 @@ type Stack struct {
 	cfg StackConfig
 	log *slog.Logger
 
-	links  atomic.Pointer[[]*stackLink] // copy-on-write; read without locks
-	routes atomic.Pointer[routeHolder]
+	links atomic.Pointer[[]*stackLink] // copy-on-write; read without locks
+	// internal is the first InternalLink, whose address local sockets
+	// send from; nil without one. Kept apart so sends need not search.
+	internal atomic.Pointer[stackLink]
+	routes   atomic.Pointer[routeHolder]
 
 	mu      sync.RWMutex
 	socks   map[Socket]*Conn
@@ -178,6 +181,9 @@ func (s *Stack) AddLink(l Link, network Network) (LinkID, error) {
 	_, sl.Internal = l.(*InternalLink)
 	if sl.Internal && network == 0 {
 		return 0, opErr("addlink", nil, fmt.Errorf("ipx: internal link needs a network number"))
+	}
+	if sl.Internal && s.internal.Load() == nil {
+		s.internal.Store(sl)
 	}
 	links := append(append([]*stackLink(nil), old...), sl)
 	s.links.Store(&links)
@@ -537,10 +543,8 @@ func (s *Stack) nextHop(dst Addr, via LinkID) (*stackLink, Node, error) {
 // the internal network's address when the Stack has one (a server is
 // known by it, whatever link a reply leaves on), else out's.
 func (s *Stack) srcAddr(out *stackLink, sock Socket) Addr {
-	for _, sl := range *s.links.Load() {
-		if sl.Internal {
-			return Addr{Net: sl.Network, Node: sl.Node, Socket: sock}
-		}
+	if in := s.internal.Load(); in != nil {
+		out = in
 	}
 	return Addr{Net: out.Network, Node: out.Node, Socket: sock}
 }
