@@ -8,32 +8,15 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ipxkit/ipxkit/internal/syncbuf"
 
 	"github.com/mdlayher/packet"
 
 	"github.com/ipxkit/ipxkit/ipx"
 )
-
-// syncBuffer is a bytes.Buffer safe for the dumper goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLive captures on the loopback interface while sending IPX frames
 // with a network number no other test uses. It needs CAP_NET_RAW.
@@ -62,7 +45,7 @@ func TestLive(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run([]string{"-i", "lo", "-c", "1"}, out, &bytes.Buffer{}) }()
 	// Send until ipxdump has printed a line; each frame is seen at least

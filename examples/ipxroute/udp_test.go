@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/syncbuf"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/udp"
 	"github.com/ipxkit/ipxkit/rip"
@@ -26,7 +26,7 @@ func TestUDPTunnel(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncbuf.Buffer
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -102,24 +102,6 @@ func TestUDPTunnel(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestUDPListenRoutes runs the router as the tunnel server itself, beside
 // the memlan demo: a host on the tunnel learns network 4 and gets an
 // answer from router C there, through the router, both ways.
@@ -134,7 +116,7 @@ func TestUDPListenRoutes(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncbuf.Buffer
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -9,10 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/syncbuf"
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
@@ -20,27 +20,9 @@ import (
 // with SDL's dummy video and audio drivers; it needs no display. Being
 // real processes they use real time, with bounded waits.
 
-// lockedBuffer collects a process's output safely for reading mid-run.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startDOSBox runs dosbox with IPX on and the given autoexec line, and
 // kills it when the test ends. Its output is logged if the test fails.
-func startDOSBox(t *testing.T, autoexec string) *lockedBuffer {
+func startDOSBox(t *testing.T, autoexec string) *syncbuf.Buffer {
 	t.Helper()
 	path, err := exec.LookPath("dosbox")
 	if err != nil {
@@ -56,7 +38,7 @@ func startDOSBox(t *testing.T, autoexec string) *lockedBuffer {
 	// HOME keeps dosbox from writing its default config into the real
 	// home directory.
 	cmd.Env = append(os.Environ(), "SDL_VIDEODRIVER=dummy", "SDL_AUDIODRIVER=dummy", "HOME="+dir)
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start dosbox: %v", err)
