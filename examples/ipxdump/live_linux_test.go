@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipxkit/ipxkit/internal/syncbuf"
-
 	"github.com/mdlayher/packet"
 
+	"github.com/ipxkit/ipxkit/internal/syncbuf"
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
