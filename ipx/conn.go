@@ -47,6 +47,7 @@ type Conn struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	shut      atomic.Bool // closed is closed: a check without select's locks
 	doneOnce  sync.Once
 	done      chan struct{} // closed with closed, or when the Stack's links all fail
 
@@ -72,7 +73,7 @@ func newConn(s *Stack, sock Socket, h Handler) *Conn {
 	}
 }
 
-func (c *Conn) isClosed() bool { return isClosed(c.closed) }
+func (c *Conn) isClosed() bool { return c.shut.Load() }
 
 func isClosed(ch <-chan struct{}) bool {
 	select {
@@ -86,10 +87,8 @@ func isClosed(ch <-chan struct{}) bool {
 // enqueue hands a packet to the reader without blocking; false when the
 // queue is full or the Conn closed.
 func (c *Conn) enqueue(p *pbuf) bool {
-	select {
-	case <-c.closed:
+	if c.shut.Load() {
 		return false
-	default:
 	}
 	select {
 	case c.queue <- p:
@@ -153,19 +152,45 @@ func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
 	return n, info.Header.Src, nil
 }
 
+// writable returns the error a write meets before sending, if any. It
+// takes no locks: writes check it per packet.
+func (c *Conn) writable(dst Addr) error {
+	if c.shut.Load() {
+		return c.opErr("write", dst, net.ErrClosed)
+	}
+	if c.wd.Exceeded() {
+		return c.opErr("write", dst, errTimeout)
+	}
+	return nil
+}
+
 // WriteMsg sends payload b to dst with the given options.
 func (c *Conn) WriteMsg(b []byte, dst Addr, o WriteOptions) (int, error) {
-	select {
-	case <-c.closed:
-		return 0, c.opErr("write", dst, net.ErrClosed)
-	case <-c.wd.Wait():
-		return 0, c.opErr("write", dst, errTimeout)
-	default:
+	if err := c.writable(dst); err != nil {
+		return 0, err
 	}
 	if err := c.s.send(c, b, dst, o); err != nil {
 		return 0, c.opErr("write", dst, err)
 	}
 	return len(b), nil
+}
+
+// WritePacket sends the payload p[HeaderLen:] to dst as WriteMsg does,
+// but builds the packet in p itself: it writes the IPX header into
+// p[:HeaderLen], overwriting what is there, and hands p to the link
+// without copying it. A protocol that assembles its packets in its own
+// buffers saves a copy per packet this way. It returns the payload length.
+func (c *Conn) WritePacket(p []byte, dst Addr, o WriteOptions) (int, error) {
+	if len(p) < HeaderLen {
+		return 0, c.opErr("write", dst, errShortHeader(len(p)))
+	}
+	if err := c.writable(dst); err != nil {
+		return 0, err
+	}
+	if err := c.s.sendPacket(c, p, dst, o); err != nil {
+		return 0, c.opErr("write", dst, err)
+	}
+	return len(p) - HeaderLen, nil
 }
 
 // WriteTo implements net.PacketConn; addr must be an Addr or *Addr.
@@ -187,6 +212,7 @@ func (c *Conn) Close() error {
 	first := false
 	c.closeOnce.Do(func() {
 		first = true
+		c.shut.Store(true)
 		close(c.closed)
 		c.markDone()
 		c.s.unbind(c)

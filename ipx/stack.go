@@ -172,7 +172,7 @@ func (s *Stack) AddLink(l Link, network Network) (LinkID, error) {
 		}
 	}
 	sl := &stackLink{
-		LinkInfo: LinkInfo{ID: LinkID(len(old) + 1), Network: network, Node: l.Node(), MTU: l.MTU()},
+		LinkInfo: LinkInfo{ID: LinkID(len(old) + 1), Network: network, Node: l.Node(), MTU: min(l.MTU(), 0xFFFF)}, // the length field's limit
 		link:     l,
 	}
 	if int64(sl.MTU) > s.bufSize.Load() {
@@ -559,48 +559,68 @@ func (s *Stack) lookup(n Network) (Route, bool) {
 
 // send encodes and transmits a packet from local socket c.
 func (s *Stack) send(c *Conn, payload []byte, dst Addr, o WriteOptions) error {
-	out, next, err := s.nextHop(dst, o.Link)
+	out, next, err := s.route(dst, o, HeaderLen+len(payload))
 	if err != nil {
 		return err
-	}
-	n := HeaderLen + len(payload)
-	if n > out.MTU {
-		return fmt.Errorf("ipx: packet of %d bytes over link %d MTU %d: %w", n, out.ID, out.MTU, ErrTooLarge)
-	}
-	if dst.Net == 0 {
-		dst.Net = out.Network
-	}
-	pkt := Packet{
-		Header: Header{
-			Checksum: ChecksumNone,
-			Type:     o.Type,
-			Dst:      dst,
-			Src:      s.srcAddr(out, c.sock),
-		},
-		Payload: payload,
 	}
 	pb := s.getBuf()
 	defer s.putBuf(pb)
-	b, err := pkt.AppendBinary(pb.b[:0])
+	p := pb.b[:HeaderLen+len(payload)] // the MTU check keeps it in the buffer
+	copy(p[HeaderLen:], payload)
+	return s.transmit(c, p, out, next, dst, o)
+}
+
+// sendPacket sends the packet in p, whose header it writes, from socket c.
+func (s *Stack) sendPacket(c *Conn, p []byte, dst Addr, o WriteOptions) error {
+	out, next, err := s.route(dst, o, len(p))
 	if err != nil {
 		return err
 	}
+	return s.transmit(c, p, out, next, dst, o)
+}
+
+// route picks the link and next hop for a packet of n bytes to dst.
+func (s *Stack) route(dst Addr, o WriteOptions, n int) (*stackLink, Node, error) {
+	out, next, err := s.nextHop(dst, o.Link)
+	if err != nil {
+		return nil, Node{}, err
+	}
+	if n > out.MTU {
+		return nil, Node{}, fmt.Errorf("ipx: packet of %d bytes over link %d MTU %d: %w", n, out.ID, out.MTU, ErrTooLarge)
+	}
+	return out, next, nil
+}
+
+// transmit writes the header into p[:HeaderLen] and sends p on out to
+// next.
+func (s *Stack) transmit(c *Conn, p []byte, out *stackLink, next Node, dst Addr, o WriteOptions) error {
+	if dst.Net == 0 {
+		dst.Net = out.Network
+	}
+	h := Header{
+		Checksum: ChecksumNone,
+		Length:   uint16(len(p)),
+		Type:     o.Type,
+		Dst:      dst,
+		Src:      s.srcAddr(out, c.sock),
+	}
+	h.AppendBinary(p[:0])
 	if o.Checksum {
-		PutChecksum(b)
+		PutChecksum(p)
 	}
 	// Packets for ourselves never touch the wire; broadcasts go out and
 	// also reach the other local sockets, as on Linux.
 	if next == out.Node {
 		s.c.sent.Add(1)
-		s.loopback(b, out, nil)
+		s.loopback(p, out, nil)
 		return nil
 	}
-	if err := out.link.WritePacket(b, next); err != nil {
+	if err := out.link.WritePacket(p, next); err != nil {
 		return err
 	}
 	s.c.sent.Add(1)
 	if next.IsBroadcast() {
-		s.loopback(b, out, c)
+		s.loopback(p, out, c)
 	}
 	return nil
 }

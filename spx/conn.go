@@ -191,8 +191,9 @@ func (c *Conn) unregister() {
 		"id", c.id, "err", c.ep.err, "retransmits", c.ep.stats.Retransmits)
 }
 
-// flush encodes the packets the endpoint queued into c.out. They are
-// copied: the segments they come from change once c.mu is released.
+// flush encodes the packets the endpoint queued into c.out, as whole IPX
+// packets for ipx.Conn.WritePacket. They are copied: the segments they
+// come from change once c.mu is released.
 func (c *Conn) flush() {
 	for _, p := range c.ep.takeOut() {
 		var buf []byte
@@ -200,8 +201,10 @@ func (c *Conn) flush() {
 			buf = c.outFree[n-1][:0]
 			c.outFree = c.outFree[:n-1]
 		} else {
-			buf = make([]byte, 0, HeaderLen2+c.ep.localMax-ipx.HeaderLen)
+			buf = make([]byte, 0, c.ep.localMax)
 		}
+		// Room for the IPX header, which the Stack writes in place.
+		buf = buf[:ipx.HeaderLen]
 		buf, _ = p.h.AppendBinary(buf)
 		c.out = append(c.out, append(buf, p.data...))
 	}
@@ -219,7 +222,7 @@ func (c *Conn) unlock() {
 		c.out = c.outSpare[:0]
 		c.mu.Unlock()
 		for _, b := range batch {
-			c.m.pc.WriteMsg(b, dst, ipx.WriteOptions{Type: ipx.TypeSPX})
+			c.m.pc.WritePacket(b, dst, ipx.WriteOptions{Type: ipx.TypeSPX})
 		}
 		c.mu.Lock()
 		c.sending = false
@@ -304,8 +307,7 @@ func (c *Conn) read(b []byte, msg bool) (int, MessageInfo, error) {
 			c.unlock()
 			return 0, MessageInfo{}, c.opErr("read", net.ErrClosed)
 		}
-		dl := c.rd.Wait()
-		if isClosed(dl) {
+		if c.rd.Exceeded() {
 			c.unlock()
 			return 0, MessageInfo{}, c.opErr("read", errTimeout)
 		}
@@ -314,7 +316,7 @@ func (c *Conn) read(b []byte, msg bool) (int, MessageInfo, error) {
 			return 0, MessageInfo{}, nil
 		}
 		if c.ep.readable() {
-			n, info, end, err := c.ep.read(b, msg, now())
+			n, info, end, err := c.ep.read(b, msg)
 			c.after()
 			c.unlock()
 			switch {
@@ -325,7 +327,7 @@ func (c *Conn) read(b []byte, msg bool) (int, MessageInfo, error) {
 			}
 			return n, info, nil
 		}
-		w := c.readWait()
+		w, dl := c.readWait(), c.rd.Wait() // a deadline passed since wakes us at once
 		c.unlock()
 		select {
 		case <-w:
@@ -359,8 +361,7 @@ func (c *Conn) write(b []byte, eom, attn bool) (int, error) {
 			c.unlock()
 			return off, c.opErr("write", net.ErrClosed)
 		}
-		dl := c.wd.Wait()
-		if isClosed(dl) {
+		if c.wd.Exceeded() {
 			c.unlock()
 			return off, c.opErr("write", errTimeout)
 		}
@@ -380,7 +381,7 @@ func (c *Conn) write(b []byte, eom, attn bool) (int, error) {
 				return off, c.opErr("write", err)
 			}
 		}
-		w := c.writeWait()
+		w, dl := c.writeWait(), c.wd.Wait()
 		c.unlock()
 		select {
 		case <-w:
@@ -545,15 +546,6 @@ func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config
 	}
 	cfg.Logger.Debug("spx: connected", "local", c.local, "remote", addr, "id", id, "spx2", spx2)
 	return c, nil
-}
-
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }
 
 // errTimeout is what a passed deadline returns: it wraps

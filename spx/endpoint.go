@@ -786,7 +786,7 @@ func (e *endpoint) readable() bool {
 // read copies buffered data into b. With msg it stops at the end of a
 // message (eom reports reaching it) and never mixes attention and normal
 // packets. At the end of the stream it returns io.EOF-worthy done=true.
-func (e *endpoint) read(b []byte, msg bool, now time.Time) (n int, info MessageInfo, done bool, err error) {
+func (e *endpoint) read(b []byte, msg bool) (n int, info MessageInfo, done bool, err error) {
 	before := e.alloc()
 	for e.readyq.len() > 0 && n < len(b) {
 		s := e.readyq.front()

@@ -90,7 +90,7 @@ func (p *pipe) drain() {
 		w *bytes.Buffer
 	}{{p.a, &p.gotA}, {p.b, &p.gotB}} {
 		for x.e.readyq.len() > 0 {
-			n, _, _, _ := x.e.read(buf, false, p.now)
+			n, _, _, _ := x.e.read(buf, false)
 			x.w.Write(buf[:n])
 		}
 	}

@@ -45,7 +45,7 @@ func fuzzEndpointBody(t *testing.T, b []byte) {
 				t.Fatalf("send state: una %d sent %d queued %d", p.a.sndUna, p.a.sent, p.a.sendq.len())
 			}
 			buf := make([]byte, 64)
-			p.a.read(buf, true, p.now)
+			p.a.read(buf, true)
 		}
 	}
 }

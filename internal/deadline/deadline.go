@@ -11,6 +11,7 @@ package deadline
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,7 @@ type Deadline struct {
 	mu     sync.Mutex
 	timer  *time.Timer
 	cancel chan struct{} // closed when the deadline passes; nil until needed
+	armed  atomic.Bool   // a deadline is set, passed or not
 }
 
 // New returns a Deadline with no deadline set.
@@ -39,6 +41,7 @@ func (d *Deadline) Set(t time.Time) {
 		<-d.cancel // the timer fired and closed cancel: this does not block
 	}
 	d.timer = nil
+	d.armed.Store(!t.IsZero())
 
 	closed := isClosed(d.cancel)
 	if t.IsZero() {
@@ -71,8 +74,9 @@ func (d *Deadline) Wait() <-chan struct{} {
 	return d.cancel
 }
 
-// Exceeded reports whether the deadline has passed.
-func (d *Deadline) Exceeded() bool { return isClosed(d.Wait()) }
+// Exceeded reports whether the deadline has passed. Without a deadline
+// set it takes no lock, so per-packet checks stay cheap.
+func (d *Deadline) Exceeded() bool { return d.armed.Load() && isClosed(d.Wait()) }
 
 func isClosed(c <-chan struct{}) bool {
 	select {
