@@ -153,6 +153,64 @@ func TestUnicastAndHeader(t *testing.T) {
 	})
 }
 
+func TestWritePacketInPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		a := host(t, seg, node(1), 0x10, ipx.StackConfig{})
+		b := host(t, seg, node(2), 0x10, ipx.StackConfig{})
+		ca, cb := listen(t, a, 0x4000), listen(t, b, 0x5000)
+		dst := cb.Addr()
+
+		// Whatever the header room holds is overwritten; the checksum
+		// covers the header written in place (the receiver verifies it).
+		p := append(bytes.Repeat([]byte{0xAA}, ipx.HeaderLen), "in place"...)
+		n, err := ca.WritePacket(p, dst, ipx.WriteOptions{Type: ipx.TypeSPX, Checksum: true})
+		if err != nil || n != len("in place") {
+			t.Fatalf("WritePacket = %d, %v", n, err)
+		}
+		buf := make([]byte, 64)
+		n, info, err := cb.ReadMsg(buf)
+		if err != nil || string(buf[:n]) != "in place" {
+			t.Fatalf("read %q %v", buf[:n], err)
+		}
+		h := info.Header
+		if h.Src != ca.Addr() || h.Dst != dst || h.Type != ipx.TypeSPX || h.Length != uint16(len(p)) ||
+			h.Checksum == ipx.ChecksumNone || h.TransportControl != 0 {
+			t.Fatalf("header %+v", h)
+		}
+
+		if _, err := ca.WritePacket(make([]byte, ipx.HeaderLen-1), dst, ipx.WriteOptions{}); !errors.Is(err, ipx.ErrShortBuffer) {
+			t.Fatalf("no room for the header: %v", err)
+		}
+		if _, err := ca.WritePacket(make([]byte, a.Links()[0].MTU+1), dst, ipx.WriteOptions{}); !errors.Is(err, ipx.ErrTooLarge) {
+			t.Fatalf("over the MTU: %v", err)
+		}
+		if _, err := ca.WritePacket(make([]byte, ipx.HeaderLen), ipx.Addr{Net: 99, Socket: 1}, ipx.WriteOptions{}); !errors.Is(err, ipx.ErrNoRoute) {
+			t.Fatalf("no route: %v", err)
+		}
+		// Both write paths honour a passed write deadline and Close.
+		ca.SetWriteDeadline(time.Now().Add(-time.Second))
+		if _, err := ca.WritePacket(p, dst, ipx.WriteOptions{}); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("WritePacket past the deadline: %v", err)
+		}
+		if _, err := ca.WriteMsg(nil, dst, ipx.WriteOptions{}); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("WriteMsg past the deadline: %v", err)
+		}
+		ca.SetWriteDeadline(time.Time{})
+		if _, err := ca.WriteMsg(nil, dst, ipx.WriteOptions{}); err != nil {
+			t.Fatalf("WriteMsg after clearing the deadline: %v", err)
+		}
+		ca.Close()
+		if _, err := ca.WritePacket(p, dst, ipx.WriteOptions{}); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("WritePacket after Close: %v", err)
+		}
+		synctest.Wait()
+		if st := b.Stats(); st.Delivered != 2 || st.DropChecksum != 0 {
+			t.Fatalf("receiver stats %+v", st)
+		}
+	})
+}
+
 func TestShortBufferTruncates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := memlan.NewSegment(memlan.Config{})
