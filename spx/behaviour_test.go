@@ -370,11 +370,11 @@ func TestBadInput(t *testing.T) {
 
 func TestEndpointIgnoresBogusAck(t *testing.T) {
 	p := newPipe(t, Config{})
-	p.a.write([]byte("hello"), false, false, p.now)
+	p.a.write([]byte("hello"), false, false, fixed(p.now))
 	p.collect()
 	before := p.a.sndUna
 	h := Header{Control: ControlSystem, SrcID: p.b.localID, DstID: p.a.localID, Ack: 500, Alloc: 600}
-	p.a.input(&h, nil, p.now)
+	p.a.input(&h, nil, fixed(p.now))
 	if p.a.sndUna != before || p.a.stats.BogusAcks != 1 || p.a.sendq.len() != 1 {
 		t.Fatalf("bogus ack applied: sndUna %d, bogus %d, queued %d", p.a.sndUna, p.a.stats.BogusAcks, p.a.sendq.len())
 	}
@@ -387,15 +387,15 @@ func TestEndpointIgnoresBogusAck(t *testing.T) {
 func TestEndpointReorderAndDuplicates(t *testing.T) {
 	p := newPipe(t, Config{Window: 16})
 	for i := range 10 {
-		p.a.write([]byte{byte('0' + i)}, true, false, p.now)
+		p.a.write([]byte{byte('0' + i)}, true, false, fixed(p.now))
 	}
 	p.collect()
 	// Deliver b's packets in reverse order, each twice.
 	pk := p.toB
 	p.toB = nil
 	for i := len(pk) - 1; i >= 0; i-- {
-		p.b.input(&pk[i].h, pk[i].data, p.now)
-		p.b.input(&pk[i].h, pk[i].data, p.now)
+		p.b.input(&pk[i].h, pk[i].data, fixed(p.now))
+		p.b.input(&pk[i].h, pk[i].data, fixed(p.now))
 	}
 	p.drain()
 	p.collect()
@@ -424,7 +424,7 @@ func TestSequenceWrap(t *testing.T) {
 		b := []byte{byte(i)}
 		want = append(want, b...)
 		for {
-			n, _ := p.a.write(b, false, false, p.now)
+			n, _ := p.a.write(b, false, false, fixed(p.now))
 			p.collect()
 			p.step(time.Millisecond)
 			if n == 1 {

@@ -97,7 +97,7 @@ func (c *Conn) input(src ipx.Addr, h *Header, data []byte) bool {
 	} else if h.SrcID != c.ep.remoteID {
 		return false
 	}
-	c.ep.input(h, data, now())
+	c.ep.input(h, data, new(clock))
 	c.after()
 	return true
 }
@@ -130,7 +130,7 @@ func (c *Conn) abort(err error) {
 // releases c.mu with unlock.
 func (c *Conn) after() {
 	if c.pendingClose && c.ep.state == stEstablished {
-		c.pendingClose = !c.ep.close(now())
+		c.pendingClose = !c.ep.close(new(clock))
 	}
 	c.flush()
 	if c.ep.state == stDone {
@@ -368,12 +368,12 @@ func (c *Conn) write(b []byte, eom, attn bool) (int, error) {
 		if c.ep.writable() {
 			if len(b) == 0 && eom {
 				// An empty message still takes a packet.
-				_, err := c.ep.write(nil, true, attn, now())
+				_, err := c.ep.write(nil, true, attn, new(clock))
 				c.after()
 				c.unlock()
 				return 0, c.opErr("write", err)
 			}
-			n, err := c.ep.write(b[off:], eom, attn, now())
+			n, err := c.ep.write(b[off:], eom, attn, new(clock))
 			off += n
 			c.after()
 			if err != nil || off == len(b) {
@@ -404,7 +404,7 @@ func (c *Conn) CloseWrite() error {
 			c.unlock()
 			return c.opErr("close", net.ErrClosed)
 		}
-		ok, err := c.ep.closeWrite(now())
+		ok, err := c.ep.closeWrite(new(clock))
 		c.after()
 		if ok || err != nil {
 			c.unlock()
@@ -431,7 +431,7 @@ func (c *Conn) Close() error {
 	}
 	c.closed = true
 	close(c.closeCh)
-	c.pendingClose = !c.ep.close(now())
+	c.pendingClose = !c.ep.close(new(clock))
 	c.after()
 	return nil
 }

@@ -106,6 +106,8 @@ type endpoint struct {
 	appClosed           bool // owner closed: discard arriving data
 
 	lastHeard time.Time
+	heardLate bool      // heard since lastHeard, which heardBy's timer updates
+	heardBy   time.Time // when lastHeard is brought up to date at the latest
 	probeAt   time.Time // next keep-alive or zero-window probe
 
 	rtt   rttEstimator
@@ -228,7 +230,7 @@ const probeRetries = 2
 // data packets grow to it; if it is lost probeRetries times it is sent
 // again empty (so the connection goes on) and packets stay at 576 bytes.
 // The receiver consumes it without delivering anything.
-func (e *endpoint) startProbe(now time.Time) {
+func (e *endpoint) startProbe() {
 	if e.probe != probeNone || e.state != stEstablished || !e.spx2 {
 		return
 	}
@@ -319,7 +321,7 @@ func (e *endpoint) writeErr() error {
 // With eom the last packet of b is marked end of message, and only if all
 // of b fits; attn marks every packet as attention. It sends what the
 // window allows.
-func (e *endpoint) write(b []byte, eom, attn bool, now time.Time) (int, error) {
+func (e *endpoint) write(b []byte, eom, attn bool, clk *clock) (int, error) {
 	if err := e.writeErr(); err != nil {
 		return 0, err
 	}
@@ -336,7 +338,7 @@ func (e *endpoint) write(b []byte, eom, attn bool, now time.Time) (int, error) {
 		s.seq = e.sndUna + uint16(e.sendq.len())
 		s.ctl = ControlEOM
 		e.sendq.push(s)
-		e.transmit(now)
+		e.transmit(clk)
 		return 0, nil
 	}
 	for n < len(b) {
@@ -366,13 +368,13 @@ func (e *endpoint) write(b []byte, eom, attn bool, now time.Time) (int, error) {
 	if eom && n == len(b) && n > 0 {
 		e.sendq.back().ctl |= ControlEOM
 	}
-	e.transmit(now)
+	e.transmit(clk)
 	return n, nil
 }
 
 // queueControl queues an empty sequenced segment of type t (0xFC or 0xFE).
 // It reports false when the send buffer is full; the caller retries.
-func (e *endpoint) queueControl(t DatastreamType, now time.Time) bool {
+func (e *endpoint) queueControl(t DatastreamType, clk *clock) bool {
 	if e.sendq.full() {
 		return false
 	}
@@ -380,19 +382,19 @@ func (e *endpoint) queueControl(t DatastreamType, now time.Time) bool {
 	s.seq = e.sndUna + uint16(e.sendq.len())
 	s.dstype = t
 	e.sendq.push(s)
-	e.transmit(now)
+	e.transmit(clk)
 	return true
 }
 
 // closeWrite starts an SPX II orderly release of our direction.
-func (e *endpoint) closeWrite(now time.Time) (bool, error) {
+func (e *endpoint) closeWrite(clk *clock) (bool, error) {
 	if !e.spx2 {
 		return false, ErrNotSPX2
 	}
 	if err := e.writeErr(); err != nil {
 		return false, err
 	}
-	if !e.queueControl(DatastreamOrderlyRelease, now) {
+	if !e.queueControl(DatastreamOrderlyRelease, clk) {
 		return false, nil
 	}
 	e.relQueued = true
@@ -403,7 +405,7 @@ func (e *endpoint) closeWrite(now time.Time) (bool, error) {
 // an end of connection (0xFE) follows the queued data unless the
 // connection is already over. It reports false if the send buffer is full
 // (the owner retries when it drains).
-func (e *endpoint) close(now time.Time) bool {
+func (e *endpoint) close(clk *clock) bool {
 	e.appClosed = true
 	for e.readyq.len() > 0 {
 		e.recycle(e.readyq.pop())
@@ -421,7 +423,7 @@ func (e *endpoint) close(now time.Time) bool {
 		e.finish(nil)
 		return true
 	}
-	if !e.queueControl(DatastreamEndOfConnection, now) {
+	if !e.queueControl(DatastreamEndOfConnection, clk) {
 		return false
 	}
 	e.finQueued = true
@@ -451,7 +453,7 @@ func (e *endpoint) fail(err error) {
 }
 
 // transmit sends the queued segments the peer's allocation admits.
-func (e *endpoint) transmit(now time.Time) {
+func (e *endpoint) transmit(clk *clock) {
 	if e.state != stEstablished {
 		return
 	}
@@ -462,6 +464,7 @@ func (e *endpoint) transmit(now time.Time) {
 			break
 		}
 		e.sent++
+		now := clk.now()
 		s.sentAt, s.lastSent = now, now
 		ctl := s.ctl
 		e.sinceAckReq++
@@ -480,17 +483,17 @@ func (e *endpoint) transmit(now time.Time) {
 	if e.sent < e.sendq.len() {
 		// Window closed with data waiting: probe in case the peer's
 		// window update is lost.
-		if e.probeAt.IsZero() || e.probeAt.After(now.Add(e.currentRTO())) {
-			e.probeAt = now.Add(e.currentRTO())
+		if at := clk.now().Add(e.currentRTO()); e.probeAt.IsZero() || e.probeAt.After(at) {
+			e.probeAt = at
 		}
 	}
 }
 
 // retransmit sends the oldest unacknowledged segment again.
-func (e *endpoint) retransmit(now time.Time) {
+func (e *endpoint) retransmit(clk *clock) {
 	s := e.sendq.front()
 	s.retx++
-	s.lastSent = now
+	s.lastSent = clk.now()
 	e.stats.Retransmits++
 	if s.ctl&ControlNegotiate != 0 && s.retx > probeRetries && len(s.data) > 0 {
 		s.data = s.data[:0] // the path does not carry the size: go on small
@@ -509,7 +512,7 @@ func (e *endpoint) currentRTO() time.Duration {
 // input processes a packet from the peer (already matched to this
 // endpoint by connection id and address). data aliases the caller's
 // buffer and is copied if kept.
-func (e *endpoint) input(h *Header, data []byte, now time.Time) {
+func (e *endpoint) input(h *Header, data []byte, clk *clock) {
 	if e.state == stDone {
 		// Lingering after a clean end: acknowledge a repeated end of
 		// connection, whose first acknowledgement was lost, so the peer
@@ -521,7 +524,7 @@ func (e *endpoint) input(h *Header, data []byte, now time.Time) {
 		return
 	}
 	e.stats.PacketsReceived++
-	e.lastHeard = now
+	defer e.heard(clk)
 	e.probeAt = time.Time{}
 	if e.state == stConnecting {
 		if h.Control&ControlSystem == 0 || h.DstID != e.localID {
@@ -532,7 +535,7 @@ func (e *endpoint) input(h *Header, data []byte, now time.Time) {
 		e.spx2 = h.Control&ControlSPX2 != 0 && !e.cfg.PlainSPX
 		e.rtoAt = time.Time{}
 		if e.connectRetx == 0 {
-			e.rtt.update(now.Sub(e.connSentAt))
+			e.rtt.update(clk.now().Sub(e.connSentAt))
 		}
 		e.peerAlloc = h.Alloc
 		e.backoff = 0
@@ -541,9 +544,9 @@ func (e *endpoint) input(h *Header, data []byte, now time.Time) {
 	}
 	if e.spx2 && h.HasNegotiationSize() && int(h.NegotiationSize) >= ipx.MaxPacketLen {
 		e.peerMax = int(h.NegotiationSize)
-		e.startProbe(now)
+		e.startProbe()
 	}
-	e.processAck(h, now)
+	e.processAck(h, clk)
 	if e.state == stDone {
 		return
 	}
@@ -552,14 +555,29 @@ func (e *endpoint) input(h *Header, data []byte, now time.Time) {
 			e.ackNow = true
 		}
 	} else {
-		e.receive(h, data, now)
+		e.receive(h, data, clk)
 	}
-	e.transmit(now)
-	e.flushAck(now)
+	e.transmit(clk)
+	e.flushAck(clk)
+}
+
+// heard notes, for the watchdog, that the peer was heard. It reads the
+// clock only if the packet needed it anyway or no timer is due soon: with
+// a delayed acknowledgement pending, its timer brings lastHeard up to date
+// (heardBy), so lastHeard is at most AckDelay late. A bulk receiver reads
+// the clock about once per acknowledgement instead of once per packet.
+func (e *endpoint) heard(clk *clock) {
+	if clk.ok || e.ackAt.IsZero() {
+		e.lastHeard, e.heardLate, e.heardBy = clk.now(), false, time.Time{}
+		return
+	}
+	if !e.heardLate {
+		e.heardLate, e.heardBy = true, e.ackAt
+	}
 }
 
 // processAck applies the peer's acknowledge and allocation numbers.
-func (e *endpoint) processAck(h *Header, now time.Time) {
+func (e *endpoint) processAck(h *Header, clk *clock) {
 	ack := h.Ack
 	next := e.sndUna + uint16(e.sent)
 	if !seqLessEq(ack, next) || seqLess(ack, e.sndUna) {
@@ -598,7 +616,7 @@ func (e *endpoint) processAck(h *Header, now time.Time) {
 		// was sent once, and after any retransmission this ack covers
 		// (otherwise the ack may have waited for that retransmission).
 		if newest.retx == 0 && !newest.sentAt.Before(retxLast) {
-			e.rtt.update(now.Sub(newest.sentAt))
+			e.rtt.update(clk.now().Sub(newest.sentAt))
 		}
 		e.recycle(newest)
 		e.sndUna = ack
@@ -606,13 +624,13 @@ func (e *endpoint) processAck(h *Header, now time.Time) {
 		e.backoff = 0
 		e.dupAcks = 0
 		if e.sent > 0 {
-			e.rtoAt = now.Add(e.currentRTO())
+			e.rtoAt = clk.now().Add(e.currentRTO())
 		} else {
 			e.rtoAt = time.Time{}
 		}
 		if e.inRecovery {
 			if seqLess(ack, e.recoverSeq) && e.sent > 0 {
-				e.retransmit(now) // partial ack: the next hole
+				e.retransmit(clk) // partial ack: the next hole
 				if e.state == stDone {
 					return
 				}
@@ -626,11 +644,11 @@ func (e *endpoint) processAck(h *Header, now time.Time) {
 			e.inRecovery = true
 			e.recoverSeq = next
 			e.stats.FastRetransmits++
-			e.retransmit(now)
+			e.retransmit(clk)
 			if e.state == stDone {
 				return
 			}
-			e.rtoAt = now.Add(e.currentRTO())
+			e.rtoAt = clk.now().Add(e.currentRTO())
 		}
 	}
 	if a := h.Alloc; seqLessEq(ack-1, a) && seqLessEq(e.peerAlloc, a) {
@@ -646,7 +664,7 @@ func (e *endpoint) processAck(h *Header, now time.Time) {
 }
 
 // receive handles a sequenced packet.
-func (e *endpoint) receive(h *Header, data []byte, now time.Time) {
+func (e *endpoint) receive(h *Header, data []byte, clk *clock) {
 	if h.Control&ControlSendAck != 0 {
 		e.ackNow = true
 	}
@@ -693,7 +711,7 @@ func (e *endpoint) receive(h *Header, data []byte, now time.Time) {
 	if e.unacked >= max(1, e.cfg.Window/4) {
 		e.ackNow = true
 	} else if e.ackAt.IsZero() {
-		e.ackAt = now.Add(e.cfg.AckDelay)
+		e.ackAt = clk.now().Add(e.cfg.AckDelay)
 	}
 }
 
@@ -768,11 +786,13 @@ func (e *endpoint) deliver(s *segment) {
 }
 
 // flushAck sends a pure acknowledgement if one is due now.
-func (e *endpoint) flushAck(now time.Time) {
+func (e *endpoint) flushAck(clk *clock) {
 	if e.state == stDone && !e.peerEnded {
 		return
 	}
-	if e.ackNow || e.gapAck || (!e.ackAt.IsZero() && !now.Before(e.ackAt)) {
+	// The delayed ack's deadline is checked only against a clock read
+	// already; otherwise its timer sends it.
+	if e.ackNow || e.gapAck || !e.ackAt.IsZero() && clk.ok && !clk.t.Before(e.ackAt) {
 		e.gapAck = false
 		e.emit(Header{Control: ControlSystem, SrcID: e.localID, DstID: e.remoteID}, nil)
 	}
@@ -845,6 +865,10 @@ func (m MessageInfo) flags() Control {
 
 // onTimer runs the timers that are due.
 func (e *endpoint) onTimer(now time.Time) {
+	clk := fixed(now)
+	if e.heardLate {
+		e.lastHeard, e.heardLate, e.heardBy = now, false, time.Time{}
+	}
 	switch e.state {
 	case stDone:
 		return
@@ -861,7 +885,7 @@ func (e *endpoint) onTimer(now time.Time) {
 		return
 	}
 	if e.quiet() {
-		e.flushAck(now)
+		e.flushAck(clk)
 		return
 	}
 	if now.Sub(e.lastHeard) >= e.cfg.AbortTimeout {
@@ -877,7 +901,7 @@ func (e *endpoint) onTimer(now time.Time) {
 		e.inRecovery = true
 		e.recoverSeq = e.sndUna + uint16(e.sent)
 		e.dupAcks = 0
-		e.retransmit(now)
+		e.retransmit(clk)
 		if e.state == stDone {
 			return
 		}
@@ -897,7 +921,7 @@ func (e *endpoint) onTimer(now time.Time) {
 		}
 		e.probeAt = now.Add(next)
 	}
-	e.flushAck(now)
+	e.flushAck(clk)
 }
 
 // quiet reports a connection with nothing left to exchange, though the
@@ -924,6 +948,9 @@ func (e *endpoint) nextDeadline() time.Time {
 	}
 	if e.quiet() {
 		return e.ackAt
+	}
+	if e.heardLate {
+		take(e.heardBy)
 	}
 	take(e.rtoAt)
 	take(e.ackAt)

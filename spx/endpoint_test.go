@@ -73,10 +73,10 @@ func (p *pipe) step(d time.Duration) {
 	toA, toB := p.toA, p.toB
 	p.toA, p.toB = nil, nil
 	for i := range toB {
-		p.b.input(&toB[i].h, toB[i].data, p.now)
+		p.b.input(&toB[i].h, toB[i].data, lazyAt(p.now))
 	}
 	for i := range toA {
-		p.a.input(&toA[i].h, toA[i].data, p.now)
+		p.a.input(&toA[i].h, toA[i].data, lazyAt(p.now))
 	}
 	p.drain()
 	p.collect()
@@ -136,7 +136,7 @@ func TestEndpointTransfer(t *testing.T) {
 	data := bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7}, 5000)
 	off := 0
 	for off < len(data) {
-		n, err := p.a.write(data[off:], false, false, p.now)
+		n, err := p.a.write(data[off:], false, false, fixed(p.now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestEndpointTransfer(t *testing.T) {
 func TestEndpointRetryLimit(t *testing.T) {
 	p := newPipe(t, Config{RetryLimit: 3})
 	p.drop = func(bool, *outPacket) bool { return true } // the wire goes dead
-	p.a.write([]byte("x"), false, false, p.now)
+	p.a.write([]byte("x"), false, false, fixed(p.now))
 	p.collect()
 	for range 100 {
 		d := p.a.nextDeadline()
@@ -181,8 +181,8 @@ func TestEndpointRetryLimit(t *testing.T) {
 // answer was lost).
 func TestEndpointEndOfConnection(t *testing.T) {
 	p := newPipe(t, Config{})
-	p.a.write([]byte("bye"), false, false, p.now)
-	p.a.close(p.now)
+	p.a.write([]byte("bye"), false, false, fixed(p.now))
+	p.a.close(fixed(p.now))
 	p.collect()
 	var end outPacket
 	for _, o := range p.toB {
@@ -209,17 +209,64 @@ func TestEndpointEndOfConnection(t *testing.T) {
 	if p.a.state != stDone || p.a.err != nil {
 		t.Fatalf("closing end: state %v err %v", p.a.state, p.a.err)
 	}
-	if _, err := p.b.write([]byte("x"), false, false, p.now); err != ErrTerminated {
+	if _, err := p.b.write([]byte("x"), false, false, fixed(p.now)); err != ErrTerminated {
 		t.Errorf("write after the peer's end: %v", err)
 	}
-	p.b.close(p.now)
+	p.b.close(fixed(p.now))
 	if p.b.state != stDone || p.b.err != nil {
 		t.Fatalf("closed end: state %v err %v", p.b.state, p.b.err)
 	}
 	p.toA = nil
-	p.b.input(&end.h, nil, p.now) // repeated: our 0xFF was lost
+	p.b.input(&end.h, nil, fixed(p.now)) // repeated: our 0xFF was lost
 	p.collect()
 	if !answered() {
 		t.Errorf("repeated end not answered after finishing: %+v", p.toA)
+	}
+}
+
+// A data packet in order that finds a delayed acknowledgement pending
+// does not read the clock; lastHeard then lags by at most AckDelay, as
+// the acknowledgement's timer brings it up to date.
+func TestLastHeardWithoutClock(t *testing.T) {
+	p := newPipe(t, Config{})
+	// One write of three packets: only the last asks for an ack.
+	if _, err := p.a.write(make([]byte, 3*p.a.maxData()), false, false, fixed(p.now)); err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
+	if len(p.toB) != 3 || p.toB[0].h.Control&ControlSendAck != 0 || p.toB[1].h.Control&ControlSendAck != 0 {
+		t.Fatalf("%d packets in flight, want 3, the first two not asking for an ack", len(p.toB))
+	}
+	t0 := p.now
+	deliver := func(at time.Duration) *clock {
+		o := p.toB[0]
+		p.toB = p.toB[1:]
+		clk := lazyAt(t0.Add(at))
+		p.b.input(&o.h, o.data, clk)
+		return clk
+	}
+	if clk := deliver(time.Millisecond); !clk.ok || !p.b.lastHeard.Equal(t0.Add(time.Millisecond)) {
+		t.Fatalf("first packet: clock read %v, lastHeard %v", clk.ok, p.b.lastHeard.Sub(t0))
+	}
+	ackAt := p.b.ackAt
+	if want := t0.Add(time.Millisecond + p.cfg.AckDelay); !ackAt.Equal(want) {
+		t.Fatalf("ack due at %v, want %v", ackAt.Sub(t0), want.Sub(t0))
+	}
+	if clk := deliver(4 * time.Millisecond); clk.ok {
+		t.Fatal("second packet read the clock")
+	}
+	if p.b.readyq.len() != 2 || !p.b.lastHeard.Equal(t0.Add(time.Millisecond)) {
+		t.Fatalf("%d packets ready, lastHeard %v", p.b.readyq.len(), p.b.lastHeard.Sub(t0))
+	}
+	if d := p.b.nextDeadline(); d.After(ackAt) {
+		t.Fatalf("next timer at %v, after the ack due at %v", d.Sub(t0), ackAt.Sub(t0))
+	}
+	p.b.onTimer(ackAt)
+	lag := p.b.lastHeard.Sub(t0.Add(4 * time.Millisecond))
+	if lag < 0 || lag > p.cfg.AckDelay {
+		t.Fatalf("lastHeard %v after the last packet, want within AckDelay %v", lag, p.cfg.AckDelay)
+	}
+	if p.b.heardLate {
+		t.Fatal("still marked late after the timer")
 	}
 }

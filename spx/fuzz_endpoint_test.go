@@ -19,7 +19,7 @@ func FuzzEndpoint(f *testing.F) {
 func fuzzEndpointBody(t *testing.T, b []byte) {
 	{
 		p := newPipe(t, Config{Window: 8, RetryLimit: 3})
-		p.a.write([]byte("outgoing data"), true, false, p.now)
+		p.a.write([]byte("outgoing data"), true, false, fixed(p.now))
 		p.collect()
 		for len(b) > 0 {
 			var h Header
@@ -35,7 +35,7 @@ func fuzzEndpointBody(t *testing.T, b []byte) {
 			data := b[:n]
 			b = b[n:]
 			p.now = p.now.Add(time.Millisecond)
-			p.a.input(&h, data, p.now)
+			p.a.input(&h, data, fixed(p.now))
 			p.a.onTimer(p.now)
 			copyOut(p.a)
 			if p.a.readyq.len() > 8 || p.a.sendq.len() > 8 || p.a.oooCount > 8 {

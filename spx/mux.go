@@ -6,7 +6,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/ipxkit/ipxkit/ipx"
 )
@@ -213,6 +212,3 @@ func (m *mux) closePC() {
 	m.mu.Unlock()
 	m.pc.Close()
 }
-
-// now is the mux's clock; inside a testing/synctest bubble it is fake.
-func now() time.Time { return time.Now() }
