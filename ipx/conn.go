@@ -193,6 +193,20 @@ func (c *Conn) WritePacket(p []byte, dst Addr, o WriteOptions) (int, error) {
 	return len(p) - HeaderLen, nil
 }
 
+// WritePackets sends several packets, each built in place as for
+// WritePacket, to dst, in order. On a link that sends batches (a
+// BatchWriter, such as the UDP tunnel) they go for about the cost of one.
+// It returns how many packets it sent: all, or fewer and the error that
+// stopped ps[n]. A packet too short for its header, or too long for the
+// link, stops the batch before any is sent.
+func (c *Conn) WritePackets(ps [][]byte, dst Addr, o WriteOptions) (int, error) {
+	if err := c.writable(dst); err != nil {
+		return 0, err
+	}
+	n, err := c.s.sendPackets(c, ps, dst, o)
+	return n, c.opErr("write", dst, err)
+}
+
 // WriteTo implements net.PacketConn; addr must be an Addr or *Addr.
 func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	var dst Addr

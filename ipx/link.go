@@ -24,6 +24,17 @@ type Link interface {
 	Close() error
 }
 
+// BatchWriter is a Link that sends several packets to one node for about
+// the cost of one, as the UDP tunnel does with sendmmsg. The Stack uses it
+// for Conn.WritePackets; other links get one WritePacket per packet.
+type BatchWriter interface {
+	// WritePackets sends the encoded packets ps, in order, to dst as
+	// WritePacket would send each. It does not retain them. It returns
+	// how many it took: all, or fewer and the error that stopped
+	// ps[n].
+	WritePackets(ps [][]byte, dst Node) (n int, err error)
+}
+
 // LinkID names one of a Stack's links. IDs start at 1; the zero LinkID
 // means "choose by routing".
 type LinkID int

@@ -579,6 +579,40 @@ func (s *Stack) sendPacket(c *Conn, p []byte, dst Addr, o WriteOptions) error {
 	return s.transmit(c, p, out, next, dst, o)
 }
 
+// sendPackets sends the packets in ps, whose headers it writes, from
+// socket c to dst: in one batch where the link takes batches.
+func (s *Stack) sendPackets(c *Conn, ps [][]byte, dst Addr, o WriteOptions) (int, error) {
+	size := 0
+	for _, p := range ps {
+		if len(p) < HeaderLen {
+			return 0, errShortHeader(len(p)) // checked first: all or none
+		}
+		size = max(size, len(p))
+	}
+	if len(ps) == 0 {
+		return 0, nil
+	}
+	out, next, err := s.route(dst, o, size)
+	if err != nil {
+		return 0, err
+	}
+	bw, ok := out.link.(BatchWriter)
+	if !ok || next == out.Node || next.IsBroadcast() || len(ps) == 1 {
+		for i, p := range ps {
+			if err := s.transmit(c, p, out, next, dst, o); err != nil {
+				return i, err
+			}
+		}
+		return len(ps), nil
+	}
+	for _, p := range ps {
+		s.putHeader(c, p, out, dst, o)
+	}
+	n, err := bw.WritePackets(ps, next)
+	s.c.sent.Add(uint64(n))
+	return n, err
+}
+
 // route picks the link and next hop for a packet of n bytes to dst.
 func (s *Stack) route(dst Addr, o WriteOptions, n int) (*stackLink, Node, error) {
 	out, next, err := s.nextHop(dst, o.Link)
@@ -594,20 +628,7 @@ func (s *Stack) route(dst Addr, o WriteOptions, n int) (*stackLink, Node, error)
 // transmit writes the header into p[:HeaderLen] and sends p on out to
 // next.
 func (s *Stack) transmit(c *Conn, p []byte, out *stackLink, next Node, dst Addr, o WriteOptions) error {
-	if dst.Net == 0 {
-		dst.Net = out.Network
-	}
-	h := Header{
-		Checksum: ChecksumNone,
-		Length:   uint16(len(p)),
-		Type:     o.Type,
-		Dst:      dst,
-		Src:      s.srcAddr(out, c.sock),
-	}
-	h.AppendBinary(p[:0])
-	if o.Checksum {
-		PutChecksum(p)
-	}
+	s.putHeader(c, p, out, dst, o)
 	// Packets for ourselves never touch the wire; broadcasts go out and
 	// also reach the other local sockets, as on Linux.
 	if next == out.Node {
@@ -623,6 +644,25 @@ func (s *Stack) transmit(c *Conn, p []byte, out *stackLink, next Node, dst Addr,
 		s.loopback(p, out, c)
 	}
 	return nil
+}
+
+// putHeader writes into p[:HeaderLen] the header of a packet from socket
+// c to dst leaving on out, and the checksum if o asks for one.
+func (s *Stack) putHeader(c *Conn, p []byte, out *stackLink, dst Addr, o WriteOptions) {
+	if dst.Net == 0 {
+		dst.Net = out.Network
+	}
+	h := Header{
+		Checksum: ChecksumNone,
+		Length:   uint16(len(p)),
+		Type:     o.Type,
+		Dst:      dst,
+		Src:      s.srcAddr(out, c.sock),
+	}
+	h.AppendBinary(p[:0])
+	if o.Checksum {
+		PutChecksum(p)
+	}
 }
 
 // loopback delivers a packet this Stack sent to its own sockets.

@@ -211,6 +211,102 @@ func TestWritePacketInPlace(t *testing.T) {
 	})
 }
 
+// batchLink is a memlan Link that also takes batches, recording their
+// sizes.
+type batchLink struct {
+	*memlan.Link
+	batches []int
+}
+
+func (l *batchLink) WritePackets(ps [][]byte, dst ipx.Node) (int, error) {
+	l.batches = append(l.batches, len(ps))
+	for i, p := range ps {
+		if err := l.WritePacket(p, dst); err != nil {
+			return i, err
+		}
+	}
+	return len(ps), nil
+}
+
+// TestWritePackets sends batches through a link that takes them and one
+// that does not: the packets arrive in order with their headers written
+// in place, a batch reaches a BatchWriter as one call, and a broadcast
+// batch is sent packet by packet, reaching local sockets too.
+func TestWritePackets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		ml, err := seg.Attach(node(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bl := &batchLink{Link: ml}
+		a, err := ipx.NewStack(ipx.StackConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		if _, err := a.AddLink(bl, 7); err != nil {
+			t.Fatal(err)
+		}
+		b := host(t, seg, node(2), 7, ipx.StackConfig{})
+		ca, cb := listen(t, a, 0x4000), listen(t, b, 0x4000)
+		local := listen(t, a, 0x4001)
+
+		batch := func(words ...string) [][]byte {
+			var ps [][]byte
+			for _, w := range words {
+				ps = append(ps, append(make([]byte, ipx.HeaderLen), w...))
+			}
+			return ps
+		}
+		read := func(c *ipx.Conn, want string, dst ipx.Addr) {
+			t.Helper()
+			buf := make([]byte, 64)
+			n, info, err := c.ReadMsg(buf)
+			if err != nil || string(buf[:n]) != want || info.Header.Dst != dst ||
+				info.Header.Src != ca.Addr() || info.Header.Type != ipx.TypeSPX {
+				t.Fatalf("read %q %+v %v, want %q to %v", buf[:n], info.Header, err, want, dst)
+			}
+		}
+		o := ipx.WriteOptions{Type: ipx.TypeSPX, Checksum: true}
+		if n, err := ca.WritePackets(batch("one", "two", "three"), cb.Addr(), o); n != 3 || err != nil {
+			t.Fatalf("WritePackets = %d, %v", n, err)
+		}
+		for _, w := range []string{"one", "two", "three"} {
+			read(cb, w, cb.Addr())
+		}
+		if len(bl.batches) != 1 || bl.batches[0] != 3 {
+			t.Fatalf("link saw batches %v, want one of 3", bl.batches)
+		}
+		// The other way the link takes no batches: one write per packet.
+		if n, err := cb.WritePackets(batch("back", "again"), ca.Addr(), ipx.WriteOptions{Type: ipx.TypeSPX}); n != 2 || err != nil {
+			t.Fatalf("WritePackets without batching = %d, %v", n, err)
+		}
+		buf := make([]byte, 64)
+		for _, w := range []string{"back", "again"} {
+			if n, _, err := ca.ReadMsg(buf); err != nil || string(buf[:n]) != w {
+				t.Fatalf("read %q %v, want %q", buf[:n], err, w)
+			}
+		}
+		// A broadcast batch goes packet by packet and loops back.
+		bcast := ipx.Addr{Net: 7, Node: ipx.NodeBroadcast, Socket: 0x4001}
+		if n, err := ca.WritePackets(batch("all"), bcast, o); n != 1 || err != nil {
+			t.Fatalf("broadcast WritePackets = %d, %v", n, err)
+		}
+		read(local, "all", bcast)
+		if len(bl.batches) != 1 {
+			t.Fatalf("broadcast went to the link as a batch: %v", bl.batches)
+		}
+		n, err := ca.WritePackets([][]byte{batch("ok")[0], make([]byte, 3)}, cb.Addr(), o)
+		if n != 0 || !errors.Is(err, ipx.ErrShortBuffer) {
+			t.Fatalf("batch with a short packet = %d, %v; want 0 sent and ErrShortBuffer", n, err)
+		}
+		if st := a.Stats(); st.Sent != 4 {
+			t.Fatalf("Sent = %d, want 4", st.Sent)
+		}
+	})
+}
+
 func TestShortBufferTruncates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := memlan.NewSegment(memlan.Config{})

@@ -192,7 +192,7 @@ func (c *Conn) unregister() {
 }
 
 // flush encodes the packets the endpoint queued into c.out, as whole IPX
-// packets for ipx.Conn.WritePacket. They are copied: the segments they
+// packets for ipx.Conn.WritePackets. They are copied: the segments they
 // come from change once c.mu is released.
 func (c *Conn) flush() {
 	for _, p := range c.ep.takeOut() {
@@ -221,9 +221,7 @@ func (c *Conn) unlock() {
 		batch, dst := c.out, c.remote
 		c.out = c.outSpare[:0]
 		c.mu.Unlock()
-		for _, b := range batch {
-			c.m.pc.WritePacket(b, dst, ipx.WriteOptions{Type: ipx.TypeSPX})
-		}
+		c.m.pc.WritePackets(batch, dst, ipx.WriteOptions{Type: ipx.TypeSPX})
 		c.mu.Lock()
 		c.sending = false
 		for _, b := range batch {

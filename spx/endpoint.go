@@ -835,11 +835,15 @@ func (e *endpoint) read(b []byte, msg bool) (n int, info MessageInfo, done bool,
 			return 0, info, true, nil
 		}
 	}
-	// Tell the peer at once when reading reopened a closed window or
-	// freed a quarter of it.
+	// Tell the peer at once when reading reopened a window it saw closed,
+	// or opened by a quarter a window it saw nearly closed. While it may
+	// still send a quarter window, the acknowledgements of that data
+	// carry the new allocation, and each update saved is a packet.
 	if e.state == stEstablished {
 		after := e.alloc()
-		if before+1 == e.rcvNxt && after != before || seqDiff(before, after) >= max(1, e.cfg.Window/4) {
+		q := max(1, e.cfg.Window/4)
+		room := seqDiff(e.rcvNxt, before) + 1 // packets the peer may still send
+		if room == 0 && after != before || room < q && seqDiff(before, after) >= q {
 			e.emit(Header{Control: ControlSystem, SrcID: e.localID, DstID: e.remoteID}, nil)
 		}
 	}

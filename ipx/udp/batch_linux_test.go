@@ -10,6 +10,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestNewBatchConn checks which sockets get recvmmsg and sendmmsg.
@@ -189,5 +191,48 @@ func TestMmsgGSO(t *testing.T) {
 		if err != nil || !bytes.Equal(buf[:n], m.buf) {
 			t.Fatalf("got % x, %v; want % x", buf[:n], err, m.buf)
 		}
+	}
+}
+
+// TestSocketBuffers checks that Dial and ListenServer ask for
+// SocketBuffer-sized socket buffers, and that a negative size keeps the
+// system's.
+func TestSocketBuffers(t *testing.T) {
+	rcvbuf := func(pc net.PacketConn) int {
+		rc, err := pc.(*net.UDPConn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		rc.Control(func(fd uintptr) { n, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) })
+		return n
+	}
+	def := loopbackUDP(t)
+	sys := rcvbuf(def)
+	srv, err := ListenServer("127.0.0.1:0", ServerConfig{SocketBuffer: 4 * sys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	defer srv.Close()
+	got := rcvbuf(srv.pc)
+	if got <= sys {
+		t.Skipf("the kernel caps socket buffers at the default (%d bytes): nothing to check", sys)
+	}
+	l, err := Dial(t.Context(), srv.Addr().String(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if n := rcvbuf(l.pc); n <= sys {
+		t.Errorf("Dial's socket buffer %d, want above the system's %d", n, sys)
+	}
+	l2, err := Dial(t.Context(), srv.Addr().String(), Config{SocketBuffer: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if n := rcvbuf(l2.pc); n != sys {
+		t.Errorf("SocketBuffer -1: buffer %d, want the system's %d", n, sys)
 	}
 }

@@ -26,8 +26,33 @@ type Config struct {
 	// last one, so that a server that restarted or forgot the client
 	// learns it again. DOSBox clients never do this; the default is off.
 	Refresh time.Duration
+	// SocketBuffer is the receive and send buffer, in bytes, that Dial
+	// asks for its socket (the kernel caps it at net.core.rmem_max and
+	// wmem_max). Default 1 MiB, room for a few hundred full packets, so
+	// that a burst, such as an SPX window, is not dropped on arrival;
+	// negative keeps the system's default. NewLink leaves the socket it
+	// is given as it is.
+	SocketBuffer int
 	// Logger receives registration events; nil discards them.
 	Logger *slog.Logger
+}
+
+// DefaultSocketBuffer is the default Config.SocketBuffer and
+// ServerConfig.SocketBuffer.
+const DefaultSocketBuffer = 1 << 20
+
+// setBuffers asks for n-byte receive and send buffers on pc, unless n is
+// negative. The kernel caps them; failure leaves the default, which
+// still works.
+func setBuffers(pc *net.UDPConn, n int) {
+	if n < 0 {
+		return
+	}
+	if n == 0 {
+		n = DefaultSocketBuffer
+	}
+	pc.SetReadBuffer(n)
+	pc.SetWriteBuffer(n)
 }
 
 // Validate checks the configuration for values that cannot work.
@@ -103,7 +128,10 @@ type Link struct {
 	received, sent, pings, control, foreign, malformed, refreshes, writeErrors atomic.Uint64
 }
 
-var _ ipx.Link = (*Link)(nil)
+var (
+	_ ipx.Link        = (*Link)(nil)
+	_ ipx.BatchWriter = (*Link)(nil)
+)
 
 // maxDatagram bounds what ReadPacket reads: the largest UDP payload.
 const maxDatagram = 65535
@@ -138,6 +166,7 @@ func Dial(ctx context.Context, server string, cfg Config) (*Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("udp: %w", err)
 	}
+	setBuffers(pc, cfg.SocketBuffer)
 	l, err := NewLink(ctx, pc, netip.AddrPortFrom(addrs[0], uint16(port)), cfg)
 	if err != nil {
 		pc.Close()
@@ -360,11 +389,8 @@ func (l *Link) handleControl(p []byte) {
 // If the socket refuses a queued packet, the packet is counted in
 // LinkStats.WriteErrors and the next WritePacket returns the error.
 func (l *Link) WritePacket(p []byte, dst ipx.Node) error {
-	if len(p) < ipx.HeaderLen {
-		return opErr("write", l.pc.LocalAddr(), nil, fmt.Errorf("udp: packet of %d bytes: %w", len(p), ipx.ErrShortBuffer))
-	}
-	if len(p) > MTU {
-		return opErr("write", l.pc.LocalAddr(), nil, fmt.Errorf("udp: packet of %d bytes above MTU %d: %w", len(p), MTU, ipx.ErrTooLarge))
+	if err := checkSize(l, p); err != nil {
+		return err
 	}
 	if l.refresh > 0 {
 		l.maybeRefresh()
@@ -376,6 +402,42 @@ func (l *Link) WritePacket(p []byte, dst ipx.Node) error {
 		return opErr("write", l.pc.LocalAddr(), nil, err)
 	}
 	l.sent.Add(1)
+	return nil
+}
+
+// WritePackets sends ps to dst as WritePacket would send each, in order.
+// With batched I/O, when nothing is queued or being sent, it sends them
+// itself with one sendmmsg (one UDP_SEGMENT message per run of equal
+// sizes); otherwise it queues them behind the packets already waiting.
+// It implements ipx.BatchWriter.
+func (l *Link) WritePackets(ps [][]byte, dst ipx.Node) (int, error) {
+	for _, p := range ps {
+		if err := checkSize(l, p); err != nil {
+			return 0, err // checked first: none is sent
+		}
+	}
+	if l.refresh > 0 {
+		l.maybeRefresh()
+	}
+	if l.wq == nil {
+		for i, p := range ps {
+			if _, err := l.conn.WriteToUDPAddrPort(p, l.server); err != nil {
+				return i, opErr("write", l.pc.LocalAddr(), nil, err)
+			}
+			l.sent.Add(1)
+		}
+		return len(ps), nil
+	}
+	return l.writeBatchQueued(ps)
+}
+
+func checkSize(l *Link, p []byte) error {
+	if len(p) < ipx.HeaderLen {
+		return opErr("write", l.pc.LocalAddr(), nil, fmt.Errorf("udp: packet of %d bytes: %w", len(p), ipx.ErrShortBuffer))
+	}
+	if len(p) > MTU {
+		return opErr("write", l.pc.LocalAddr(), nil, fmt.Errorf("udp: packet of %d bytes above MTU %d: %w", len(p), MTU, ipx.ErrTooLarge))
+	}
 	return nil
 }
 

@@ -37,6 +37,12 @@ type ServerConfig struct {
 	// MaxPacketLen is the largest datagram relayed; longer ones are
 	// dropped. Default 1500 (ipxbox's buffer), above the Link MTU.
 	MaxPacketLen int
+	// SocketBuffer is the receive and send buffer, in bytes, that
+	// ListenServer asks for its socket, which carries every client's
+	// traffic (the kernel caps it at net.core.rmem_max and wmem_max).
+	// Default 1 MiB; negative keeps the system's default. NewServer
+	// leaves the socket it is given as it is.
+	SocketBuffer int
 	// Logger receives registrations (Info), expiries and refusals; nil
 	// discards them.
 	Logger *slog.Logger
@@ -156,6 +162,7 @@ func ListenServer(addr string, cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("udp: %w", err)
 	}
+	setBuffers(pc, cfg.SocketBuffer)
 	s, err := NewServer(pc, cfg)
 	if err != nil {
 		pc.Close()

@@ -63,6 +63,8 @@ type writeQueue struct {
 	skip    int // inline sends to make before queueing again
 	backoff int // skip after the next hand-over that carries one packet
 
+	direct []msg // a batch WritePackets sends inline, aliasing its packets
+
 	wake chan struct{} // one token per hand-over to the writer
 	done chan struct{} // closed when the writer goroutine exits
 	run  func()        // the writer goroutine, bound once
@@ -70,9 +72,10 @@ type writeQueue struct {
 
 func (l *Link) newWriteQueue() *writeQueue {
 	q := &writeQueue{
-		ms:   newMsgs(writeQueueLen, MTU),
-		wake: make(chan struct{}, 1),
-		done: make(chan struct{}),
+		ms:     newMsgs(writeQueueLen, MTU),
+		direct: make([]msg, writeQueueLen),
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
 	}
 	q.room.L = &q.mu
 	q.run = l.writeLoop
@@ -139,6 +142,55 @@ func (l *Link) writeQueued(p []byte) error {
 	}
 	q.mu.Unlock()
 	return nil
+}
+
+// writeBatchQueued is WritePackets on the queued path. A batch finding
+// the queue idle goes out inline, from the caller's buffers, without a
+// hand-over; otherwise its packets queue one by one.
+func (l *Link) writeBatchQueued(ps [][]byte) (int, error) {
+	q := l.wq
+	done := 0
+	for done < len(ps) {
+		q.mu.Lock()
+		if err := q.err; err != nil {
+			q.err = nil
+			q.mu.Unlock()
+			return done, opErr("write", l.pc.LocalAddr(), nil, err)
+		}
+		if q.closing {
+			q.mu.Unlock()
+			return done, opErr("write", l.pc.LocalAddr(), nil, net.ErrClosed)
+		}
+		if q.inline || q.flushing || q.n > 0 {
+			q.mu.Unlock()
+			break
+		}
+		q.inline = true
+		ms := q.direct[:min(len(ps)-done, len(q.direct))]
+		for i := range ms {
+			p := ps[done+i]
+			ms[i] = msg{buf: p, n: len(p), addr: l.server}
+		}
+		q.mu.Unlock()
+		err := l.sendBatch(ms)
+		clear(ms) // keep no reference to the caller's packets
+		q.mu.Lock()
+		q.inline = false
+		if q.n > 0 || (q.closing && q.running) {
+			q.kick()
+		}
+		q.mu.Unlock()
+		done += len(ms)
+		if err != nil {
+			return done, opErr("write", l.pc.LocalAddr(), nil, err)
+		}
+	}
+	for ; done < len(ps); done++ {
+		if err := l.writeQueued(ps[done]); err != nil {
+			return done, err
+		}
+	}
+	return done, nil
 }
 
 // writeLoop is the writer goroutine: each time it is handed the queue,

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+
+	"github.com/ipxkit/ipxkit/ipx"
 )
 
 // queuedLink returns a Link registered with srv, a bare socket, that
@@ -166,5 +168,77 @@ func TestLinkWriteQueueAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per queued packet, want 0", allocs)
+	}
+}
+
+// TestLinkWritePackets sends batches with WritePackets while other
+// goroutines write single packets, so that some batches find the queue
+// idle and go inline and others queue: every writer's packets arrive
+// complete and in order, a bad packet in a batch stops all of it, and the
+// caller's buffers are not kept.
+func TestLinkWritePackets(t *testing.T) {
+	srv := loopbackUDP(t)
+	srv.SetReadBuffer(4 << 20)
+	l := queuedLink(t, srv)
+	peer := mustNode(t, apOf(srv))
+	const writers, batches, per = 3, 20, 12
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			for b := range batches {
+				ps := make([][]byte, per)
+				for i := range ps {
+					ps[i] = pkt(t, l.Node(), peer, 0x4000, fmt.Sprintf("%d %d", g, b*per+i))
+				}
+				if g == 0 { // one writer sends single packets
+					for _, p := range ps {
+						if err := l.WritePacket(p, peer); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+					continue
+				}
+				if n, err := l.WritePackets(ps, peer); n != per || err != nil {
+					t.Errorf("WritePackets = %d, %v", n, err)
+					return
+				}
+			}
+		})
+	}
+	next := make([]int, writers)
+	buf := make([]byte, MTU)
+	for range writers * batches * per {
+		n, _, err := srv.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, i int
+		if _, err := fmt.Sscanf(string(buf[30:n]), "%d %d", &g, &i); err != nil || g < 0 || g >= writers {
+			t.Fatalf("unexpected datagram % x", buf[:n])
+		}
+		if i != next[g] {
+			t.Fatalf("writer %d: packet %d arrived, want %d", g, i, next[g])
+		}
+		next[g]++
+	}
+	wg.Wait()
+	if st := l.Stats(); st.Sent != writers*batches*per || st.WriteErrors != 0 {
+		t.Errorf("stats %+v, want Sent %d", st, writers*batches*per)
+	}
+	for _, m := range l.wq.direct {
+		if m.buf != nil {
+			t.Fatal("the inline batch keeps a caller's packet")
+		}
+	}
+
+	good := pkt(t, l.Node(), peer, 0x4000, "good")
+	n, err := l.WritePackets([][]byte{good, good[:ipx.HeaderLen-1], good}, peer)
+	if n != 0 || !errors.Is(err, ipx.ErrShortBuffer) {
+		t.Errorf("batch with a short packet: %d, %v; want none sent and ErrShortBuffer", n, err)
+	}
+	l.Close()
+	if _, err := l.WritePackets([][]byte{good}, peer); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("WritePackets after Close: %v, want net.ErrClosed", err)
 	}
 }
