@@ -28,11 +28,12 @@ type Link struct {
 	rng   *rand.Rand
 
 	// mu guards the receive side below.
-	mu    sync.Mutex
-	ready sync.Cond // signalled when ring gains a packet or on close
-	ring  []slot
-	head  int
-	count int
+	mu      sync.Mutex
+	ready   sync.Cond // signalled when ring gains a packet or on close
+	ring    []slot
+	head    int
+	count   int
+	readers int // ReadPacket calls waiting on ready: a push signals only them
 	// pending holds delayed packets, a min-heap on (due, seq), with free
 	// spare buffers for them and one timer armed for the earliest.
 	pending []delayed
@@ -154,7 +155,9 @@ func (l *Link) Close() error {
 func (l *Link) ReadPacket(b []byte) (int, ipx.Node, error) {
 	l.mu.Lock()
 	for l.count == 0 && !l.closed.Load() {
+		l.readers++
 		l.ready.Wait()
+		l.readers--
 	}
 	if l.closed.Load() {
 		l.mu.Unlock()
@@ -264,7 +267,9 @@ func (l *Link) pushLocked(p []byte, from ipx.Node) {
 	s.from = from
 	l.count++
 	st.delivered.Add(1)
-	l.ready.Signal()
+	if l.readers > 0 {
+		l.ready.Signal()
+	}
 }
 
 // deliverAfter queues a copy of p for delivery after d.
