@@ -301,6 +301,13 @@ func (c *Conn) read(b []byte, msg bool) (int, MessageInfo, error) {
 	defer c.rmu.Unlock()
 	for {
 		c.mu.Lock()
+		// Data that went straight into b while we waited is ours,
+		// whatever woke us.
+		if n := c.ep.takeLent(); n > 0 {
+			c.after()
+			c.unlock()
+			return n, MessageInfo{}, nil
+		}
 		if c.closed {
 			c.unlock()
 			return 0, MessageInfo{}, c.opErr("read", net.ErrClosed)
@@ -326,6 +333,9 @@ func (c *Conn) read(b []byte, msg bool) (int, MessageInfo, error) {
 			return n, info, nil
 		}
 		w, dl := c.readWait(), c.rd.Wait() // a deadline passed since wakes us at once
+		if !msg {
+			c.ep.lend(b) // a byte stream has no boundaries to keep
+		}
 		c.unlock()
 		select {
 		case <-w:

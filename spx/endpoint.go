@@ -86,7 +86,11 @@ type endpoint struct {
 	connSentAt  time.Time
 	sinceAckReq int // segments sent since the last one asking for an ack
 
-	// Receive side.
+	// Receive side. A reader waiting in Read lends its buffer (rbuf):
+	// data arriving in order while nothing is buffered goes straight
+	// into it (rn bytes so far), skipping the receive segment's copy.
+	rbuf        []byte
+	rn          int
 	rcvNxt      uint16
 	advAlloc    uint16     // highest allocation number advertised
 	readyq      ring       // in-order segments not yet read
@@ -698,7 +702,18 @@ func (e *endpoint) receive(h *Header, data []byte, clk *clock) {
 		e.gapAck = true // duplicate ack: tells the sender of the gap
 		return
 	}
-	e.deliver(e.store(h, data))
+	if e.canLend(h, data) {
+		k := copy(e.rbuf[e.rn:], data)
+		e.rn += k
+		e.rcvNxt++
+		if k < len(data) {
+			s := e.store(h, data)
+			s.off = k
+			e.readyq.push(s)
+		}
+	} else {
+		e.deliver(e.store(h, data))
+	}
 	e.shiftOOO()
 	// Move now-contiguous out-of-order segments over.
 	for e.oooCount > 0 && e.ooo[0] != nil {
@@ -798,9 +813,29 @@ func (e *endpoint) flushAck(clk *clock) {
 	}
 }
 
-// readable reports whether read would return without waiting.
+// readable reports whether read would return without waiting, or a
+// lent buffer holds data.
 func (e *endpoint) readable() bool {
-	return e.readyq.len() > 0 || e.state == stDone || e.peerEnded || e.peerReleased
+	return e.rn > 0 || e.readyq.len() > 0 || e.state == stDone || e.peerEnded || e.peerReleased
+}
+
+// lend makes b the buffer in-order data goes to directly, until
+// takeLent; the reader must not touch b meanwhile.
+func (e *endpoint) lend(b []byte) { e.rbuf, e.rn = b, 0 }
+
+// takeLent ends a lend and returns how many bytes the buffer received.
+func (e *endpoint) takeLent() int {
+	n := e.rn
+	e.rbuf, e.rn = nil, 0
+	return n
+}
+
+// canLend reports whether the in-order data packet h may go straight
+// into the lent buffer: plain data, nothing buffered ahead of it, and
+// room left.
+func (e *endpoint) canLend(h *Header, data []byte) bool {
+	return e.rn < len(e.rbuf) && e.readyq.len() == 0 && !e.appClosed && len(data) > 0 &&
+		h.DatastreamType == 0 && h.Control&(ControlAttention|ControlNegotiate) == 0
 }
 
 // read copies buffered data into b. With msg it stops at the end of a

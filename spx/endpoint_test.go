@@ -270,3 +270,66 @@ func TestLastHeardWithoutClock(t *testing.T) {
 		t.Fatal("still marked late after the timer")
 	}
 }
+
+// TestLentBuffer checks the direct path into a waiting reader's buffer:
+// in-order data goes there, what does not fit is buffered after it, data
+// behind a gap waits for the gap, and attention data is never lent.
+func TestLentBuffer(t *testing.T) {
+	p := newPipe(t, Config{})
+	max := p.a.maxData()
+	first := bytes.Repeat([]byte("a"), max)
+	second := bytes.Repeat([]byte("b"), max)
+	if _, err := p.a.write(append(append([]byte(nil), first...), second...), false, false, fixed(p.now)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.a.write([]byte("!"), true, true, fixed(p.now)); err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
+	if len(p.toB) != 3 {
+		t.Fatalf("%d packets in flight, want 3", len(p.toB))
+	}
+	in := func(i int) {
+		o := p.toB[i]
+		p.b.input(&o.h, o.data, lazyAt(p.now))
+	}
+	buf := make([]byte, max+10)
+	p.b.lend(buf)
+	in(1) // behind a gap: buffered out of order, not lent
+	if p.b.rn != 0 || p.b.readable() {
+		t.Fatalf("data behind a gap reached the lent buffer (%d bytes)", p.b.rn)
+	}
+	in(0) // fills the gap: goes to the buffer, the rest queues after it
+	if p.b.rn != max || p.b.readyq.len() != 1 {
+		t.Fatalf("lent %d bytes, %d segments queued; want %d and 1", p.b.rn, p.b.readyq.len(), max)
+	}
+	in(2) // attention: queued, never lent
+	if n := p.b.takeLent(); n != max || !bytes.Equal(buf[:n], first) {
+		t.Fatalf("lent buffer holds %d bytes %q…", n, buf[:min(n, 8)])
+	}
+	n, info, _, err := p.b.read(buf, true)
+	if err != nil || !bytes.Equal(buf[:n], second) || info.Attention {
+		t.Fatalf("next read: %d bytes, %+v, %v", n, info, err)
+	}
+	n, info, _, err = p.b.read(buf, true)
+	if err != nil || string(buf[:n]) != "!" || !info.Attention || !info.EOM {
+		t.Fatalf("attention read: %q %+v %v", buf[:n], info, err)
+	}
+
+	// A buffer smaller than the packet takes what fits; the rest is
+	// read next, in order.
+	if _, err := p.a.write([]byte("0123456789"), false, false, fixed(p.now)); err != nil {
+		t.Fatal(err)
+	}
+	p.toB = nil
+	p.collect()
+	small := make([]byte, 4)
+	p.b.lend(small)
+	in(0)
+	if n := p.b.takeLent(); n != 4 || string(small) != "0123" {
+		t.Fatalf("small lent buffer: %d %q", n, small)
+	}
+	if n, _, _, _ := p.b.read(buf, false); string(buf[:n]) != "456789" {
+		t.Fatalf("rest after the lent buffer: %q", buf[:n])
+	}
+}
