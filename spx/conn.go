@@ -50,6 +50,7 @@ type Conn struct {
 	// sending marks a goroutine writing them; the others leave theirs
 	// to it, which keeps packets in order.
 	out, outSpare, outFree [][]byte
+	outSegs, outSegsSpare  []*segment // per packet in out: the segment it aliases, or nil
 	sending                bool
 	removePending          bool // unregistered: tell the mux after the writes
 
@@ -192,10 +193,21 @@ func (c *Conn) unregister() {
 }
 
 // flush encodes the packets the endpoint queued into c.out, as whole IPX
-// packets for ipx.Conn.WritePackets. They are copied: the segments they
-// come from change once c.mu is released.
+// packets for ipx.Conn.WritePackets. A data packet is built in its
+// segment's headroom and sent from there; the segment stays in use until
+// the send is done (inflight), even if acknowledged meanwhile. Other
+// packets, and a segment already being sent, are copied.
 func (c *Conn) flush() {
 	for _, p := range c.ep.takeOut() {
+		if s := p.seg; s != nil && s.inflight == 0 && len(p.data) == len(s.data) {
+			hl := p.h.Len()
+			pkt := s.packet(hl)
+			p.h.AppendBinary(pkt[ipx.HeaderLen:ipx.HeaderLen])
+			s.inflight++
+			c.out = append(c.out, pkt)
+			c.outSegs = append(c.outSegs, s)
+			continue
+		}
 		var buf []byte
 		if n := len(c.outFree); n > 0 {
 			buf = c.outFree[n-1][:0]
@@ -207,7 +219,27 @@ func (c *Conn) flush() {
 		buf = buf[:ipx.HeaderLen]
 		buf, _ = p.h.AppendBinary(buf)
 		c.out = append(c.out, append(buf, p.data...))
+		c.outSegs = append(c.outSegs, nil)
 	}
+}
+
+// release takes back what the packets of a finished send used: copy
+// buffers for reuse, and segments, recycled if they were retired
+// meanwhile. c.mu held.
+func (c *Conn) release(batch [][]byte, segs []*segment) {
+	for i, b := range batch {
+		if s := segs[i]; s != nil {
+			if s.inflight--; s.inflight == 0 && s.retired {
+				s.retired = false
+				c.ep.recycle(s)
+			}
+		} else if len(c.outFree) < 2*c.m.cfg.Window {
+			c.outFree = append(c.outFree, b)
+		}
+	}
+	clear(batch)
+	clear(segs)
+	c.outSpare, c.outSegsSpare = batch[:0], segs[:0]
 }
 
 // unlock releases c.mu, first writing the packets after queued and then
@@ -218,19 +250,13 @@ func (c *Conn) flush() {
 func (c *Conn) unlock() {
 	for len(c.out) > 0 && !c.sending {
 		c.sending = true
-		batch, dst := c.out, c.remote
-		c.out = c.outSpare[:0]
+		batch, segs, dst := c.out, c.outSegs, c.remote
+		c.out, c.outSegs = c.outSpare[:0], c.outSegsSpare[:0]
 		c.mu.Unlock()
 		c.m.pc.WritePackets(batch, dst, ipx.WriteOptions{Type: ipx.TypeSPX})
 		c.mu.Lock()
 		c.sending = false
-		for _, b := range batch {
-			if len(c.outFree) < 2*c.m.cfg.Window {
-				c.outFree = append(c.outFree, b)
-			}
-		}
-		clear(batch)
-		c.outSpare = batch[:0]
+		c.release(batch, segs)
 	}
 	// Wake-ups and the removal wait for the packets: a reader woken by
 	// data finds its acknowledgement sent, and a socket closed with its

@@ -32,7 +32,24 @@ type segment struct {
 	lastSent time.Time
 	retx     int    // retransmissions so far
 	off      int    // bytes already read (receive side)
-	buf      []byte // backs data, recycled with the segment
+	buf      []byte // headroom, then data; recycled with the segment
+
+	// A send of the segment's buffer in progress outside the
+	// connection's lock (Conn.flush); retired once acknowledged then,
+	// and recycled when the send is done.
+	inflight int
+	retired  bool
+}
+
+// headroom precedes a segment's data in its buffer: room for the IPX
+// and SPX II headers, so that a data packet is sent from the segment
+// itself.
+const headroom = ipx.HeaderLen + HeaderLen2
+
+// packet returns s's data packet with an SPX header of hlen bytes and
+// the IPX header's room before it, aliasing s.buf.
+func (s *segment) packet(hlen int) []byte {
+	return s.buf[headroom-hlen-ipx.HeaderLen : headroom+len(s.data)]
 }
 
 // outPacket is a packet the endpoint asks its owner to send: the header
@@ -40,6 +57,7 @@ type segment struct {
 type outPacket struct {
 	h    Header
 	data []byte
+	seg  *segment // the segment data is in, or nil
 }
 
 // Stats count what one connection saw.
@@ -181,7 +199,10 @@ func (e *endpoint) replyConnect() {
 }
 
 // emit queues a packet, filling in the receive state it reports.
-func (e *endpoint) emit(h Header, data []byte) {
+func (e *endpoint) emit(h Header, data []byte) { e.emitSeg(h, data, nil) }
+
+// emitSeg is emit for a packet whose data is segment seg's.
+func (e *endpoint) emitSeg(h Header, data []byte, seg *segment) {
 	h.Ack = e.rcvNxt
 	h.Alloc = e.alloc()
 	if e.spx2 {
@@ -191,7 +212,7 @@ func (e *endpoint) emit(h Header, data []byte) {
 	if h.Control&ControlSystem != 0 && e.pendingType != 0 {
 		h.DatastreamType, e.pendingType = e.pendingType, 0
 	}
-	e.out = append(e.out, outPacket{h: h, data: data})
+	e.out = append(e.out, outPacket{h: h, data: data, seg: seg})
 	e.stats.PacketsSent++
 	e.unacked, e.ackNow, e.ackAt = 0, false, time.Time{}
 }
@@ -261,13 +282,17 @@ func (e *endpoint) newSegment() *segment {
 		// Field by field: sentAt and lastSent are set before use, and
 		// leaving them saves stores on a hot path.
 		s.seq, s.ctl, s.dstype, s.retx, s.off = 0, 0, 0, 0, 0
-		s.data = s.buf[:0]
+		s.data = s.buf[headroom:headroom]
 		return s
 	}
 	return e.pool.get()
 }
 
 func (e *endpoint) recycle(s *segment) {
+	if s.inflight > 0 {
+		s.retired = true // Conn.release recycles it after the send
+		return
+	}
 	if len(e.free) < e.cfg.Window {
 		e.free = append(e.free, s)
 		return
@@ -287,10 +312,10 @@ func newSegPool(maxPayload int) *segPool { return &segPool{size: maxPayload} }
 func (p *segPool) get() *segment {
 	s, ok := p.p.Get().(*segment)
 	if !ok {
-		buf := make([]byte, p.size)
-		return &segment{buf: buf, data: buf[:0]}
+		buf := make([]byte, headroom+p.size)
+		return &segment{buf: buf, data: buf[headroom:headroom]}
 	}
-	*s = segment{buf: s.buf, data: s.buf[:0]}
+	*s = segment{buf: s.buf, data: s.buf[headroom:headroom]}
 	return s
 }
 
@@ -479,7 +504,7 @@ func (e *endpoint) transmit(clk *clock) {
 			ctl |= ControlSendAck
 			e.sinceAckReq = 0
 		}
-		e.emit(Header{Control: ctl, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data)
+		e.emitSeg(Header{Control: ctl, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data, s)
 		if e.rtoAt.IsZero() {
 			e.rtoAt = now.Add(e.currentRTO())
 		}
@@ -506,7 +531,7 @@ func (e *endpoint) retransmit(clk *clock) {
 		e.fail(fmt.Errorf("spx: packet %d unacknowledged after %d retransmissions: %w", s.seq, e.cfg.RetryLimit, ErrRetryLimit))
 		return
 	}
-	e.emit(Header{Control: s.ctl | ControlSendAck, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data)
+	e.emitSeg(Header{Control: s.ctl | ControlSendAck, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data, s)
 }
 
 func (e *endpoint) currentRTO() time.Duration {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
 )
 
 // pipe connects two endpoints through an explicit wire: the test decides
@@ -331,5 +333,41 @@ func TestLentBuffer(t *testing.T) {
 	}
 	if n, _, _, _ := p.b.read(buf, false); string(buf[:n]) != "456789" {
 		t.Fatalf("rest after the lent buffer: %q", buf[:n])
+	}
+}
+
+// TestSegmentSentInPlace checks the zero-copy send: a data packet is
+// built in its segment's headroom, and a segment acknowledged while its
+// send is in progress is recycled only once the send is done.
+func TestSegmentSentInPlace(t *testing.T) {
+	p := newPipe(t, Config{})
+	c := &Conn{ep: p.a, m: &mux{cfg: &p.cfg}}
+	if _, err := p.a.write([]byte("in place"), false, false, fixed(p.now)); err != nil {
+		t.Fatal(err)
+	}
+	s := p.a.sendq.front()
+	c.flush()
+	if len(c.out) != 1 || c.outSegs[0] != s || s.inflight != 1 {
+		t.Fatalf("flush: %d packets, segment %p in flight %d", len(c.out), c.outSegs[0], s.inflight)
+	}
+	pkt := c.out[0]
+	var h Header
+	if err := h.UnmarshalBinary(pkt[ipx.HeaderLen:]); err != nil || h.Seq != s.seq ||
+		string(pkt[ipx.HeaderLen+h.Len():]) != "in place" || &pkt[len(pkt)-1] != &s.buf[headroom+len(s.data)-1] {
+		t.Fatalf("packet % x (%v), not the segment's own bytes", pkt, err)
+	}
+	// The acknowledgement arrives while the packet is still being sent.
+	ack := Header{Control: ControlSystem, SrcID: p.b.localID, DstID: p.a.localID, Ack: s.seq + 1, Alloc: p.a.peerAlloc}
+	free := len(p.a.free)
+	p.a.input(&ack, nil, lazyAt(p.now))
+	if p.a.sendq.len() != 0 || !s.retired || len(p.a.free) != free {
+		t.Fatalf("acknowledged: queued %d, retired %v, free %d (was %d)", p.a.sendq.len(), s.retired, len(p.a.free), free)
+	}
+	if seg := p.a.newSegment(); seg == s {
+		t.Fatal("a segment still being sent was handed out again")
+	}
+	c.release(c.out, c.outSegs)
+	if s.inflight != 0 || s.retired || p.a.free[len(p.a.free)-1] != s {
+		t.Fatalf("after the send: in flight %d, retired %v, not recycled", s.inflight, s.retired)
 	}
 }
