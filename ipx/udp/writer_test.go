@@ -60,9 +60,25 @@ func TestLinkWriteQueueOrder(t *testing.T) {
 			}
 		})
 	}
+	readInOrder(t, srv, writers, writers*each)
+	wg.Wait()
+	l.Close()
+	if !l.wq.running {
+		t.Error("no packet took the queue")
+	}
+	if st := l.Stats(); st.Sent != writers*each || st.WriteErrors != 0 {
+		t.Errorf("stats %+v, want Sent %d", st, writers*each)
+	}
+}
+
+// readInOrder reads count datagrams "g i" from srv, written by writers
+// goroutines g each numbering its packets i from 0, and fails unless
+// every writer's packets arrive in order.
+func readInOrder(t *testing.T, srv *net.UDPConn, writers, count int) {
+	t.Helper()
 	next := make([]int, writers)
 	buf := make([]byte, MTU)
-	for range writers * each {
+	for range count {
 		n, _, err := srv.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			t.Fatal(err)
@@ -75,14 +91,6 @@ func TestLinkWriteQueueOrder(t *testing.T) {
 			t.Fatalf("writer %d: packet %d arrived, want %d", g, i, next[g])
 		}
 		next[g]++
-	}
-	wg.Wait()
-	l.Close()
-	if !l.wq.running {
-		t.Error("no packet took the queue")
-	}
-	if st := l.Stats(); st.Sent != writers*each || st.WriteErrors != 0 {
-		t.Errorf("stats %+v, want Sent %d", st, writers*each)
 	}
 }
 
@@ -206,22 +214,7 @@ func TestLinkWritePackets(t *testing.T) {
 			}
 		})
 	}
-	next := make([]int, writers)
-	buf := make([]byte, MTU)
-	for range writers * batches * per {
-		n, _, err := srv.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var g, i int
-		if _, err := fmt.Sscanf(string(buf[30:n]), "%d %d", &g, &i); err != nil || g < 0 || g >= writers {
-			t.Fatalf("unexpected datagram % x", buf[:n])
-		}
-		if i != next[g] {
-			t.Fatalf("writer %d: packet %d arrived, want %d", g, i, next[g])
-		}
-		next[g]++
-	}
+	readInOrder(t, srv, writers, writers*batches*per)
 	wg.Wait()
 	if st := l.Stats(); st.Sent != writers*batches*per || st.WriteErrors != 0 {
 		t.Errorf("stats %+v, want Sent %d", st, writers*batches*per)
