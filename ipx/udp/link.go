@@ -389,7 +389,7 @@ func (l *Link) handleControl(p []byte) {
 // If the socket refuses a queued packet, the packet is counted in
 // LinkStats.WriteErrors and the next WritePacket returns the error.
 func (l *Link) WritePacket(p []byte, dst ipx.Node) error {
-	if err := checkSize(l, p); err != nil {
+	if err := l.checkSize(p); err != nil {
 		return err
 	}
 	if l.refresh > 0 {
@@ -412,7 +412,7 @@ func (l *Link) WritePacket(p []byte, dst ipx.Node) error {
 // It implements ipx.BatchWriter.
 func (l *Link) WritePackets(ps [][]byte, dst ipx.Node) (int, error) {
 	for _, p := range ps {
-		if err := checkSize(l, p); err != nil {
+		if err := l.checkSize(p); err != nil {
 			return 0, err // checked first: none is sent
 		}
 	}
@@ -431,7 +431,8 @@ func (l *Link) WritePackets(ps [][]byte, dst ipx.Node) (int, error) {
 	return l.writeBatchQueued(ps)
 }
 
-func checkSize(l *Link, p []byte) error {
+// checkSize refuses a packet the tunnel cannot carry.
+func (l *Link) checkSize(p []byte) error {
 	if len(p) < ipx.HeaderLen {
 		return opErr("write", l.pc.LocalAddr(), nil, fmt.Errorf("udp: packet of %d bytes: %w", len(p), ipx.ErrShortBuffer))
 	}
