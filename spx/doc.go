@@ -42,13 +42,19 @@
 // system packet; three such duplicate acknowledgements make the sender
 // retransmit without waiting for its timer, and after a timeout each
 // partial acknowledgement retransmits the next hole (as TCP's NewReno
-// does). The wire format is unchanged.
+// does). The sender also keeps a congestion window (Stats.Cwnd): the whole
+// allocation until a loss, then halved by a fast retransmission or cut to
+// one packet by a timeout, growing back as acknowledgements come (RFC
+// 5681), so that a path that drops bursts is not flooded again at once.
+// The wire format is unchanged.
 //
 // # Structure
 //
-// The protocol core (type endpoint) is free of I/O and of the clock: it
-// takes packets and the current time and returns packets to send, data to
-// deliver and its next deadline. Conn wraps it with a mutex, one timer and
-// the ipx.Conn it sends on; one goroutine per local socket demultiplexes
-// incoming packets to connections by connection id.
+// The protocol core (type endpoint) is free of I/O: it takes packets and
+// a clock it reads only when it needs the time, and returns packets to
+// send, data to deliver and its next deadline. Conn wraps it with a mutex,
+// one timer and the ipx.Conn it sends on. The Stack hands each socket's
+// packets to a demultiplexer in the link's read goroutine
+// (ipx.Stack.ListenFunc), which passes them to connections by connection
+// id.
 package spx

@@ -71,7 +71,9 @@ type Stats struct {
 	OutOfWindow                  uint64 // data packets beyond the allocation
 	BogusAcks                    uint64 // acknowledgements of data never sent
 	KeepAlives                   uint64 // watchdog probes sent
+	CongestionEvents             uint64 // losses that lowered the congestion window
 	SRTT                         time.Duration
+	Cwnd                         int // congestion window now, in packets
 }
 
 // endpoint is the SPX protocol core of one connection. It does no I/O and
@@ -91,18 +93,26 @@ type endpoint struct {
 
 	// Send side. sendq holds segments from sndUna on; the first sent of
 	// them have been transmitted at least once.
-	sndUna      uint16
-	sendq       ring
-	sent        int
-	peerAlloc   uint16
-	dupAcks     int
-	inRecovery  bool
-	recoverSeq  uint16
-	backoff     uint
-	rtoAt       time.Time // retransmission or connect-request deadline
-	connectRetx int
-	connSentAt  time.Time
-	sinceAckReq int // segments sent since the last one asking for an ack
+	sndUna     uint16
+	sendq      ring
+	sent       int
+	peerAlloc  uint16
+	dupAcks    int
+	inRecovery bool
+	recoverSeq uint16
+	// Congestion window, in packets: the most in flight. It starts at
+	// the whole window, as SPX always sent, and only a loss lowers it:
+	// halved on a fast retransmission, one packet after a timeout; it
+	// grows back by one per acknowledged packet up to ssthresh, then by
+	// one per window's worth (TCP's NewReno, RFC 5681), so that a path
+	// that drops bursts is not flooded again at once.
+	cwnd, ssthresh int
+	cwndAcked      int // packets acknowledged towards the next increase
+	backoff        uint
+	rtoAt          time.Time // retransmission or connect-request deadline
+	connectRetx    int
+	connSentAt     time.Time
+	sinceAckReq    int // segments sent since the last one asking for an ack
 
 	// Receive side. A reader waiting in Read lends its buffer (rbuf):
 	// data arriving in order while nothing is buffered goes straight
@@ -110,7 +120,8 @@ type endpoint struct {
 	rbuf        []byte
 	rn          int
 	rcvNxt      uint16
-	advAlloc    uint16     // highest allocation number advertised
+	advAlloc    uint16     // highest allocation number offered (never shrinks)
+	sentAlloc   uint16     // the allocation number last sent: what the peer knows
 	readyq      ring       // in-order segments not yet read
 	ooo         []*segment // ooo[i] holds sequence number rcvNxt+i
 	oooCount    int
@@ -156,6 +167,8 @@ func newEndpoint(cfg *Config, pool *segPool, id uint16, localMax int, now time.T
 		rtt:       rttEstimator{min: cfg.MinRTO, max: cfg.MaxRTO, initial: cfg.InitialRTO},
 	}
 	e.advAlloc = uint16(cfg.Window - 1)
+	e.sentAlloc = e.advAlloc
+	e.cwnd, e.ssthresh = cfg.Window, cfg.Window
 	return e
 }
 
@@ -168,6 +181,7 @@ func (e *endpoint) dial(now time.Time) {
 
 func (e *endpoint) sendConnectRequest(now time.Time) {
 	h := Header{Control: ControlSystem | ControlSendAck, SrcID: e.localID, DstID: IDUnknown, Alloc: e.alloc()}
+	e.sentAlloc = h.Alloc
 	if !e.cfg.PlainSPX {
 		h.Control |= ControlSPX2 | ControlNegotiate
 	}
@@ -205,6 +219,7 @@ func (e *endpoint) emit(h Header, data []byte) { e.emitSeg(h, data, nil) }
 func (e *endpoint) emitSeg(h Header, data []byte, seg *segment) {
 	h.Ack = e.rcvNxt
 	h.Alloc = e.alloc()
+	e.sentAlloc = h.Alloc
 	if e.spx2 {
 		h.Control |= ControlSPX2
 		h.NegotiationSize = uint16(e.localMax)
@@ -487,7 +502,7 @@ func (e *endpoint) transmit(clk *clock) {
 		return
 	}
 	every := max(1, e.cfg.Window/4)
-	for e.sent < e.sendq.len() {
+	for e.sent < e.sendq.len() && e.sent < e.cwnd {
 		s := e.sendq.at(e.sent)
 		if !seqLessEq(s.seq, e.peerAlloc) {
 			break
@@ -509,7 +524,7 @@ func (e *endpoint) transmit(clk *clock) {
 			e.rtoAt = now.Add(e.currentRTO())
 		}
 	}
-	if e.sent < e.sendq.len() {
+	if e.sent < e.sendq.len() && !seqLessEq(e.sendq.at(e.sent).seq, e.peerAlloc) {
 		// Window closed with data waiting: probe in case the peer's
 		// window update is lost.
 		if at := clk.now().Add(e.currentRTO()); e.probeAt.IsZero() || e.probeAt.After(at) {
@@ -605,6 +620,29 @@ func (e *endpoint) heard(clk *clock) {
 	}
 }
 
+// grow opens the congestion window for n packets acknowledged: by n
+// below ssthresh (slow start), by one per window's worth above it.
+func (e *endpoint) grow(n int) {
+	if e.cwnd >= e.cfg.Window {
+		return
+	}
+	if e.cwnd < e.ssthresh {
+		e.cwnd = min(e.cwnd+n, e.ssthresh)
+	} else if e.cwndAcked += n; e.cwndAcked >= e.cwnd {
+		e.cwndAcked -= e.cwnd
+		e.cwnd++
+	}
+	e.cwnd = min(e.cwnd, e.cfg.Window)
+}
+
+// congested lowers the congestion window to cwnd after a loss, and
+// ssthresh to half the packets that were in flight.
+func (e *endpoint) congested(cwnd int) {
+	e.ssthresh = max(e.sent/2, 2)
+	e.cwnd, e.cwndAcked = min(cwnd, e.cfg.Window), 0
+	e.stats.CongestionEvents++
+}
+
 // processAck applies the peer's acknowledge and allocation numbers.
 func (e *endpoint) processAck(h *Header, clk *clock) {
 	ack := h.Ack
@@ -666,6 +704,8 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 			} else {
 				e.inRecovery = false
 			}
+		} else {
+			e.grow(n)
 		}
 	} else if e.sent > 0 && h.Control&ControlSystem != 0 && h.Alloc == e.peerAlloc {
 		e.dupAcks++
@@ -673,6 +713,7 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 			e.inRecovery = true
 			e.recoverSeq = next
 			e.stats.FastRetransmits++
+			e.congested(max(e.sent/2, 2))
 			e.retransmit(clk)
 			if e.state == stDone {
 				return
@@ -867,7 +908,6 @@ func (e *endpoint) canLend(h *Header, data []byte) bool {
 // message (eom reports reaching it) and never mixes attention and normal
 // packets. At the end of the stream it returns io.EOF-worthy done=true.
 func (e *endpoint) read(b []byte, msg bool) (n int, info MessageInfo, done bool, err error) {
-	before := e.alloc()
 	for e.readyq.len() > 0 && n < len(b) {
 		s := e.readyq.front()
 		if msg && n > 0 && s.ctl&ControlAttention != info.flags()&ControlAttention {
@@ -900,10 +940,10 @@ func (e *endpoint) read(b []byte, msg bool) (n int, info MessageInfo, done bool,
 	// still send a quarter window, the acknowledgements of that data
 	// carry the new allocation, and each update saved is a packet.
 	if e.state == stEstablished {
-		after := e.alloc()
+		known, after := e.sentAlloc, e.alloc()
 		q := max(1, e.cfg.Window/4)
-		room := seqDiff(e.rcvNxt, before) + 1 // packets the peer may still send
-		if room == 0 && after != before || room < q && seqDiff(before, after) >= q {
+		room := seqDiff(e.rcvNxt, known) + 1 // packets the peer may still send
+		if room <= 0 && after != known || room < q && seqDiff(known, after) >= q {
 			e.emit(Header{Control: ControlSystem, SrcID: e.localID, DstID: e.remoteID}, nil)
 		}
 	}
@@ -961,6 +1001,7 @@ func (e *endpoint) onTimer(now time.Time) {
 	}
 	if !e.rtoAt.IsZero() && !now.Before(e.rtoAt) {
 		e.stats.Timeouts++
+		e.congested(1)
 		e.backoff++
 		e.inRecovery = true
 		e.recoverSeq = e.sndUna + uint16(e.sent)
@@ -1038,5 +1079,6 @@ func (e *endpoint) takeOut() []outPacket {
 func (e *endpoint) statsSnapshot() Stats {
 	s := e.stats
 	s.SRTT = e.rtt.smoothed()
+	s.Cwnd = e.cwnd
 	return s
 }

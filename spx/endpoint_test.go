@@ -371,3 +371,79 @@ func TestSegmentSentInPlace(t *testing.T) {
 		t.Fatalf("after the send: in flight %d, retired %v, not recycled", s.inflight, s.retired)
 	}
 }
+
+// TestCongestionWindow checks the response to loss: the window is whole
+// on a clean wire; a fast retransmission halves it, and no more than it
+// is in flight until acknowledgements open it again; a timeout takes it
+// to one packet, from which it grows back.
+func TestCongestionWindow(t *testing.T) {
+	p := newPipe(t, Config{Window: 32})
+	max := p.a.maxData()
+	fill := func(packets int) {
+		t.Helper()
+		if _, err := p.a.write(make([]byte, packets*max), false, false, fixed(p.now)); err != nil {
+			t.Fatal(err)
+		}
+		p.collect()
+	}
+	fill(32)
+	if p.a.cwnd != 32 || p.a.sent != 32 {
+		t.Fatalf("clean start: cwnd %d, %d in flight; want the whole window of 32", p.a.cwnd, p.a.sent)
+	}
+	// Lose the first packet: the rest arrive out of order, and their
+	// duplicate acknowledgements bring a fast retransmission.
+	p.toB = p.toB[1:]
+	p.step(time.Millisecond) // 31 packets reach b, 31 duplicate acks come back
+	p.step(time.Millisecond) // a retransmits
+	st := p.a.statsSnapshot()
+	if st.FastRetransmits != 1 || st.CongestionEvents != 1 || st.Cwnd != 16 || p.a.ssthresh != 16 {
+		t.Fatalf("after the loss: %+v, ssthresh %d; want one fast retransmission and cwnd 16", st, p.a.ssthresh)
+	}
+	p.run()
+	if p.gotB.Len() != 32*max {
+		t.Fatalf("b got %d bytes, want %d", p.gotB.Len(), 32*max)
+	}
+	// Congestion avoidance: at most cwnd in flight, one more per window.
+	// (First b tells a its whole window, which its reads reopened.)
+	p.b.emit(Header{Control: ControlSystem, SrcID: p.b.localID, DstID: p.b.remoteID}, nil)
+	p.collect()
+	p.step(time.Millisecond)
+	before := p.a.cwnd
+	fill(32)
+	if p.a.sent != before || len(p.toB) != before {
+		t.Fatalf("%d in flight, %d on the wire; want cwnd %d (allocation up to %d from %d)", p.a.sent, len(p.toB), before, p.a.peerAlloc, p.a.sndUna)
+	}
+	p.run()
+	if p.a.cwnd != before+1 && p.a.cwnd != before+2 {
+		t.Fatalf("cwnd %d after a window of %d acknowledged, want %d or %d", p.a.cwnd, before, before+1, before+2)
+	}
+
+	// A timeout: the wire goes dead until it fires.
+	p.drop = func(bool, *outPacket) bool { return true }
+	fill(4)
+	p.now = p.a.nextDeadline()
+	p.a.onTimer(p.now)
+	p.collect()
+	if st := p.a.statsSnapshot(); st.Timeouts != 1 || st.Cwnd != 1 {
+		t.Fatalf("after a timeout: %+v, want cwnd 1", st)
+	}
+	p.drop = nil
+	p.toB = nil
+	p.now = p.a.nextDeadline()
+	p.a.onTimer(p.now) // retransmits, and now it arrives
+	p.collect()
+	p.run()
+	if p.a.sent != 0 || p.a.cwnd != 1 {
+		t.Fatalf("after recovery: %d in flight, cwnd %d; want 0 and still 1", p.a.sent, p.a.cwnd)
+	}
+	// New data: one packet at first, then the window grows with the
+	// acknowledgements.
+	fill(8)
+	if p.a.sent != 1 {
+		t.Fatalf("%d in flight with cwnd 1", p.a.sent)
+	}
+	p.run()
+	if p.a.sent != 0 || p.a.cwnd < 2 || p.gotB.Len() != (64+4+8)*max {
+		t.Fatalf("after more data: %d in flight, cwnd %d, b has %d bytes", p.a.sent, p.a.cwnd, p.gotB.Len())
+	}
+}
