@@ -3,6 +3,7 @@ package spx
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -445,5 +446,41 @@ func TestCongestionWindow(t *testing.T) {
 	p.run()
 	if p.a.sent != 0 || p.a.cwnd < 2 || p.gotB.Len() != (64+4+8)*max {
 		t.Fatalf("after more data: %d in flight, cwnd %d, b has %d bytes", p.a.sent, p.a.cwnd, p.gotB.Len())
+	}
+}
+
+// TestWindowUpdateAfterSmallReads: while the peer knows of less than a
+// quarter window of room, reads that each free less than a quarter still
+// add up to a window update once together they free a quarter.
+func TestWindowUpdateAfterSmallReads(t *testing.T) {
+	p := newPipe(t, Config{Window: 32}) // a quarter is 8 packets
+	max := p.a.maxData()
+	if _, err := p.a.write(make([]byte, 32*max), false, false, fixed(p.now)); err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
+	for _, o := range p.toB { // b takes all 32 but nobody reads
+		p.b.input(&o.h, o.data, lazyAt(p.now))
+	}
+	p.toB = nil
+	p.b.takeOut()
+	if room := seqDiff(p.b.rcvNxt, p.b.sentAlloc) + 1; room != 0 {
+		t.Fatalf("the peer knows of %d packets of room, want 0", room)
+	}
+	buf := make([]byte, 5*max)
+	var updates []int
+	for i := range 4 { // 5 packets a read
+		if n, _, _, err := p.b.read(buf, false); n != len(buf) || err != nil {
+			t.Fatalf("read %d: %d, %v", i, n, err)
+		}
+		if out := p.b.takeOut(); len(out) > 0 {
+			updates = append(updates, i)
+		}
+	}
+	// Read 0 reopens a closed window; reads 1 and 2 free 10 packets
+	// together since that update, so read 2 sends the next one; after it
+	// the peer knows of 15 packets of room, so read 3 sends nothing.
+	if fmt.Sprint(updates) != "[0 2]" {
+		t.Fatalf("window updates after reads %v, want [0 2]", updates)
 	}
 }
