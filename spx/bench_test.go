@@ -44,6 +44,11 @@ const (
 // (go test -bench Goodput ./spx/ -args -goodput.window 128).
 var goodputWindow = flag.Int("goodput.window", 0, "SPX window for the goodput benchmarks on every link (0: per link)")
 
+// -goodput.sysbuf keeps the kernel's default socket buffers on the tunnel
+// (about 90 full packets), where a large window overflows the server's
+// socket: a test of loss recovery and the congestion window.
+var goodputSysBuf = flag.Bool("goodput.sysbuf", false, "use the system's default UDP socket buffers for the tunnel")
+
 type benchLinks func(b *testing.B) (a, c ipx.Link, network ipx.Network)
 
 func memlanLinks(b *testing.B) (ipx.Link, ipx.Link, ipx.Network) {
@@ -60,7 +65,11 @@ func memlanLinks(b *testing.B) (ipx.Link, ipx.Link, ipx.Network) {
 }
 
 func udpLinks(b *testing.B) (ipx.Link, ipx.Link, ipx.Network) {
-	srv, err := udp.ListenServer("127.0.0.1:0", udp.ServerConfig{})
+	buf := 0 // udp.DefaultSocketBuffer
+	if *goodputSysBuf {
+		buf = -1
+	}
+	srv, err := udp.ListenServer("127.0.0.1:0", udp.ServerConfig{SocketBuffer: buf})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -70,7 +79,7 @@ func udpLinks(b *testing.B) (ipx.Link, ipx.Link, ipx.Network) {
 	dial := func() ipx.Link {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		l, err := udp.Dial(ctx, srv.Addr().String(), udp.Config{})
+		l, err := udp.Dial(ctx, srv.Addr().String(), udp.Config{SocketBuffer: buf})
 		if err != nil {
 			b.Fatal(err)
 		}
