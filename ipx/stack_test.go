@@ -9,22 +9,18 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/ipxtest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 )
 
 // node returns a node address ending in b.
-func node(b byte) ipx.Node { return ipx.Node{0x02, 0, 0, 0, 0, b} }
+func node(b byte) ipx.Node { return ipxtest.Node(b) }
 
 // host makes a Stack with one link on seg.
 func host(t *testing.T, seg *memlan.Segment, n ipx.Node, network ipx.Network, cfg ipx.StackConfig) *ipx.Stack {
 	t.Helper()
-	s, err := ipx.NewStack(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	attach(t, s, seg, n, network)
-	t.Cleanup(func() { s.Close() })
+	s, _ := ipxtest.Stack(t, cfg, n, ipxtest.On{Seg: seg, Net: network})
 	return s
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/ipxtest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 )
@@ -36,7 +37,7 @@ func (l *lab) seg(n ipx.Network) *memlan.Segment {
 	return s
 }
 
-func labNode(id int) ipx.Node { return ipx.Node{2, 0, 0, 0, 0, byte(id)} }
+func labNode(id int) ipx.Node { return ipxtest.Node(byte(id)) }
 
 // node is one Stack on the lab, with its links and optional router.
 type node struct {
@@ -49,22 +50,15 @@ type node struct {
 // addStack attaches node id to the segments of nets.
 func (l *lab) addStack(id int, forward bool, nets ...ipx.Network) *node {
 	l.t.Helper()
-	st, err := ipx.NewStack(ipx.StackConfig{Forward: forward})
-	if err != nil {
-		l.t.Fatal(err)
+	on := make([]ipxtest.On, len(nets))
+	for i, n := range nets {
+		on[i] = ipxtest.On{Seg: l.seg(n), Net: n}
 	}
+	st, links := ipxtest.Stack(l.t, ipx.StackConfig{Forward: forward}, labNode(id), on...)
 	nd := &node{id: id, stack: st, links: make(map[ipx.Network]*memlan.Link)}
-	for _, n := range nets {
-		link, err := l.seg(n).Attach(labNode(id))
-		if err != nil {
-			l.t.Fatal(err)
-		}
-		if _, err := st.AddLink(link, n); err != nil {
-			l.t.Fatal(err)
-		}
-		nd.links[n] = link
+	for i, n := range nets {
+		nd.links[n] = links[i]
 	}
-	l.t.Cleanup(func() { st.Close() })
 	return nd
 }
 

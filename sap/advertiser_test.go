@@ -8,12 +8,13 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/ipxtest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 	"github.com/ipxkit/ipxkit/sap"
 )
 
-func node(n byte) ipx.Node { return ipx.Node{2, 0, 0, 0, 0, n} }
+func node(n byte) ipx.Node { return ipxtest.Node(n) }
 
 // host is a Stack attached to one or more segments.
 type host struct {
@@ -29,23 +30,12 @@ type attach struct {
 
 func newHost(t *testing.T, n byte, forward bool, segs ...attach) *host {
 	t.Helper()
-	s, err := ipx.NewStack(ipx.StackConfig{Forward: forward})
-	if err != nil {
-		t.Fatal(err)
+	on := make([]ipxtest.On, len(segs))
+	for i, a := range segs {
+		on[i] = ipxtest.On{Seg: a.seg, Net: a.net}
 	}
-	h := &host{t: t, stack: s}
-	for _, a := range segs {
-		l, err := a.seg.Attach(node(n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.AddLink(l, a.net); err != nil {
-			t.Fatal(err)
-		}
-		h.links = append(h.links, l)
-	}
-	t.Cleanup(func() { s.Close() })
-	return h
+	s, links := ipxtest.Stack(t, ipx.StackConfig{Forward: forward}, node(n), on...)
+	return &host{t: t, stack: s, links: links}
 }
 
 func (h *host) advertiser(cfg sap.Config) *sap.Advertiser {

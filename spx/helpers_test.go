@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/ipxkit/ipxkit/internal/ipxtest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 )
@@ -23,18 +24,7 @@ func newTestNet(t testing.TB, mc memlan.Config) *testNet {
 		nodeB: ipx.Node{2, 0, 0, 0, 0, 0xb},
 	}
 	mk := func(node ipx.Node) *ipx.Stack {
-		l, err := n.seg.Attach(node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := ipx.NewStack(ipx.StackConfig{QueueLen: 1024})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.AddLink(l, 1); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s, _ := ipxtest.Stack(t, ipx.StackConfig{QueueLen: 1024}, node, ipxtest.On{Seg: n.seg, Net: 1})
 		return s
 	}
 	n.a, n.b = mk(n.nodeA), mk(n.nodeB)

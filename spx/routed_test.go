@@ -7,6 +7,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/ipxkit/ipxkit/internal/ipxtest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 )
@@ -21,35 +22,16 @@ func TestThroughRouter(t *testing.T) {
 		a1 := ipx.Node{2, 0, 0, 0, 1, 1}
 		r1, r2 := ipx.Node{2, 0, 0, 0, 1, 0xfe}, ipx.Node{2, 0, 0, 0, 2, 0xfe}
 		b2 := ipx.Node{2, 0, 0, 0, 2, 2}
-		stack := func(forward bool, routes ipx.RouteSource, links ...func() (ipx.Link, ipx.Network)) *ipx.Stack {
-			s, err := ipx.NewStack(ipx.StackConfig{Forward: forward, Routes: routes})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			for _, mk := range links {
-				l, n := mk()
-				if _, err := s.AddLink(l, n); err != nil {
-					t.Fatal(err)
-				}
-			}
+		stack := func(forward bool, routes ipx.RouteSource, on ...ipxtest.On) *ipx.Stack {
+			s, _ := ipxtest.Stack(t, ipx.StackConfig{Forward: forward, Routes: routes}, ipx.Node{}, on...)
 			return s
-		}
-		on := func(seg *memlan.Segment, node ipx.Node, n ipx.Network) func() (ipx.Link, ipx.Network) {
-			return func() (ipx.Link, ipx.Network) {
-				l, err := seg.Attach(node)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return l, n
-			}
 		}
 		var ra, rb ipx.StaticRoutes
 		ra.Set(2, ipx.Route{Link: 1, NextHop: r1, Hops: 1, Ticks: 1})
 		rb.Set(1, ipx.Route{Link: 1, NextHop: r2, Hops: 1, Ticks: 1})
-		sa := stack(false, &ra, on(seg1, a1, 1))
-		stack(true, nil, on(seg1, r1, 1), on(seg2, r2, 2))
-		sb := stack(false, &rb, on(seg2, b2, 2))
+		sa := stack(false, &ra, ipxtest.On{Seg: seg1, Net: 1, Node: a1})
+		stack(true, nil, ipxtest.On{Seg: seg1, Net: 1, Node: r1}, ipxtest.On{Seg: seg2, Net: 2, Node: r2})
+		sb := stack(false, &rb, ipxtest.On{Seg: seg2, Net: 2, Node: b2})
 
 		ln, err := Listen(sb, 0x5000)
 		if err != nil {
@@ -95,22 +77,9 @@ func TestNarrowPath(t *testing.T) {
 		segA := memlan.NewSegment(memlan.Config{Seed: 1})
 		segMid := memlan.NewSegment(memlan.Config{Seed: 2, MTU: 800})
 		segB := memlan.NewSegment(memlan.Config{Seed: 3})
-		node := func(n byte) ipx.Node { return ipx.Node{2, 0, 0, 0, 0, n} }
-		stack := func(forward bool, routes ipx.RouteSource, links ...any) *ipx.Stack {
-			s, err := ipx.NewStack(ipx.StackConfig{Forward: forward, Routes: routes})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			for i := 0; i < len(links); i += 3 {
-				l, err := links[i].(*memlan.Segment).Attach(links[i+1].(ipx.Node))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := s.AddLink(l, links[i+2].(ipx.Network)); err != nil {
-					t.Fatal(err)
-				}
-			}
+		node := ipxtest.Node
+		stack := func(forward bool, routes ipx.RouteSource, on ...ipxtest.On) *ipx.Stack {
+			s, _ := ipxtest.Stack(t, ipx.StackConfig{Forward: forward, Routes: routes}, ipx.Node{}, on...)
 			return s
 		}
 		var ra, rr1, rr2, rb ipx.StaticRoutes
@@ -118,10 +87,10 @@ func TestNarrowPath(t *testing.T) {
 		rr1.Set(3, ipx.Route{Link: 2, NextHop: node(0x22), Hops: 1, Ticks: 1})
 		rr2.Set(1, ipx.Route{Link: 1, NextHop: node(0x21), Hops: 1, Ticks: 1})
 		rb.Set(ipx.NetworkDefault, ipx.Route{Link: 1, NextHop: node(0x32), Hops: 1, Ticks: 1})
-		sa := stack(false, &ra, segA, node(1), ipx.Network(1))
-		stack(true, &rr1, segA, node(0x11), ipx.Network(1), segMid, node(0x21), ipx.Network(2))
-		stack(true, &rr2, segMid, node(0x22), ipx.Network(2), segB, node(0x32), ipx.Network(3))
-		sb := stack(false, &rb, segB, node(3), ipx.Network(3))
+		sa := stack(false, &ra, ipxtest.On{Seg: segA, Net: 1, Node: node(1)})
+		stack(true, &rr1, ipxtest.On{Seg: segA, Net: 1, Node: node(0x11)}, ipxtest.On{Seg: segMid, Net: 2, Node: node(0x21)})
+		stack(true, &rr2, ipxtest.On{Seg: segMid, Net: 2, Node: node(0x22)}, ipxtest.On{Seg: segB, Net: 3, Node: node(0x32)})
+		sb := stack(false, &rb, ipxtest.On{Seg: segB, Net: 3, Node: node(3)})
 
 		ln, err := Listen(sb, 0x5000)
 		if err != nil {

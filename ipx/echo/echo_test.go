@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/ipxtest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/echo"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
@@ -19,17 +20,7 @@ import (
 func pair(t *testing.T, seg *memlan.Segment) (*echo.Client, *echo.Responder, ipx.Addr) {
 	t.Helper()
 	mk := func(n byte) *ipx.Stack {
-		l, err := seg.Attach(ipx.Node{2, 0, 0, 0, 0, n})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := ipx.NewStack(ipx.StackConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.AddLink(l, 0x10); err != nil {
-			t.Fatal(err)
-		}
+		s, _ := ipxtest.Stack(t, ipx.StackConfig{}, ipxtest.Node(n), ipxtest.On{Seg: seg, Net: 0x10})
 		return s
 	}
 	cs, rs := mk(1), mk(2)
