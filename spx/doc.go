@@ -46,7 +46,9 @@
 // allocation until a loss, then halved by a fast retransmission or cut to
 // one packet by a timeout, growing back as acknowledgements come (RFC
 // 5681), so that a path that drops bursts is not flooded again at once.
-// The wire format is unchanged.
+// After a timeout everything outstanding is sent again as that window
+// allows, so a burst of k losses costs about log2(k) round trips rather
+// than k. The wire format is unchanged.
 //
 // # Structure
 //

@@ -108,11 +108,18 @@ type endpoint struct {
 	// that drops bursts is not flooded again at once.
 	cwnd, ssthresh int
 	cwndAcked      int // packets acknowledged towards the next increase
-	backoff        uint
-	rtoAt          time.Time // retransmission or connect-request deadline
-	connectRetx    int
-	connSentAt     time.Time
-	sinceAckReq    int // segments sent since the last one asking for an ack
+	// After a timeout everything outstanding is suspect: the segments
+	// from sndUna are sent again as the window, growing from one packet,
+	// allows (resent of them so far), and the acknowledgements skip those
+	// the peer already has. A burst of k losses takes about log2(k)
+	// round trips instead of k.
+	rtoRecovery bool
+	resent      int
+	backoff     uint
+	rtoAt       time.Time // retransmission or connect-request deadline
+	connectRetx int
+	connSentAt  time.Time
+	sinceAckReq int // segments sent since the last one asking for an ack
 
 	// Receive side. A reader waiting in Read lends its buffer (rbuf):
 	// data arriving in order while nothing is buffered goes straight
@@ -534,8 +541,11 @@ func (e *endpoint) transmit(clk *clock) {
 }
 
 // retransmit sends the oldest unacknowledged segment again.
-func (e *endpoint) retransmit(clk *clock) {
-	s := e.sendq.front()
+func (e *endpoint) retransmit(clk *clock) { e.retransmitAt(0, clk) }
+
+// retransmitAt sends the i-th unacknowledged segment again.
+func (e *endpoint) retransmitAt(i int, clk *clock) {
+	s := e.sendq.at(i)
 	s.retx++
 	s.lastSent = clk.now()
 	e.stats.Retransmits++
@@ -695,17 +705,26 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 		} else {
 			e.rtoAt = time.Time{}
 		}
-		if e.inRecovery {
-			if seqLess(ack, e.recoverSeq) && e.sent > 0 {
-				e.retransmit(clk) // partial ack: the next hole
+		switch {
+		case !e.inRecovery:
+			e.grow(n)
+		case !seqLess(ack, e.recoverSeq) || e.sent == 0:
+			e.inRecovery, e.rtoRecovery = false, false
+		case e.rtoRecovery:
+			e.grow(n) // slow start
+			e.resent = max(e.resent-n, 0)
+			for e.resent < min(e.cwnd, e.sent) {
+				e.retransmitAt(e.resent, clk)
 				if e.state == stDone {
 					return
 				}
-			} else {
-				e.inRecovery = false
+				e.resent++
 			}
-		} else {
-			e.grow(n)
+		default:
+			e.retransmit(clk) // partial ack: the next hole
+			if e.state == stDone {
+				return
+			}
 		}
 	} else if e.sent > 0 && h.Control&ControlSystem != 0 && h.Alloc == e.peerAlloc {
 		e.dupAcks++
@@ -1003,9 +1022,10 @@ func (e *endpoint) onTimer(now time.Time) {
 		e.stats.Timeouts++
 		e.congested(1)
 		e.backoff++
-		e.inRecovery = true
+		e.inRecovery, e.rtoRecovery = true, true
 		e.recoverSeq = e.sndUna + uint16(e.sent)
 		e.dupAcks = 0
+		e.resent = 1
 		e.retransmit(clk)
 		if e.state == stDone {
 			return

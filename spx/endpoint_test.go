@@ -434,18 +434,67 @@ func TestCongestionWindow(t *testing.T) {
 	p.a.onTimer(p.now) // retransmits, and now it arrives
 	p.collect()
 	p.run()
-	if p.a.sent != 0 || p.a.cwnd != 1 {
-		t.Fatalf("after recovery: %d in flight, cwnd %d; want 0 and still 1", p.a.sent, p.a.cwnd)
+	// The two packets came back one by one as the window grew from one.
+	if p.a.sent != 0 || p.a.cwnd < 2 {
+		t.Fatalf("after recovery: %d in flight, cwnd %d; want it grown from 1", p.a.sent, p.a.cwnd)
 	}
-	// New data: one packet at first, then the window grows with the
-	// acknowledgements.
+	// New data goes out no faster than the window allows.
+	cwnd := p.a.cwnd
 	fill(8)
-	if p.a.sent != 1 {
-		t.Fatalf("%d in flight with cwnd 1", p.a.sent)
+	if p.a.sent != cwnd {
+		t.Fatalf("%d in flight with cwnd %d", p.a.sent, cwnd)
 	}
 	p.run()
-	if p.a.sent != 0 || p.a.cwnd < 2 || p.gotB.Len() != (64+4+8)*max {
-		t.Fatalf("after more data: %d in flight, cwnd %d, b has %d bytes", p.a.sent, p.a.cwnd, p.gotB.Len())
+	if p.a.sent != 0 || p.a.cwnd <= cwnd || p.gotB.Len() != (64+4+8)*max {
+		t.Fatalf("after more data: %d in flight, cwnd %d (was %d), b has %d bytes", p.a.sent, p.a.cwnd, cwnd, p.gotB.Len())
+	}
+}
+
+// TestTimeoutRecoversBurst loses a burst of packets with too few behind
+// it for a fast retransmission: after the timeout the lost packets come
+// back as the window grows from one (1, 2, 4, ...), in a few round trips
+// rather than one round trip each.
+func TestTimeoutRecoversBurst(t *testing.T) {
+	p := newPipe(t, Config{Window: 32})
+	max := p.a.maxData()
+	if _, err := p.a.write(make([]byte, 14*max), false, false, fixed(p.now)); err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
+	if len(p.toB) != 14 {
+		t.Fatalf("%d packets in flight, want 14", len(p.toB))
+	}
+	lost := map[uint16]bool{}
+	for _, o := range p.toB[:12] {
+		lost[o.h.Seq] = true
+	}
+	p.toB = p.toB[12:] // 12 lost; 2 duplicate acks are not enough
+	var resent []uint16
+	var first time.Time
+	p.drop = func(toB bool, o *outPacket) bool {
+		if toB && o.h.Control&ControlSystem == 0 {
+			if first.IsZero() {
+				first = p.now
+			}
+			resent = append(resent, o.h.Seq)
+			delete(lost, o.h.Seq)
+		}
+		return false
+	}
+	p.run()
+	st := p.a.statsSnapshot()
+	if p.gotB.Len() != 14*max || st.Timeouts != 1 || st.FastRetransmits != 0 || len(lost) != 0 {
+		t.Fatalf("b got %d of %d bytes, %d never resent; %+v", p.gotB.Len(), 14*max, len(lost), st)
+	}
+	// Resending also what had arrived is the price of not knowing; at
+	// most those two.
+	if len(resent) > 14 {
+		t.Fatalf("resent %v", resent)
+	}
+	// A round trip on the pipe takes 2 ms: four rounds (1, 2, 4, 7
+	// packets) take 8 ms, where one packet per round trip would take 24.
+	if took := p.now.Sub(first); took > 10*time.Millisecond {
+		t.Fatalf("recovery took %v after the timeout, resending %v", took, resent)
 	}
 }
 
