@@ -115,6 +115,7 @@ type endpoint struct {
 	// round trips instead of k.
 	rtoRecovery bool
 	resent      int
+
 	backoff     uint
 	rtoAt       time.Time // retransmission or connect-request deadline
 	connectRetx int
