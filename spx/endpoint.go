@@ -76,10 +76,11 @@ type Stats struct {
 	Cwnd                         int // congestion window now, in packets
 }
 
-// endpoint is the SPX protocol core of one connection. It does no I/O and
-// reads no clock: methods take the current time, queue packets in out for
-// the owner to send, and nextDeadline says when to call onTimer. It is not
-// safe for concurrent use; Conn serialises calls with its mutex.
+// endpoint is the SPX protocol core of one connection. It does no I/O:
+// methods take the time (a lazy clock, read only if needed, or a fixed
+// one), queue packets in out for the owner to send, and nextDeadline says
+// when to call onTimer. It is not safe for concurrent use; Conn
+// serialises calls with its mutex.
 type endpoint struct {
 	cfg   *Config
 	state epState
