@@ -8,8 +8,11 @@ import (
 
 // Queued writes. ipx.Link writes one packet per call, so a sender that
 // writes back to back pays one sendto per packet, while the server and
-// the receiving Link already move packets in batches. With batched I/O
-// (an IPv4 *net.UDPConn on Linux) WritePacket therefore has two paths:
+// the receiving Link already move packets in batches. A sender that has
+// several packets at once hands them over together (WritePackets, the
+// ipx.BatchWriter path): when nothing is queued or being sent they go out
+// with one sendmmsg from the caller's buffers, otherwise they queue. With
+// batched I/O (an IPv4 *net.UDPConn on Linux) WritePacket has two paths:
 //
 //   - queued: WritePacket copies p into a bounded ring and returns; one
 //     writer goroutine sends whatever has accumulated with one sendmmsg
