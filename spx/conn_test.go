@@ -3,9 +3,12 @@ package spx
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 )
@@ -33,5 +36,55 @@ func TestSmoke(t *testing.T) {
 		}
 		s.Close()
 		_ = errors.Is
+	})
+}
+
+// TestReadDeadlineRacesData lets data arrive at the very instant a
+// waiting Read's deadline passes, for many instants: whichever wins, the
+// data lent to the reader's buffer is returned then, or, once the read
+// has timed out, by the next Read; none is lost or duplicated.
+func TestReadDeadlineRacesData(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newTestNet(t, memlan.Config{Seed: 3})
+		c, s, _ := n.connect(t, Config{}, Config{})
+		n.seg.SetImpairments(memlan.Impairments{Delay: time.Millisecond})
+		var want, got bytes.Buffer
+		buf := make([]byte, 64)
+		timeouts := 0
+		for i := range 50 {
+			msg := []byte(fmt.Sprintf("message %d;", i))
+			want.Write(msg)
+			// The packet takes 1 ms; the deadline is 1 ms away too.
+			s.SetReadDeadline(time.Now().Add(time.Millisecond))
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			k, err := s.Read(buf)
+			got.Write(buf[:k])
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				timeouts++
+				if k != 0 {
+					t.Fatalf("timeout with %d bytes", k)
+				}
+			case err != nil:
+				t.Fatal(err)
+			}
+			// Collect what a timed-out read left behind.
+			s.SetReadDeadline(time.Time{})
+			for got.Len() < want.Len() {
+				k, err := s.Read(buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got.Write(buf[:k])
+			}
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("read %q, want %q", got.Bytes(), want.Bytes())
+		}
+		t.Logf("%d of 50 reads timed out first", timeouts)
+		c.Close()
+		s.Close()
 	})
 }
