@@ -35,7 +35,6 @@ func TestSmoke(t *testing.T) {
 			t.Fatalf("got %d bytes, want %d", len(got), len(msg))
 		}
 		s.Close()
-		_ = errors.Is
 	})
 }
 
