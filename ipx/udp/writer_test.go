@@ -33,9 +33,28 @@ func forceQueue(l *Link) {
 }
 
 func TestLinkWriteInlineOnly(t *testing.T) {
-	l, _ := linkPair(t, newMemNet())
+	l, srv := linkPair(t, newMemNet())
 	if l.wq != nil {
 		t.Error("a Link over a conn without batched I/O queues its writes")
+	}
+	// WritePackets there sends one datagram per packet, in order.
+	peer := mustNode(t, srv.addr)
+	var ps [][]byte
+	for i := range 3 {
+		ps = append(ps, pkt(t, l.Node(), peer, 0x4000, fmt.Sprint("batch ", i)))
+	}
+	if n, err := l.WritePackets(ps, peer); n != 3 || err != nil {
+		t.Fatalf("WritePackets = %d, %v", n, err)
+	}
+	buf := make([]byte, MTU)
+	for i, want := range ps {
+		n, _, err := srv.ReadFromUDPAddrPort(buf)
+		if err != nil || !bytes.Equal(buf[:n], want) {
+			t.Fatalf("datagram %d: % x, %v", i, buf[:n], err)
+		}
+	}
+	if st := l.Stats(); st.Sent != 3 {
+		t.Errorf("Sent %d, want 3", st.Sent)
 	}
 }
 
