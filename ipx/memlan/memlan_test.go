@@ -224,3 +224,54 @@ func TestNoAllocs(t *testing.T) {
 		t.Errorf("%v allocations per packet, want 0", allocs)
 	}
 }
+
+// TestWritePackets sends batches: in order to one node, counted like
+// single packets; across a partition, to nobody; and, with impairments
+// set, packet by packet, so that loss acts on each.
+func TestWritePackets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{Seed: 9})
+		ls := attach(t, seg, 3)
+		batch := [][]byte{[]byte("one"), []byte("two"), []byte("three")}
+		if n, err := ls[0].WritePackets(batch, node(2)); n != 3 || err != nil {
+			t.Fatalf("WritePackets = %d, %v", n, err)
+		}
+		if n, err := ls[0].WritePackets(batch[:1], node(9)); n != 1 || err != nil {
+			t.Fatalf("to nobody: %d, %v", n, err)
+		}
+		if _, err := ls[0].WritePackets([][]byte{make([]byte, 1501)}, node(2)); !errors.Is(err, ipx.ErrTooLarge) {
+			t.Fatalf("oversize batch: %v", err)
+		}
+		got := drain(t, ls[1])
+		if want := []recv{{"one", node(1), 0}, {"two", node(1), 0}, {"three", node(1), 0}}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("node 2 got %v, want %v", got, want)
+		}
+		if st := seg.Stats(); st.Sent != 4 || st.Delivered != 3 || st.NoNode != 1 {
+			t.Fatalf("stats %+v, want Sent 4 Delivered 3 NoNode 1", st)
+		}
+
+		// Across a partition a batch reaches nobody.
+		seg.Partition([]ipx.Node{node(1)}, []ipx.Node{node(2), node(3)})
+		if n, err := ls[0].WritePackets(batch, node(3)); n != 3 || err != nil {
+			t.Fatalf("across a partition: %d, %v", n, err)
+		}
+		if st := seg.Stats(); st.Unreachable != 3 || st.Delivered != 3 {
+			t.Fatalf("across a partition: stats %+v", st)
+		}
+		seg.Partition() // node 3's queue holds only what follows
+
+		// Half the packets lost: a batch of 100 loses some, not all or none.
+		seg.SetImpairments(memlan.Impairments{Loss: 0.5})
+		many := make([][]byte, 100)
+		for i := range many {
+			many[i] = []byte{byte(i)}
+		}
+		if n, err := ls[0].WritePackets(many, node(3)); n != 100 || err != nil {
+			t.Fatalf("impaired WritePackets = %d, %v", n, err)
+		}
+		arrived := len(drain(t, ls[2]))
+		if arrived == 0 || arrived == 100 || seg.Stats().Lost != uint64(100-arrived) {
+			t.Fatalf("%d of 100 arrived, stats %+v", arrived, seg.Stats())
+		}
+	})
+}
