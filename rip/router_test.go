@@ -119,27 +119,36 @@ func TestRouterFiveNetworkRingConverges(t *testing.T) {
 		defer hr.Close()
 		time.Sleep(time.Second)
 		synctest.Wait()
-		c3, err := h3.stack.Listen(0x5000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c1, err := h1.stack.Listen(0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := ipx.Addr{Net: 3, Node: labNode(103), Socket: 0x5000}
-		if _, err := c1.WriteTo([]byte("over two routers"), dst); err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, 64)
-		n, info, err := c3.ReadMsg(buf)
-		if err != nil || string(buf[:n]) != "over two routers" {
-			t.Fatalf("read %q %v", buf[:n], err)
-		}
+		info := l.send(h1, h3, ipx.Addr{Net: 3, Node: labNode(103), Socket: 0x5000}, "over two routers")
 		if info.Header.TransportControl != 2 {
 			t.Errorf("transport control %d, want 2 routers crossed", info.Header.TransportControl)
 		}
 	})
+}
+
+// send writes msg from a new socket on from to dst, where a socket on to
+// is bound, and returns how it arrived.
+func (l *lab) send(from, to *node, dst ipx.Addr, msg string) ipx.RecvInfo {
+	l.t.Helper()
+	srv, err := to.stack.Listen(dst.Socket)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer srv.Close()
+	cli, err := from.stack.Listen(0)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.WriteTo([]byte(msg), dst); err != nil {
+		l.t.Fatal(err)
+	}
+	buf := make([]byte, len(msg)+1)
+	n, info, err := srv.ReadMsg(buf)
+	if err != nil || string(buf[:n]) != msg {
+		l.t.Fatalf("read %q %v, want %q", buf[:n], err, msg)
+	}
+	return info
 }
 
 // chain builds routers 1..4 joining networks i and i+1, so network 5 is
@@ -398,23 +407,7 @@ func TestListenerReroutes(t *testing.T) {
 		default:
 			t.Fatal("no event within 100 ms")
 		}
-		srv, err := server.stack.Listen(0x5000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cli, err := host.stack.Listen(0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := ipx.Addr{Net: 9, Node: labNode(200), Socket: 0x5000}
-		if _, err := cli.WriteTo([]byte("hi"), dst); err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, 16)
-		_, info, err := srv.ReadMsg(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
+		info := l.send(host, server, ipx.Addr{Net: 9, Node: labNode(200), Socket: 0x5000}, "hi")
 		if info.From != labNode(3) {
 			t.Errorf("packet came through %v, want router 3", info.From)
 		}
@@ -590,22 +583,7 @@ func TestRouterInternalNetwork(t *testing.T) {
 		if !ok || r.Hops != 1 || r.NextHop != labNode(7) {
 			t.Fatalf("host route to the internal network: %+v %v", r, ok)
 		}
-		srv, err := server.stack.Listen(0x5000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cli, err := host.stack.Listen(0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cli.WriteTo([]byte("ping"), ipx.Addr{Net: 0x77, Node: internal, Socket: 0x5000}); err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, 8)
-		n, _, err := srv.ReadMsg(buf)
-		if err != nil || string(buf[:n]) != "ping" {
-			t.Fatalf("server read %q %v", buf[:n], err)
-		}
+		l.send(host, server, ipx.Addr{Net: 0x77, Node: internal, Socket: 0x5000}, "ping")
 	})
 }
 
