@@ -208,18 +208,7 @@ func TestFrameTypeString(t *testing.T) {
 func TestFrameAllocs(t *testing.T) {
 	for _, ft := range allFrameTypes {
 		src, _ := (&Frame{Type: ft, Dst: testEthDst, Src: testEthSrc, Packet: Packet{Header: testHeader, Payload: []byte("data")}}).MarshalBinary()
-		var f Frame
-		buf := make([]byte, 0, 128)
-		allocs := testing.AllocsPerRun(100, func() {
-			if err := f.UnmarshalBinary(src); err != nil {
-				t.Fatal(err)
-			}
-			var err error
-			if buf, err = f.AppendBinary(buf[:0]); err != nil {
-				t.Fatal(err)
-			}
-		})
-		if allocs != 0 {
+		if allocs := codecAllocs(t, &Frame{}, src); allocs != 0 {
 			t.Errorf("%v decode+append: %v allocs, want 0", ft, allocs)
 		}
 	}
