@@ -44,12 +44,7 @@ func BenchmarkUDPBaseline(b *testing.B) {
 }
 
 func BenchmarkLinkRelay(b *testing.B) {
-	s, err := ListenServer("127.0.0.1:0", ServerConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	go s.Serve()
-	defer s.Close()
+	s := serve(b, ServerConfig{})
 	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Second)
 	defer cancel()
 	la, err := Dial(ctx, s.Addr().String(), Config{})

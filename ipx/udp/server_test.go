@@ -117,9 +117,11 @@ func TestServerOversize(t *testing.T) {
 
 func netipOf(s *Server) netip.AddrPort { return addrPortOf(s.Addr()) }
 
-// TestLoopback runs a Server and two Links over real UDP on 127.0.0.1.
-func TestLoopback(t *testing.T) {
-	s, err := ListenServer("127.0.0.1:0", ServerConfig{})
+// serve runs a Server with cfg on 127.0.0.1 until the test ends, when
+// Serve must have returned without error.
+func serve(t testing.TB, cfg ServerConfig) *Server {
+	t.Helper()
+	s, err := ListenServer("127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +133,12 @@ func TestLoopback(t *testing.T) {
 			t.Errorf("Serve: %v", err)
 		}
 	})
+	return s
+}
+
+// TestLoopback runs a Server and two Links over real UDP on 127.0.0.1.
+func TestLoopback(t *testing.T) {
+	s := serve(t, ServerConfig{})
 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -186,12 +194,7 @@ func TestLoopback(t *testing.T) {
 // TestLoopbackAllocs checks the packet path (Link write, Server relay,
 // Link read) allocates nothing.
 func TestLoopbackAllocs(t *testing.T) {
-	s, err := ListenServer("127.0.0.1:0", ServerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve()
-	defer s.Close()
+	s := serve(t, ServerConfig{})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	a, err := Dial(ctx, s.Addr().String(), Config{})
@@ -221,12 +224,7 @@ func TestLoopbackAllocs(t *testing.T) {
 }
 
 func TestDialAddressForms(t *testing.T) {
-	s, err := ListenServer("127.0.0.1:0", ServerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve()
-	defer s.Close()
+	s := serve(t, ServerConfig{})
 	port := addrPortOf(s.Addr()).Port()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
