@@ -136,22 +136,25 @@ func serve(t testing.TB, cfg ServerConfig) *Server {
 	return s
 }
 
+// dial returns a Link registered with s, closed when the test ends.
+func dial(t *testing.T, s *Server) *Link {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	l, err := Dial(ctx, s.Addr().String(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
 // TestLoopback runs a Server and two Links over real UDP on 127.0.0.1.
 func TestLoopback(t *testing.T) {
 	s := serve(t, ServerConfig{})
-
+	a, b := dial(t, s), dial(t, s)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	a, err := Dial(ctx, s.Addr().String(), Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Dial(ctx, s.Addr().String(), Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	if a.Node() == b.Node() || a.Node()[0] != 127 {
 		t.Fatalf("nodes %v and %v", a.Node(), b.Node())
 	}
@@ -195,18 +198,7 @@ func TestLoopback(t *testing.T) {
 // Link read) allocates nothing.
 func TestLoopbackAllocs(t *testing.T) {
 	s := serve(t, ServerConfig{})
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	a, err := Dial(ctx, s.Addr().String(), Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Dial(ctx, s.Addr().String(), Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := dial(t, s), dial(t, s)
 	p := pkt(t, a.Node(), b.Node(), 0x4000, "allocation-free")
 	buf := make([]byte, MTU)
 	b.pc.SetReadDeadline(time.Now().Add(10 * time.Second))
