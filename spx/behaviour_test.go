@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/ipxtest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 )
@@ -289,18 +290,7 @@ func TestReceiveWindowBounded(t *testing.T) {
 // rawPeer is a third node that speaks raw IPX to the listener.
 func rawPeer(t *testing.T, n *testNet) *ipx.Conn {
 	t.Helper()
-	l, err := n.seg.Attach(ipx.Node{2, 0, 0, 0, 0, 0xc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := ipx.NewStack(ipx.StackConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.AddLink(l, 1); err != nil {
-		t.Fatal(err)
-	}
+	st, _ := ipxtest.Stack(t, ipx.StackConfig{}, ipxtest.Node(0xc), ipxtest.On{Seg: n.seg, Net: 1})
 	pc, err := st.Listen(0x4444)
 	if err != nil {
 		t.Fatal(err)
