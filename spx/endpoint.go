@@ -715,7 +715,10 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 		case e.rtoRecovery:
 			e.grow(n) // slow start
 			e.resent = max(e.resent-n, 0)
-			for e.resent < min(e.cwnd, e.sent) {
+			// Only what was outstanding at the timeout: later packets
+			// went out once, after it, and are not suspect.
+			suspect := min(seqDiff(e.sndUna, e.recoverSeq), e.sent)
+			for e.resent < min(e.cwnd, suspect) {
 				e.retransmitAt(e.resent, clk)
 				if e.state == stDone {
 					return

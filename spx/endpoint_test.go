@@ -468,23 +468,41 @@ func TestTimeoutRecoversBurst(t *testing.T) {
 	for _, o := range p.toB[:12] {
 		lost[o.h.Seq] = true
 	}
+	last := p.toB[13].h.Seq
 	p.toB = p.toB[12:] // 12 lost; 2 duplicate acks are not enough
 	var resent []uint16
+	sends := map[uint16]int{}
 	var first time.Time
 	p.drop = func(toB bool, o *outPacket) bool {
 		if toB && o.h.Control&ControlSystem == 0 {
 			if first.IsZero() {
 				first = p.now
 			}
-			resent = append(resent, o.h.Seq)
+			sends[o.h.Seq]++
+			if seqLessEq(o.h.Seq, last) {
+				resent = append(resent, o.h.Seq)
+			}
 			delete(lost, o.h.Seq)
 		}
 		return false
 	}
+	// The timeout fires; then more data is written, which goes out once
+	// the window allows, behind the recovery, and is not resent.
+	p.now = p.a.nextDeadline()
+	p.a.onTimer(p.now)
+	if _, err := p.a.write(make([]byte, 6*max), false, false, fixed(p.now)); err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
 	p.run()
 	st := p.a.statsSnapshot()
-	if p.gotB.Len() != 14*max || st.Timeouts != 1 || st.FastRetransmits != 0 || len(lost) != 0 {
-		t.Fatalf("b got %d of %d bytes, %d never resent; %+v", p.gotB.Len(), 14*max, len(lost), st)
+	if p.gotB.Len() != 20*max || st.Timeouts != 1 || st.FastRetransmits != 0 || len(lost) != 0 {
+		t.Fatalf("b got %d of %d bytes, %d never resent; %+v", p.gotB.Len(), 20*max, len(lost), st)
+	}
+	for seq, n := range sends {
+		if seqLess(last, seq) && n != 1 {
+			t.Fatalf("packet %d, written after the timeout, sent %d times", seq, n)
+		}
 	}
 	// Resending also what had arrived is the price of not knowing; at
 	// most those two.
