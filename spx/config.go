@@ -33,7 +33,11 @@ type Config struct {
 	// SPX II; 0 means the link's MTU. Values below 576 are raised to it.
 	MaxPacket int
 	// Window is the receive buffer and the send buffer, in packets; the
-	// allocation number advertises what remains of the receive buffer.
+	// allocation number advertises what remains of the receive buffer,
+	// and the congestion window never exceeds it. A path with a larger
+	// bandwidth-delay product needs a larger one (the UDP tunnel, whose
+	// acknowledgements cross two hops, runs fastest at about 256 on
+	// loopback; memlan at 64).
 	Window int
 	// RetryLimit is how many times one packet is retransmitted before the
 	// connection fails with ErrRetryLimit.
