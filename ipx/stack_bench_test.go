@@ -2,12 +2,12 @@ package ipx_test
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/ipxtest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 	"github.com/ipxkit/ipxkit/ipx/udp"
@@ -30,44 +30,10 @@ const (
 	benchWindow  = 64
 )
 
-// pump runs the windowed transfer: send(i) in a goroutine, recv in the
-// benchmark goroutine, and reports the rate.
+// pump runs the windowed transfer (ipxtest.Pump) and reports the rate.
 func pump(b *testing.B, send func() error, recv func() error) {
 	b.Helper()
-	credits := make(chan struct{}, benchWindow)
-	for range benchWindow {
-		credits <- struct{}{}
-	}
-	stop := make(chan struct{})
-	defer close(stop)
-	errc := make(chan error, 1)
-	b.ReportAllocs()
-	b.ResetTimer()
-	go func() {
-		for range b.N {
-			select {
-			case <-credits:
-			case <-stop:
-				errc <- errors.New("receiver gave up")
-				return
-			}
-			if err := send(); err != nil {
-				errc <- err
-				return
-			}
-		}
-		errc <- nil
-	}()
-	for range b.N {
-		if err := recv(); err != nil {
-			b.Fatalf("receive: %v", err)
-		}
-		credits <- struct{}{}
-	}
-	if err := <-errc; err != nil {
-		b.Fatalf("send: %v", err)
-	}
-	b.StopTimer()
+	ipxtest.Pump(b, benchWindow, send, recv)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 }
 

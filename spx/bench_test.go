@@ -2,13 +2,13 @@ package spx
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"io"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/ipxtest"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 	"github.com/ipxkit/ipxkit/ipx/udp"
@@ -204,42 +204,15 @@ func benchRawIPX(b *testing.B, links benchLinks) {
 	dst.Net = network
 	size := payloadFor(sa)
 	out, in := make([]byte, size), make([]byte, 2048)
-	credits := make(chan struct{}, benchWindow)
-	for range benchWindow {
-		credits <- struct{}{}
-	}
-	stop := make(chan struct{})
-	defer close(stop)
-	errc := make(chan error, 1)
 	cb.SetReadDeadline(time.Now().Add(time.Minute))
 	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	b.ResetTimer()
-	go func() {
-		for range b.N {
-			select {
-			case <-credits:
-			case <-stop:
-				errc <- errors.New("receiver gave up")
-				return
-			}
-			if _, err := ca.WriteMsg(out, dst, ipx.WriteOptions{Type: ipx.TypeSPX}); err != nil {
-				errc <- err
-				return
-			}
-		}
-		errc <- nil
-	}()
-	for range b.N {
-		if _, _, err := cb.ReadMsg(in); err != nil {
-			b.Fatalf("receive: %v", err)
-		}
-		credits <- struct{}{}
-	}
-	b.StopTimer()
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
+	ipxtest.Pump(b, benchWindow, func() error {
+		_, err := ca.WriteMsg(out, dst, ipx.WriteOptions{Type: ipx.TypeSPX})
+		return err
+	}, func() error {
+		_, _, err := cb.ReadMsg(in)
+		return err
+	})
 }
 
 func benchTCP(b *testing.B) {

@@ -3,6 +3,7 @@
 package ipxtest
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/ipxkit/ipxkit/ipx"
@@ -49,4 +50,46 @@ func Stack(t testing.TB, cfg ipx.StackConfig, node ipx.Node, on ...On) (*ipx.Sta
 		links = append(links, l)
 	}
 	return s, links
+}
+
+// Pump runs a benchmark's windowed transfer: send in a goroutine, recv in
+// the benchmark's, b.N times each, with at most window packets sent and
+// not yet received, so that no queue on the way overflows. It is the raw
+// datagram baseline the Stack and SPX benchmarks measure against.
+func Pump(b *testing.B, window int, send, recv func() error) {
+	b.Helper()
+	credits := make(chan struct{}, window)
+	for range window {
+		credits <- struct{}{}
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	errc := make(chan error, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() {
+		for range b.N {
+			select {
+			case <-credits:
+			case <-stop:
+				errc <- errors.New("receiver gave up")
+				return
+			}
+			if err := send(); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for range b.N {
+		if err := recv(); err != nil {
+			b.Fatalf("receive: %v", err)
+		}
+		credits <- struct{}{}
+	}
+	if err := <-errc; err != nil {
+		b.Fatalf("send: %v", err)
+	}
+	b.StopTimer()
 }
