@@ -27,6 +27,3 @@ func (c *clock) now() time.Time {
 
 // fixed returns a clock that says t.
 func fixed(t time.Time) *clock { return &clock{t: t, ok: true} }
-
-// lazyAt returns a clock that says t if asked, and records whether it was.
-func lazyAt(t time.Time) *clock { return &clock{t: t} }

@@ -10,6 +10,9 @@ import (
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
+// lazyAt returns a clock that says t if asked, and records whether it was.
+func lazyAt(t time.Time) *clock { return &clock{t: t} }
+
 // pipe connects two endpoints through an explicit wire: the test decides
 // which packets arrive and when, and drives the clock.
 type pipe struct {
