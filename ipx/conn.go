@@ -50,6 +50,7 @@ type Conn struct {
 	shut      atomic.Bool // closed is closed: a check without select's locks
 	doneOnce  sync.Once
 	done      chan struct{} // closed with closed, or when the Stack's links all fail
+	doneErr   error         // why done closed; set before
 
 	rd, wd *deadline.Deadline
 }
@@ -74,15 +75,6 @@ func newConn(s *Stack, sock Socket, h Handler) *Conn {
 }
 
 func (c *Conn) isClosed() bool { return c.shut.Load() }
-
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
 
 // enqueue hands a packet to the reader without blocking; false when the
 // queue is full or the Conn closed.
@@ -138,8 +130,8 @@ func (c *Conn) ReadMsg(b []byte) (int, RecvInfo, error) {
 		return 0, RecvInfo{}, c.opErr("read", nil, net.ErrClosed)
 	case <-c.rd.Wait():
 		return 0, RecvInfo{}, c.opErr("read", nil, errTimeout)
-	case <-c.s.down:
-		return 0, RecvInfo{}, c.opErr("read", nil, c.s.downErr)
+	case <-c.done:
+		return 0, RecvInfo{}, c.opErr("read", nil, c.Err())
 	}
 }
 
@@ -228,7 +220,7 @@ func (c *Conn) Close() error {
 		first = true
 		c.shut.Store(true)
 		close(c.closed)
-		c.markDone()
+		c.markDone(net.ErrClosed)
 		c.s.unbind(c)
 	})
 	if !first {
@@ -248,7 +240,8 @@ func (c *Conn) Close() error {
 // Done returns a channel that is closed when the Conn can receive no
 // more: it was closed, by Close or by the Stack's Close, or every link of
 // its Stack failed. Err then tells which. A ListenFunc socket, which has
-// no reads to fail, learns of its end this way.
+// no reads to fail, learns of its end this way. The end is final: a link
+// added later serves only sockets opened after it.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Err returns nil while the Conn is open; after Done is closed, an error
@@ -260,14 +253,20 @@ func (c *Conn) Err() error {
 	default:
 	}
 	select {
-	case <-c.s.down:
-		return c.s.downErr
+	case <-c.done:
+		return c.doneErr
 	default:
 		return nil
 	}
 }
 
-func (c *Conn) markDone() { c.doneOnce.Do(func() { close(c.done) }) }
+// markDone ends the Conn for reason err, once.
+func (c *Conn) markDone(err error) {
+	c.doneOnce.Do(func() {
+		c.doneErr = err
+		close(c.done)
+	})
+}
 
 // SetDeadline sets the read and write deadlines.
 func (c *Conn) SetDeadline(t time.Time) error {

@@ -20,6 +20,8 @@ var (
 	ErrNoLinks = errors.New("stack has no links")
 	// ErrLinkDown reports that every link of the Stack has failed.
 	ErrLinkDown = errors.New("all links down")
+	// ErrNoLink reports a LinkID that names none of the Stack's links.
+	ErrNoLink = errors.New("no such link")
 )
 
 // DefaultQueueLen is the default per-socket receive queue, in packets.
@@ -51,14 +53,33 @@ func (c *StackConfig) Validate() error {
 	return nil
 }
 
+// LinkConfig says how a Stack uses a link; see AddLinkConfig.
+type LinkConfig struct {
+	// Network is the link's network number; 0 if unknown, as on a
+	// DOSBox tunnel. An InternalLink needs one.
+	Network Network
+	// Shared marks a network this host shares with another machine, such
+	// as the internal network of a mirrored server pair, which moves
+	// between them. Local sockets never send from it by default (see
+	// Conn.SetSource): the host's own identity must not move with it.
+	Shared bool
+}
+
 // LinkInfo describes one of a Stack's links.
 type LinkInfo struct {
+	// ID names the link for as long as the Stack lives; it is never
+	// reused, even after RemoveLink.
 	ID      LinkID
 	Network Network
 	Node    Node
 	MTU     int
 	// Internal marks an InternalLink: a network with no wire.
 	Internal bool
+	// Shared is LinkConfig.Shared.
+	Shared bool
+	// Failed marks a link whose ReadPacket failed for good. It stays
+	// listed, and its network taken, until RemoveLink.
+	Failed bool
 }
 
 // StackStats are a Stack's counters since it was created.
@@ -94,32 +115,59 @@ type Stack struct {
 	cfg StackConfig
 	log *slog.Logger
 
-	links atomic.Pointer[[]*stackLink] // copy-on-write; read without locks
-	// internal is the first InternalLink, whose address local sockets
-	// send from; nil without one. Kept apart so sends need not search.
+	// links, in ID order, is copy-on-write under mu; read without locks.
+	links atomic.Pointer[[]*stackLink]
+	// internal is the first InternalLink not Shared, whose address local
+	// sockets send from by default; nil without one. Kept apart so sends
+	// need not search.
 	internal atomic.Pointer[stackLink]
 	routes   atomic.Pointer[routeHolder]
 
-	mu      sync.RWMutex
-	socks   map[Socket]*Conn
-	nextDyn Socket
-	closed  bool
+	mu       sync.RWMutex
+	socks    map[Socket]*Conn
+	nextDyn  Socket
+	nextLink LinkID // the last LinkID given out
+	closed   bool
+	changed  chan struct{} // closed at the next link change; see LinksChanged
+	downErr  error         // non-nil while every link (of at least one) has failed
+
+	done chan struct{} // closed by Close
 
 	bufSize atomic.Int64 // largest link MTU, at least MaxPacketLen
 	pool    sync.Pool    // *pbuf of bufSize bytes
-
-	downOnce sync.Once
-	down     chan struct{} // closed when every link has failed
-	downErr  error
-	alive    atomic.Int32 // links still reading
 
 	wg sync.WaitGroup
 	c  stackCounters
 }
 
 type stackLink struct {
-	LinkInfo
-	link Link
+	LinkInfo // Failed is unused: see failed
+	link     Link
+
+	failed  atomic.Bool   // set under Stack.mu
+	removed bool          // under Stack.mu: a removal, not a failure, ends the read loop
+	exited  chan struct{} // closed when the read loop returns
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// close closes the link once, whoever asks first (RemoveLink, Close).
+// A link that reports it was already closed (by its owner, which made it
+// fail) is no error here.
+func (sl *stackLink) close() error {
+	sl.closeOnce.Do(func() {
+		if err := sl.link.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			sl.closeErr = err
+		}
+	})
+	return sl.closeErr
+}
+
+func (sl *stackLink) info() LinkInfo {
+	i := sl.LinkInfo
+	i.Failed = sl.failed.Load()
+	return i
 }
 
 type routeHolder struct{ rs RouteSource }
@@ -148,7 +196,8 @@ func NewStack(cfg StackConfig) (*Stack, error) {
 		log:     log,
 		socks:   make(map[Socket]*Conn),
 		nextDyn: SocketDynamicMin,
-		down:    make(chan struct{}),
+		changed: make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	s.bufSize.Store(MaxPacketLen)
 	s.links.Store(new([]*stackLink))
@@ -158,8 +207,17 @@ func NewStack(cfg StackConfig) (*Stack, error) {
 
 // AddLink attaches l as a directly connected segment with network number
 // network (0 if unknown, as on a DOSBox tunnel) and starts reading from it.
-// The Stack owns l from then on and closes it on Close.
+// It is AddLinkConfig(l, LinkConfig{Network: network}).
 func (s *Stack) AddLink(l Link, network Network) (LinkID, error) {
+	return s.AddLinkConfig(l, LinkConfig{Network: network})
+}
+
+// AddLinkConfig attaches l as a directly connected segment configured by
+// cfg and starts reading from it. The Stack owns l from then on and
+// closes it on RemoveLink or Close. Each network number may be on one
+// link only. Adding a link ends the "all links down" state: sockets
+// opened from then on are not done (those it ended stay ended).
+func (s *Stack) AddLinkConfig(l Link, cfg LinkConfig) (LinkID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -167,38 +225,141 @@ func (s *Stack) AddLink(l Link, network Network) (LinkID, error) {
 	}
 	old := *s.links.Load()
 	for _, sl := range old {
-		if network != 0 && sl.Network == network {
-			return 0, opErr("addlink", nil, fmt.Errorf("ipx: network %v already on link %d", network, sl.ID))
+		if cfg.Network != 0 && sl.Network == cfg.Network {
+			return 0, opErr("addlink", nil, fmt.Errorf("ipx: network %v already on link %d", cfg.Network, sl.ID))
 		}
 	}
 	sl := &stackLink{
-		LinkInfo: LinkInfo{ID: LinkID(len(old) + 1), Network: network, Node: l.Node(), MTU: min(l.MTU(), 0xFFFF)}, // the length field's limit
+		LinkInfo: LinkInfo{Network: cfg.Network, Node: l.Node(), MTU: min(l.MTU(), 0xFFFF), Shared: cfg.Shared}, // the length field's limit
 		link:     l,
+		exited:   make(chan struct{}),
+	}
+	_, sl.Internal = l.(*InternalLink)
+	if sl.Internal && cfg.Network == 0 {
+		return 0, opErr("addlink", nil, fmt.Errorf("ipx: internal link needs a network number"))
 	}
 	if int64(sl.MTU) > s.bufSize.Load() {
 		s.bufSize.Store(int64(sl.MTU))
 	}
-	_, sl.Internal = l.(*InternalLink)
-	if sl.Internal && network == 0 {
-		return 0, opErr("addlink", nil, fmt.Errorf("ipx: internal link needs a network number"))
-	}
-	if sl.Internal && s.internal.Load() == nil {
-		s.internal.Store(sl)
-	}
+	s.nextLink++
+	sl.ID = s.nextLink
 	links := append(append([]*stackLink(nil), old...), sl)
-	s.links.Store(&links)
-	s.alive.Add(1)
+	s.setLinksLocked(links)
+	s.downErr = nil
+	s.notifyLocked()
 	s.wg.Add(1)
 	go s.readLoop(sl)
 	return sl.ID, nil
 }
+
+// RemoveLink closes the link id and removes it from the Stack, failed or
+// not, and waits for its read goroutine to end. Sockets stay bound and
+// keep working on the other links. An unknown id returns an error
+// wrapping ErrNoLink. It must not be called from a Handler, which may run
+// in that very goroutine.
+func (s *Stack) RemoveLink(id LinkID) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return opErr("removelink", nil, net.ErrClosed)
+	}
+	old := *s.links.Load()
+	var sl *stackLink
+	links := make([]*stackLink, 0, len(old))
+	for _, l := range old {
+		if l.ID == id {
+			sl = l
+			continue
+		}
+		links = append(links, l)
+	}
+	if sl == nil {
+		s.mu.Unlock()
+		return opErr("removelink", nil, fmt.Errorf("ipx: link %d: %w", id, ErrNoLink))
+	}
+	sl.removed = true
+	s.setLinksLocked(links)
+	if len(links) == 0 {
+		s.downErr = nil // a Stack without links, as when new
+	}
+	s.checkDownLocked(sl, errLinkRemoved)
+	s.notifyLocked()
+	s.mu.Unlock()
+
+	err := sl.close()
+	<-sl.exited
+	return opErr("removelink", nil, err)
+}
+
+// setLinksLocked publishes links and the default source link they give.
+func (s *Stack) setLinksLocked(links []*stackLink) {
+	s.links.Store(&links)
+	var def *stackLink
+	for _, sl := range links {
+		if sl.Internal && !sl.Shared {
+			def = sl
+			break
+		}
+	}
+	s.internal.Store(def)
+}
+
+// errLinkRemoved is why the Stack is down when removing its last live link
+// left only failed ones.
+var errLinkRemoved = errors.New("ipx: last live link removed")
+
+// checkDownLocked enters the "all links down" state if the Stack has
+// links and all have failed, and ends every socket then; last is the
+// link whose failure (err) or removal brought it.
+func (s *Stack) checkDownLocked(last *stackLink, err error) {
+	links := *s.links.Load()
+	if len(links) == 0 || s.downErr != nil {
+		return
+	}
+	for _, sl := range links {
+		if !sl.failed.Load() {
+			return
+		}
+	}
+	s.downErr = fmt.Errorf("ipx: link %d: %w: %w", last.ID, ErrLinkDown, err)
+	for _, c := range s.socks {
+		c.markDone(s.downErr)
+	}
+}
+
+// notifyLocked wakes those waiting on LinksChanged.
+func (s *Stack) notifyLocked() {
+	if s.closed {
+		return // changed stays closed
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// LinksChanged returns a channel that is closed at the next change of the
+// link set or of a link's state: a link added, removed or failed; and when
+// the Stack closes. To miss no change, take the channel before reading
+// the links:
+//
+//	ch := s.LinksChanged()
+//	links := s.Links()
+//	// use links
+//	<-ch
+func (s *Stack) LinksChanged() <-chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.changed
+}
+
+// Done returns a channel that is closed when the Stack is closed.
+func (s *Stack) Done() <-chan struct{} { return s.done }
 
 // Links describes the Stack's links in ID order.
 func (s *Stack) Links() []LinkInfo {
 	links := *s.links.Load()
 	out := make([]LinkInfo, len(links))
 	for i, sl := range links {
-		out[i] = sl.LinkInfo
+		out[i] = sl.info()
 	}
 	return out
 }
@@ -274,8 +435,8 @@ func (s *Stack) listen(sock Socket, h Handler) (*Conn, error) {
 	}
 	c := newConn(s, sock, h)
 	s.socks[sock] = c
-	if isClosed(s.down) {
-		c.markDone()
+	if s.downErr != nil {
+		c.markDone(s.downErr)
 	}
 	return c, nil
 }
@@ -288,29 +449,26 @@ func (s *Stack) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.done)
+	close(s.changed)
 	conns := make([]*Conn, 0, len(s.socks))
 	for _, c := range s.socks {
 		conns = append(conns, c)
 	}
+	links := *s.links.Load()
 	s.mu.Unlock()
 
 	for _, c := range conns {
 		c.Close()
 	}
 	var errs []error
-	for _, sl := range *s.links.Load() {
-		if err := sl.link.Close(); err != nil {
+	for _, sl := range links {
+		if err := sl.close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	s.wg.Wait()
 	return errors.Join(errs...)
-}
-
-func (s *Stack) isClosed() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.closed
 }
 
 func (s *Stack) unbind(c *Conn) {
@@ -334,30 +492,32 @@ func (s *Stack) putBuf(p *pbuf) { s.pool.Put(p) }
 
 func (s *Stack) readLoop(sl *stackLink) {
 	defer s.wg.Done()
+	defer close(sl.exited)
 	buf := make([]byte, max(sl.MTU, MaxPacketLen))
 	for {
 		n, from, err := sl.link.ReadPacket(buf)
 		if err != nil {
-			if !s.isClosed() {
-				s.c.linkFailures.Add(1)
-				s.log.Warn("ipx: link failed", "link", sl.ID, "network", sl.Network, "err", err)
-				if s.alive.Add(-1) == 0 {
-					s.downOnce.Do(func() {
-						s.downErr = fmt.Errorf("ipx: link %d: %w: %w", sl.ID, ErrLinkDown, err)
-						close(s.down)
-						s.mu.RLock()
-						for _, c := range s.socks {
-							c.markDone()
-						}
-						s.mu.RUnlock()
-					})
-				}
-			}
+			s.linkFailed(sl, err)
 			return
 		}
 		s.c.received.Add(1)
 		s.input(sl, buf[:n], from)
 	}
+}
+
+// linkFailed records that sl can read no more, unless the Stack closed
+// or removed it.
+func (s *Stack) linkFailed(sl *stackLink, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || sl.removed {
+		return
+	}
+	s.c.linkFailures.Add(1)
+	s.log.Warn("ipx: link failed", "link", sl.ID, "network", sl.Network, "err", err)
+	sl.failed.Store(true)
+	s.checkDownLocked(sl, err)
+	s.notifyLocked()
 }
 
 // input handles one packet read from link in.
@@ -485,12 +645,20 @@ func (s *Stack) linkForNetwork(n Network) *stackLink {
 	return nil
 }
 
+// linkByID finds link id. Links are in ID order and IDs are given in
+// sequence, so until a link is removed link id is at id-1; after, a short
+// search finds it.
 func (s *Stack) linkByID(id LinkID) *stackLink {
 	links := *s.links.Load()
-	if id < 1 || int(id) > len(links) {
-		return nil
+	if i := int(id) - 1; i >= 0 && i < len(links) && links[i].ID == id {
+		return links[i]
 	}
-	return links[id-1]
+	for _, sl := range links {
+		if sl.ID == id {
+			return sl
+		}
+	}
+	return nil
 }
 
 // nextHop picks the outgoing link and the link-level destination for dst:
