@@ -44,6 +44,7 @@ type Conn struct {
 	handler Handler // nil: packets are queued for ReadMsg
 	queue   chan *pbuf
 	ptype   atomic.Uint32
+	src     atomic.Uint32 // source Network; 0: the Stack's default
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -90,14 +91,35 @@ func (c *Conn) enqueue(p *pbuf) bool {
 	}
 }
 
-// Addr returns the bound address: the socket on the Stack's internal
-// network if it has one, else on its first link.
+// Addr returns the bound address, the source address of the packets the
+// Conn sends: the socket on its source network (SetSource) if set; else
+// on the Stack's first InternalLink not Shared if it has one; else on its
+// first link.
 func (c *Conn) Addr() Addr {
 	links := *c.s.links.Load()
 	if len(links) == 0 {
 		return Addr{Socket: c.sock}
 	}
-	return c.s.srcAddr(links[0], c.sock)
+	sl, err := c.s.srcLink(c, links[0])
+	if err != nil {
+		return Addr{Net: Network(c.src.Load()), Socket: c.sock}
+	}
+	return Addr{Net: sl.Network, Node: sl.Node, Socket: c.sock}
+}
+
+// SetSource makes the packets the Conn sends carry the address (network
+// and node) of the Stack's link on network n, whatever link they leave
+// on: so a mirrored server's engine replies from the shared internal
+// network while the host's other sockets keep its own address. n = 0
+// restores the default (see Addr). A network with no local link is
+// refused with an error wrapping ErrNoRoute, and so are sends if that
+// link is later removed.
+func (c *Conn) SetSource(n Network) error {
+	if n != 0 && c.s.linkForNetwork(n) == nil {
+		return c.opErr("setsource", nil, fmt.Errorf("ipx: source network %v: no local link: %w", n, ErrNoRoute))
+	}
+	c.src.Store(uint32(n))
+	return nil
 }
 
 // LocalAddr returns Addr as a net.Addr.
