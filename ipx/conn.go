@@ -235,7 +235,9 @@ func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.WriteMsg(b, dst, WriteOptions{Type: PacketType(c.ptype.Load())})
 }
 
-// Close unbinds the socket and unblocks pending reads.
+// Close unbinds the socket and unblocks pending reads. A second Close, or
+// a Close after the Stack's, does nothing and returns a *net.OpError
+// wrapping net.ErrClosed (see the package's Close rule).
 func (c *Conn) Close() error {
 	first := false
 	c.closeOnce.Do(func() {

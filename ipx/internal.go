@@ -43,8 +43,16 @@ func (l *InternalLink) ReadPacket([]byte) (int, Node, error) {
 // node itself, and there is no other node to reach.
 func (l *InternalLink) WritePacket([]byte, Node) error { return nil }
 
-// Close unblocks ReadPacket.
+// Close unblocks ReadPacket. A second Close returns a *net.OpError
+// wrapping net.ErrClosed (see the package's Close rule).
 func (l *InternalLink) Close() error {
-	l.once.Do(func() { close(l.done) })
+	first := false
+	l.once.Do(func() {
+		first = true
+		close(l.done)
+	})
+	if !first {
+		return &net.OpError{Op: "close", Net: "ipx", Addr: Addr{Node: l.node}, Err: net.ErrClosed}
+	}
 	return nil
 }

@@ -442,11 +442,13 @@ func (s *Stack) listen(sock Socket, h Handler) (*Conn, error) {
 }
 
 // Close closes every Conn and link and waits for the Stack's goroutines.
+// A second Close does nothing and returns a *net.OpError wrapping
+// net.ErrClosed (see the package's Close rule).
 func (s *Stack) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil
+		return opErr("close", nil, net.ErrClosed)
 	}
 	s.closed = true
 	close(s.done)

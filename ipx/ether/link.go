@@ -440,10 +440,12 @@ func (l *Link) putWriter(w *writer) {
 	}
 }
 
-// Close closes the socket and unblocks ReadPacket. Later calls return nil.
+// Close closes the socket and unblocks ReadPacket. A second Close returns
+// a *net.OpError wrapping net.ErrClosed, as the ipx package's Close rule
+// says.
 func (l *Link) Close() error {
 	if l.closed.Swap(true) {
-		return nil
+		return &net.OpError{Op: "close", Net: "ipx", Addr: ipx.Addr{Node: l.node}, Err: net.ErrClosed}
 	}
 	if err := l.conn.Close(); err != nil {
 		return fmt.Errorf("ether: close %s: %w", l.name, err)

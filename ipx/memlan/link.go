@@ -138,8 +138,9 @@ func (l *Link) dropQueuedLocked() {
 }
 
 // Close detaches the node from the segment and unblocks ReadPacket, which
-// then returns an error wrapping net.ErrClosed. A second Close reports
-// the same error.
+// then returns an error wrapping net.ErrClosed. A second Close returns a
+// *net.OpError wrapping net.ErrClosed, as the ipx package's Close rule
+// says.
 func (l *Link) Close() error {
 	if l.closed.Swap(true) {
 		return l.opErr("close", net.ErrClosed)

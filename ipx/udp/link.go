@@ -495,9 +495,13 @@ func (l *Link) Stats() LinkStats {
 // them; any it cannot send are counted in LinkStats.WriteErrors), and the
 // writer goroutine exits before Close returns. WritePacket after Close
 // returns an error wrapping net.ErrClosed. The server is not told: the
-// DOSBox protocol has no unregistration; it forgets silent clients.
+// DOSBox protocol has no unregistration; it forgets silent clients. A
+// second Close returns a *net.OpError wrapping net.ErrClosed, as the ipx
+// package's Close rule says.
 func (l *Link) Close() error {
-	l.closed.Store(true)
+	if l.closed.Swap(true) {
+		return opErr("close", l.pc.LocalAddr(), nil, net.ErrClosed)
+	}
 	if l.wq != nil {
 		l.closeQueue()
 	}
