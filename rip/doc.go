@@ -37,8 +37,33 @@
 //
 // An unsolicited response that offers a better route, or the current next
 // hop announcing 16 hops, changes the best route immediately; Table.Subscribe
-// reports each such change. Two servers that share an internal network
-// choose which of them attracts its traffic with Router.SetMetric: the
-// standby advertises a worse metric, or withdraws the network, and takes
-// over by advertising a better one than the active server did.
+// reports each such change.
+//
+// # Shared networks
+//
+// Two servers that share an internal network (a mirrored pair) choose
+// which of them attracts its traffic with Router.SetShared, in one of
+// three states (SharedState), and a standby starts withdrawn with
+// Config.Shared, before its first packet. The states follow from how a
+// listener picks a route: it switches only to a strictly better offer, or
+// when its current next hop itself changes the metric; and a server that
+// crashes never withdraws its route, which stays until it ages out three
+// minutes later. So:
+//
+//   - SharedActive advertises the network one tick worse than a directly
+//     connected network normally is (1 hop, 2 ticks on the wire), so that
+//     there is a better metric left for a takeover.
+//   - SharedTakingOver advertises the best metric (1 hop, 1 tick): every
+//     listener switches to it at once, even while the crashed server's
+//     offer has not aged out. A server running alone after a takeover
+//     stays in it; once mirrored again it returns to SharedActive, which
+//     listeners accept because it is their current next hop's own word.
+//   - SharedStandby withdraws the network: 16 hops, never reachable. It
+//     must not advertise a worse metric instead: its Stack delivers the
+//     packets of a connected network locally, so any listener that chose
+//     it (a new one, or one that lost the active server's route) would
+//     send to the copy that does not serve.
+//
+// Router.Announce sends the current metrics of chosen networks to one
+// address, so a new active server can tell the clients it knows at once.
 package rip

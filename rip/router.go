@@ -44,6 +44,14 @@ type Config struct {
 	// routes; requests beyond it are dropped and counted. Default
 	// DefaultMaxPendingRequests.
 	MaxPendingRequests int
+	// Shared gives the state of each network this server shares with
+	// another (see SharedState), in force before the router's first
+	// packet: a standby that starts with its shared network at
+	// SharedStandby never advertises it as reachable. A network not yet
+	// connected takes its state when a link with that number appears.
+	// Change the states later with Router.SetShared. The router keeps
+	// its own copy.
+	Shared map[ipx.Network]SharedState
 	// Logger receives route changes (debug) and send failures; nil
 	// discards them.
 	Logger *slog.Logger
@@ -86,6 +94,11 @@ func (c Config) Validate() error {
 	case c.PacketGap >= c.UpdateInterval:
 		return fmt.Errorf("rip: PacketGap %v too long for UpdateInterval %v: %w", c.PacketGap, c.UpdateInterval, ErrBadConfig)
 	}
+	for n, s := range c.Shared {
+		if !s.valid() {
+			return fmt.Errorf("rip: Shared[%v] = %v: %w", n, s, ErrBadConfig)
+		}
+	}
 	return nil
 }
 
@@ -121,6 +134,15 @@ type Router struct {
 	kick chan struct{}
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// shared holds the SharedState of shared networks; copy-on-write
+	// under mu, read without locks by the senders.
+	shared atomic.Pointer[map[ipx.Network]SharedState]
+	// sendMu orders what the router sends about shared networks: each
+	// response packet reads their metrics from the table and goes out
+	// under it, and SetShared changes the table and sends under it, so
+	// no packet sent after SetShared carries the old metric.
+	sendMu sync.Mutex
 
 	mu        sync.Mutex
 	triggered map[ipx.Network]struct{} // networks to advertise at once
@@ -162,6 +184,11 @@ func NewRouter(stack *ipx.Stack, cfg Config) (*Router, error) {
 		triggered: make(map[ipx.Network]struct{}),
 		wanted:    make(map[ipx.Network]struct{}),
 	}
+	shared := maps.Clone(cfg.Shared)
+	if shared == nil {
+		shared = make(map[ipx.Network]SharedState)
+	}
+	r.shared.Store(&shared)
 	r.syncLinks(time.Now())
 	stack.SetRoutes(table)
 	r.wg.Add(2)
@@ -193,7 +220,7 @@ func (r *Router) Close() error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return net.ErrClosed
+		return errClosed("close")
 	}
 	r.closed = true
 	r.mu.Unlock()
@@ -216,14 +243,130 @@ func (r *Router) SetMetric(n ipx.Network, hops, ticks uint16) error {
 	return nil
 }
 
+// SetShared sets the state of the shared network n (see SharedState)
+// and, unless ListenOnly, advertises its new metric at once on every
+// link, in the caller's goroutine, ahead of any update under way. Every
+// packet the router sends afterwards carries the new metric. n need not
+// be connected yet: the state applies when a link with network n is
+// added. An undefined state returns an error wrapping ErrBadConfig.
+func (r *Router) SetShared(n ipx.Network, s SharedState) error {
+	if !s.valid() {
+		return fmt.Errorf("rip: shared state %v of network %v: %w", s, n, ErrBadConfig)
+	}
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return errClosed("setshared")
+	}
+	shared := maps.Clone(*r.shared.Load())
+	shared[n] = s
+	r.shared.Store(&shared)
+	r.mu.Unlock()
+	hops, ticks := s.metric()
+	events, err := r.table.SetMetric(time.Now(), n, hops, ticks, nil)
+	if errors.Is(err, ErrNotConnected) || len(events) == 0 {
+		return nil
+	}
+	r.logEvents(events)
+	if r.cfg.ListenOnly {
+		return nil
+	}
+	wire := make([]byte, 0, MaxLen)
+	for _, l := range wired(r.stack.Links()) {
+		e, ok := r.table.AdvertEntry(n, l.ID, true)
+		if !ok {
+			continue
+		}
+		wire, _ = (&Packet{Operation: OpResponse, Entries: []Entry{e}}).AppendBinary(wire[:0])
+		r.send(wire, l.ID, broadcastOn(l))
+	}
+	return nil
+}
+
+// Announce sends one RIP response to dst with the networks nets at the
+// metrics the router advertises them now (16 hops for a network it has
+// no route to), in as many packets as 50 entries a packet need. The
+// packets are routed to dst like any other. A server that takes over a
+// shared network announces it to the clients it knows, so that even a
+// listener that missed the broadcast switches at once.
+func (r *Router) Announce(dst ipx.Addr, nets ...ipx.Network) error {
+	if r.isClosed() {
+		return errClosed("announce")
+	}
+	entries := make([]Entry, 0, len(nets))
+	for _, n := range nets {
+		e, ok := r.table.AdvertEntry(n, 0, true)
+		if !ok {
+			e = Entry{Network: n, Hops: Unreachable}
+		}
+		entries = append(entries, e)
+	}
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	wire := make([]byte, 0, MaxLen)
+	for p := range Split(OpResponse, entries) {
+		r.refreshShared(p.Entries, 0)
+		wire, _ = p.AppendBinary(wire[:0])
+		if _, err := r.conn.WriteMsg(wire, dst, ipx.WriteOptions{Type: ipx.TypeRIP}); err != nil {
+			r.sendErrors.Add(1)
+			return fmt.Errorf("rip: announce to %v: %w", dst, err)
+		}
+		r.sent.Add(1)
+	}
+	return nil
+}
+
+func (r *Router) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// sharedState returns the state of n and whether n is shared.
+func (r *Router) sharedState(n ipx.Network) (SharedState, bool) {
+	s, ok := (*r.shared.Load())[n]
+	return s, ok
+}
+
+// refreshShared sets the metric of the shared networks among entries,
+// about to go out on link, to their current one. The caller holds
+// sendMu.
+func (r *Router) refreshShared(entries []Entry, link ipx.LinkID) {
+	shared := *r.shared.Load()
+	if len(shared) == 0 {
+		return
+	}
+	for i, e := range entries {
+		if _, ok := shared[e.Network]; !ok {
+			continue
+		}
+		if a, ok := r.table.AdvertEntry(e.Network, link, true); ok {
+			entries[i] = a
+		}
+	}
+}
+
 // syncLinks records the Stack's links, internal networks included, as
-// connected networks.
+// connected networks, a shared one at its state's metric.
 func (r *Router) syncLinks(now time.Time) {
 	var events []Event
 	for _, l := range r.stack.Links() {
-		events = r.table.SetConnected(now, l.ID, l.Network, events)
+		var hops, ticks uint16
+		if s, ok := r.sharedState(l.Network); ok {
+			hops, ticks = s.metric()
+		}
+		events = r.table.setConnected(now, l.ID, l.Network, hops, ticks, events)
 	}
 	r.noteEvents(events)
+}
+
+func (r *Router) logEvents(events []Event) {
+	for _, ev := range events {
+		r.log.Debug("rip: route changed", "network", ev.Network, "reason", ev.Reason,
+			"link", ev.New.Link, "next_hop", ev.New.NextHop, "hops", ev.New.Hops, "ticks", ev.New.Ticks)
+	}
 }
 
 // noteEvents queues triggered updates (and, for lost routes, requests
@@ -232,10 +375,9 @@ func (r *Router) noteEvents(events []Event) {
 	if len(events) == 0 {
 		return
 	}
+	r.logEvents(events)
 	r.mu.Lock()
 	for _, ev := range events {
-		r.log.Debug("rip: route changed", "network", ev.Network, "reason", ev.Reason,
-			"link", ev.New.Link, "next_hop", ev.New.NextHop, "hops", ev.New.Hops, "ticks", ev.New.Ticks)
 		if !r.cfg.ListenOnly {
 			r.triggered[ev.Network] = struct{}{}
 		}
@@ -305,8 +447,11 @@ func (r *Router) readLoop() {
 			if all {
 				r.queueAnswer(answer{link: info.Link, via: via, dst: dst})
 			} else if len(reply) > 0 {
+				r.sendMu.Lock()
+				r.refreshShared(reply, info.Link)
 				wire, _ = (&Packet{Operation: OpResponse, Entries: reply}).AppendBinary(wire[:0])
 				r.send(wire, via, dst)
+				r.sendMu.Unlock()
 			}
 		default:
 			r.unknownOp.Add(1)
@@ -391,6 +536,9 @@ type sender struct {
 	first bool
 	// stop, if non-nil, aborts the pauses (nil during the final poison).
 	stop <-chan struct{}
+	// keep sends entries as given, without refreshShared (the final
+	// poison).
+	keep bool
 }
 
 // sendAll sends entries (operation op) to dst on link in packets of at
@@ -407,8 +555,14 @@ func (s *sender) sendAll(op Operation, entries []Entry, link ipx.LinkID, dst ipx
 			}
 		}
 		s.first = false
+		s.r.sendMu.Lock()
+		if op == OpResponse && !s.keep {
+			s.r.refreshShared(p.Entries, link)
+		}
 		s.wire, _ = p.AppendBinary(s.wire[:0])
-		if !s.r.send(s.wire, link, dst) {
+		ok := s.r.send(s.wire, link, dst)
+		s.r.sendMu.Unlock()
+		if !ok {
 			return false
 		}
 	}
@@ -532,7 +686,7 @@ func (r *Router) triggeredEntries(dst []Entry, nets []ipx.Network, link ipx.Link
 // ListenOnly) and closes the socket, which ends the read loop.
 func (r *Router) shutdown() {
 	if !r.cfg.ListenOnly {
-		s := &sender{r: r, wire: make([]byte, 0, MaxLen), first: true}
+		s := &sender{r: r, wire: make([]byte, 0, MaxLen), first: true, keep: true}
 		var entries []Entry
 		for _, l := range wired(r.stack.Links()) {
 			entries = r.table.AppendAdvert(entries[:0], l.ID)
@@ -543,4 +697,10 @@ func (r *Router) shutdown() {
 		}
 	}
 	r.conn.Close()
+}
+
+// errClosed is the error of a call on a closed Router, as the standard
+// library's for a closed connection.
+func errClosed(op string) error {
+	return &net.OpError{Op: op, Net: "ipx", Err: net.ErrClosed}
 }

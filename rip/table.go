@@ -319,13 +319,20 @@ func (t *Table) Stats() TableStats {
 // Network 0 and the reserved networks are ignored. The event, if any, is
 // appended to events and published.
 func (t *Table) SetConnected(now time.Time, link ipx.LinkID, n ipx.Network, events []Event) []Event {
+	return t.setConnected(now, link, n, 0, 0, events)
+}
+
+// setConnected is SetConnected with the metric a newly connected network
+// gets (see SetMetric), set in the same step so that no advertisement
+// can see the network at another metric first.
+func (t *Table) setConnected(now time.Time, link ipx.LinkID, n ipx.Network, hops, ticks uint16, events []Event) []Event {
 	if n == ipx.NetworkLocal || n == ipx.NetworkAll || n == ipx.NetworkDefault {
 		return events
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at := t.since(now)
-	next := slot{network: n, link: int32(link), origin: OriginConnected, updated: at}
+	next := slot{network: n, link: int32(link), origin: OriginConnected, hops: min(hops, Unreachable), ticks: ticks, updated: at}
 	var old Route
 	if s := t.get(n); s != nil {
 		if s.origin == OriginConnected && s.link == int32(link) {
@@ -346,10 +353,8 @@ func (t *Table) SetConnected(now time.Time, link ipx.LinkID, n ipx.Network, even
 // network n: routers advertise hops+1 and ticks+1 (so the default 0, 0
 // goes out as 1 hop, 1 tick), and hops of Unreachable withdraws the
 // network (advertised at 16 hops) without forgetting that it is
-// connected. This is how two servers sharing an internal network choose
-// which of them attracts the traffic: the standby advertises a worse
-// metric or none, and takes over by advertising a better one, which
-// listeners switch to at once. The event, if the metric changed, is
+// connected. Router.SetShared uses it for the states of a network two
+// servers share (see SharedState). The event, if the metric changed, is
 // appended to events and published.
 func (t *Table) SetMetric(now time.Time, n ipx.Network, hops, ticks uint16, events []Event) ([]Event, error) {
 	t.mu.Lock()
