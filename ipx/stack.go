@@ -713,17 +713,23 @@ func (s *Stack) nextHop(dst Addr, via LinkID) (*stackLink, Node, error) {
 // carry: the one on c's source network (Conn.SetSource); else the first
 // InternalLink not Shared (a server is known by its internal address,
 // whatever link a reply leaves on); else out.
+// It is small enough to inline into the send path.
 func (s *Stack) srcLink(c *Conn, out *stackLink) (*stackLink, error) {
-	if n := Network(c.src.Load()); n != 0 {
-		if sl := s.linkForNetwork(n); sl != nil {
-			return sl, nil
-		}
-		return nil, fmt.Errorf("ipx: source network %v: no local link: %w", n, ErrNoRoute)
+	if c.src.Load() != 0 {
+		return s.chosenSrc(Network(c.src.Load()))
 	}
 	if in := s.internal.Load(); in != nil {
 		return in, nil
 	}
 	return out, nil
+}
+
+// chosenSrc is the link on source network n that Conn.SetSource chose.
+func (s *Stack) chosenSrc(n Network) (*stackLink, error) {
+	if sl := s.linkForNetwork(n); sl != nil {
+		return sl, nil
+	}
+	return nil, fmt.Errorf("ipx: source network %v: no local link: %w", n, ErrNoRoute)
 }
 
 func (s *Stack) lookup(n Network) (Route, bool) {
@@ -736,7 +742,7 @@ func (s *Stack) lookup(n Network) (Route, bool) {
 
 // send encodes and transmits a packet from local socket c.
 func (s *Stack) send(c *Conn, payload []byte, dst Addr, o WriteOptions) error {
-	pt, err := s.route(c, dst, o, HeaderLen+len(payload))
+	out, next, err := s.route(c, dst, o, HeaderLen+len(payload))
 	if err != nil {
 		return err
 	}
@@ -744,16 +750,16 @@ func (s *Stack) send(c *Conn, payload []byte, dst Addr, o WriteOptions) error {
 	defer s.putBuf(pb)
 	p := pb.b[:HeaderLen+len(payload)] // the MTU check keeps it in the buffer
 	copy(p[HeaderLen:], payload)
-	return s.transmit(c, p, &pt, dst, o)
+	return s.transmit(c, p, out, next, dst, o)
 }
 
 // sendPacket sends the packet in p, whose header it writes, from socket c.
 func (s *Stack) sendPacket(c *Conn, p []byte, dst Addr, o WriteOptions) error {
-	pt, err := s.route(c, dst, o, len(p))
+	out, next, err := s.route(c, dst, o, len(p))
 	if err != nil {
 		return err
 	}
-	return s.transmit(c, p, &pt, dst, o)
+	return s.transmit(c, p, out, next, dst, o)
 }
 
 // sendPackets sends the packets in ps, whose headers it writes, from
@@ -769,54 +775,48 @@ func (s *Stack) sendPackets(c *Conn, ps [][]byte, dst Addr, o WriteOptions) (int
 	if len(ps) == 0 {
 		return 0, nil
 	}
-	pt, err := s.route(c, dst, o, size)
+	out, next, err := s.route(c, dst, o, size)
 	if err != nil {
 		return 0, err
 	}
-	bw, ok := pt.out.link.(BatchWriter)
-	if !ok || pt.next == pt.out.Node || pt.next.IsBroadcast() || len(ps) == 1 {
+	bw, ok := out.link.(BatchWriter)
+	if !ok || next == out.Node || next.IsBroadcast() || len(ps) == 1 {
 		for i, p := range ps {
-			if err := s.transmit(c, p, &pt, dst, o); err != nil {
+			if err := s.transmit(c, p, out, next, dst, o); err != nil {
 				return i, err
 			}
 		}
 		return len(ps), nil
 	}
 	for _, p := range ps {
-		s.putHeader(c, p, &pt, dst, o)
+		s.putHeader(c, p, out, dst, o)
 	}
-	n, err := bw.WritePackets(ps, pt.next)
+	n, err := bw.WritePackets(ps, next)
 	s.c.sent.Add(uint64(n))
 	return n, err
 }
 
-// path is how a packet from a local socket goes: the outgoing link, the
-// link-level next hop, and the link whose address is the source.
-type path struct {
-	out, src *stackLink
-	next     Node
-}
-
-// route picks the path for a packet of n bytes from c to dst.
-func (s *Stack) route(c *Conn, dst Addr, o WriteOptions, n int) (path, error) {
+// route picks the link and next hop for a packet of n bytes from c to dst.
+func (s *Stack) route(c *Conn, dst Addr, o WriteOptions, n int) (*stackLink, Node, error) {
 	out, next, err := s.nextHop(dst, o.Link)
 	if err != nil {
-		return path{}, err
+		return nil, Node{}, err
 	}
 	if n > out.MTU {
-		return path{}, fmt.Errorf("ipx: packet of %d bytes over link %d MTU %d: %w", n, out.ID, out.MTU, ErrTooLarge)
+		return nil, Node{}, fmt.Errorf("ipx: packet of %d bytes over link %d MTU %d: %w", n, out.ID, out.MTU, ErrTooLarge)
 	}
-	src, err := s.srcLink(c, out)
-	if err != nil {
-		return path{}, err
+	if c.src.Load() != 0 {
+		if _, err := s.chosenSrc(Network(c.src.Load())); err != nil {
+			return nil, Node{}, err
+		}
 	}
-	return path{out: out, src: src, next: next}, nil
+	return out, next, nil
 }
 
-// transmit writes the header into p[:HeaderLen] and sends p along pt.
-func (s *Stack) transmit(c *Conn, p []byte, pt *path, dst Addr, o WriteOptions) error {
-	s.putHeader(c, p, pt, dst, o)
-	out, next := pt.out, pt.next
+// transmit writes the header into p[:HeaderLen] and sends p on out to
+// next.
+func (s *Stack) transmit(c *Conn, p []byte, out *stackLink, next Node, dst Addr, o WriteOptions) error {
+	s.putHeader(c, p, out, dst, o)
 	// Packets for ourselves never touch the wire; broadcasts go out and
 	// also reach the other local sockets, as on Linux.
 	if next == out.Node {
@@ -835,17 +835,27 @@ func (s *Stack) transmit(c *Conn, p []byte, pt *path, dst Addr, o WriteOptions) 
 }
 
 // putHeader writes into p[:HeaderLen] the header of a packet from socket
-// c to dst along pt, and the checksum if o asks for one.
-func (s *Stack) putHeader(c *Conn, p []byte, pt *path, dst Addr, o WriteOptions) {
+// c to dst leaving on out, and the checksum if o asks for one.
+func (s *Stack) putHeader(c *Conn, p []byte, out *stackLink, dst Addr, o WriteOptions) {
 	if dst.Net == 0 {
-		dst.Net = pt.out.Network
+		dst.Net = out.Network
+	}
+	src := out
+	if c.src.Load() != 0 {
+		// route checked that the link exists; should RemoveLink take it
+		// since, send from out rather than fail half-way.
+		if sl, err := s.chosenSrc(Network(c.src.Load())); err == nil {
+			src = sl
+		}
+	} else if in := s.internal.Load(); in != nil {
+		src = in
 	}
 	h := Header{
 		Checksum: ChecksumNone,
 		Length:   uint16(len(p)),
 		Type:     o.Type,
 		Dst:      dst,
-		Src:      Addr{Net: pt.src.Network, Node: pt.src.Node, Socket: c.sock},
+		Src:      Addr{Net: src.Network, Node: src.Node, Socket: c.sock},
 	}
 	h.AppendBinary(p[:0])
 	if o.Checksum {
