@@ -1,0 +1,671 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/ipx/echo"
+	"github.com/ipxkit/ipxkit/rip"
+)
+
+// input is one thing for the loop to handle; exactly one field is set.
+type input struct {
+	req     *request
+	conn    *newConn
+	frame   *frameIn
+	dialErr error
+	probe   *probeResult
+}
+
+type request struct {
+	client, id uint64
+	from       ipx.Addr
+	data       []byte
+}
+
+type newConn struct {
+	fc   *frameConn
+	peer hello
+	dial bool
+}
+
+type frameIn struct {
+	sess *session
+	t    msgType
+	body []byte
+	err  error
+}
+
+type probeResult struct {
+	answered bool
+	err      error
+}
+
+// pendingReply is a reply the primary holds until the secondary
+// acknowledges its event.
+type pendingReply struct {
+	seq        uint64
+	at         time.Time
+	dst        ipx.Addr
+	client, id uint64
+	reply      []byte
+}
+
+// maxImage bounds an image a secondary accepts.
+const maxImage = 1 << 30
+
+// loop owns a server's state: one goroutine handles requests, MSL
+// messages, timers and role changes in turn, so both servers see their
+// events in one order and no lock guards the state.
+type loop struct {
+	s   *Server
+	cfg *Config
+	st  *state
+
+	role     Role
+	epoch    uint32
+	peer     PeerState
+	tookOver bool // running alone after a takeover: keep the winning metric
+	synced   bool // holds a complete image: may take over
+
+	sess      *session
+	sessions  uint64
+	lastHeard time.Time
+	nextBeat  time.Time
+
+	// primary
+	pending  []pendingReply
+	acked    uint64
+	imageSeq uint64
+	batch    []wireEvent
+
+	// secondary
+	image    []byte
+	dialing  bool
+	redialAt time.Time
+	probing  bool
+
+	out []byte // reply scratch
+	evs []wireEvent
+}
+
+func newLoop(s *Server) *loop {
+	return &loop{s: s, cfg: &s.cfg, st: newState(s.cfg.ReplyCacheDepth, s.cfg.MaxClients)}
+}
+
+func (l *loop) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-l.s.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	l.become(l.cfg.Start, PeerNone, "started")
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		l.tick(ctx, time.Now())
+		timer.Reset(time.Until(l.deadline()))
+		select {
+		case <-l.s.quit:
+			l.shutdown()
+			return
+		case in := <-l.s.in:
+			l.handle(in)
+		drain:
+			for range l.cfg.MaxBatch {
+				select {
+				case in := <-l.s.in:
+					l.handle(in)
+				default:
+					break drain
+				}
+			}
+			l.flush()
+		case <-timer.C:
+		}
+		l.updateStatus()
+	}
+}
+
+// deadline is when the loop must next look at its timers.
+func (l *loop) deadline() time.Time {
+	d := time.Now().Add(l.cfg.Heartbeat)
+	if l.sess != nil {
+		d = minTime(d, l.nextBeat, l.lastHeard.Add(l.cfg.MSLTimeout))
+	} else if l.role == RoleSecondary && l.synced && !l.probing {
+		d = minTime(d, l.lastHeard.Add(l.cfg.MSLTimeout))
+	}
+	if l.wantsDial() {
+		d = minTime(d, l.redialAt)
+	}
+	return d
+}
+
+func minTime(t time.Time, ts ...time.Time) time.Time {
+	for _, u := range ts {
+		if u.Before(t) {
+			t = u
+		}
+	}
+	return t
+}
+
+func (l *loop) wantsDial() bool {
+	return l.sess == nil && !l.dialing && !l.probing && l.cfg.Dial != nil &&
+		(l.role == RoleDeactivated || l.role == RoleSecondary && !l.synced)
+}
+
+func (l *loop) tick(ctx context.Context, now time.Time) {
+	if l.sess != nil {
+		if now.Sub(l.lastHeard) >= l.cfg.MSLTimeout {
+			l.mslLost(fmt.Sprintf("peer silent for %v", now.Sub(l.lastHeard).Round(time.Millisecond)))
+		} else if !now.Before(l.nextBeat) {
+			l.nextBeat = now.Add(l.cfg.Heartbeat)
+			body := position{Epoch: l.epoch, Seq: l.st.seq}.appendBinary(nil)
+			if !l.sess.send(outFrame{t: msgHeartbeat, body: body}) {
+				l.mslLost("MSL send queue full")
+			}
+		}
+	}
+	if l.sess == nil && l.role == RoleSecondary && l.synced && !l.probing &&
+		now.Sub(l.lastHeard) >= l.cfg.MSLTimeout {
+		l.startProbe(ctx)
+	}
+	if l.wantsDial() && !now.Before(l.redialAt) {
+		l.startDial(ctx)
+	}
+}
+
+func (l *loop) handle(in input) {
+	switch {
+	case in.req != nil:
+		l.request(in.req)
+	case in.conn != nil:
+		l.newConn(in.conn)
+	case in.frame != nil:
+		l.frame(in.frame)
+	case in.dialErr != nil:
+		l.dialing = false
+		l.redialAt = time.Now().Add(l.cfg.RedialInterval)
+	case in.probe != nil:
+		l.probed(in.probe)
+	}
+}
+
+// committed is the last event whose reply may go to its client: all of
+// them when alone or syncing, else those the secondary holds.
+func (l *loop) committed() uint64 {
+	if l.peer == PeerMirrored {
+		return l.acked
+	}
+	return l.st.seq
+}
+
+// request orders a client's request, or answers a retry from the cache.
+func (l *loop) request(r *request) {
+	c := &l.s.c
+	if l.role != RolePrimary {
+		c.silent.Add(1)
+		return
+	}
+	res, cr := l.st.lookup(r.client, r.id)
+	switch res {
+	case stale:
+		c.stale.Add(1)
+		return
+	case cachedReply:
+		// Answered again only once it is safe: a retry of an event the
+		// secondary does not hold yet is answered when it does.
+		if cr.seq <= l.committed() {
+			c.retries.Add(1)
+			l.reply(r.from, r.client, r.id, cr.reply)
+		}
+		return
+	}
+	ev := wireEvent{Seq: l.st.seq + 1, Client: r.client, ID: r.id, From: r.from, Data: r.data}
+	reply := l.st.apply(l.cfg.Engine, &ev)
+	c.events.Add(1)
+	if l.sess == nil {
+		l.reply(r.from, r.client, r.id, reply)
+		return
+	}
+	l.batch = append(l.batch, ev)
+	if l.peer != PeerMirrored {
+		l.reply(r.from, r.client, r.id, reply)
+		return
+	}
+	l.pending = append(l.pending, pendingReply{seq: ev.Seq, at: time.Now(), dst: r.from, client: r.client, id: r.id, reply: reply})
+}
+
+// flush sends the events ordered since the last flush in one message.
+func (l *loop) flush() {
+	if len(l.batch) == 0 {
+		return
+	}
+	if l.sess != nil {
+		body := appendEvents(nil, l.epoch, l.batch)
+		l.s.c.batches.Add(1)
+		if !l.sess.send(outFrame{t: msgEvents, body: body}) {
+			l.mslLost("MSL send queue full")
+		}
+	}
+	clear(l.batch)
+	l.batch = l.batch[:0]
+}
+
+func (l *loop) reply(dst ipx.Addr, client, id uint64, reply []byte) {
+	m := Message{Kind: KindReply, Client: client, ID: id, Epoch: l.epoch, Data: reply}
+	l.out, _ = m.AppendBinary(l.out[:0])
+	if _, err := l.s.conn.WriteMsg(l.out, dst, ipx.WriteOptions{Type: PacketType}); err != nil {
+		l.s.log.Debug("mirror: reply not sent", "to", dst, "err", err)
+		return
+	}
+	l.s.c.replies.Add(1)
+}
+
+// release sends the held replies whose events the secondary holds, or
+// all of them (all true) when the primary goes on alone.
+func (l *loop) release(upTo uint64) {
+	i := 0
+	for ; i < len(l.pending) && l.pending[i].seq <= upTo; i++ {
+		p := &l.pending[i]
+		l.reply(p.dst, p.client, p.id, p.reply)
+	}
+	l.pending = append(l.pending[:0], l.pending[i:]...)
+}
+
+// newConn takes an MSL connection whose handshake succeeded.
+func (l *loop) newConn(nc *newConn) {
+	refuse := func(why string, args ...any) {
+		l.s.c.mslRefused.Add(1)
+		l.s.log.Warn("mirror: MSL peer refused: "+why, append(args, "peer role", nc.peer.Role, "peer epoch", nc.peer.Epoch, "epoch", l.epoch)...)
+		nc.fc.c.Close()
+	}
+	if nc.dial {
+		l.dialing = false
+		l.redialAt = time.Now().Add(l.cfg.RedialInterval)
+		switch {
+		case l.sess != nil || l.role != RoleSecondary && l.role != RoleDeactivated:
+			refuse("no longer joining")
+			return
+		case nc.peer.Role != RolePrimary:
+			refuse("the peer is not primary")
+			return
+		case nc.peer.Epoch < l.epoch:
+			// An old primary never leads us back to its epoch.
+			refuse("the peer's epoch is stale")
+			return
+		}
+		l.epoch = nc.peer.Epoch
+		l.synced = false
+		l.image = l.image[:0]
+		l.startSession(nc)
+		l.become(RoleSecondary, PeerSyncing, "MSL up: receiving the primary's image")
+		return
+	}
+	switch {
+	case l.role != RolePrimary:
+		refuse("this server is not primary")
+		return
+	case nc.peer.Role == RolePrimary:
+		refuse("the peer claims to be primary too")
+		return
+	case nc.peer.Epoch > l.epoch:
+		refuse("the peer has a newer epoch: stepping down")
+		l.stepDown(fmt.Sprintf("a peer holds epoch %d, newer than ours", nc.peer.Epoch))
+		return
+	}
+	if l.sess != nil {
+		l.mslLost("replaced by a new MSL connection")
+	}
+	l.startSession(nc)
+	var img bytes.Buffer
+	img.Write(l.st.appendBinary(nil))
+	if err := l.cfg.Engine.Snapshot(&img); err != nil {
+		l.s.log.Error("mirror: engine snapshot failed", "err", err)
+		l.closeSession()
+		return
+	}
+	l.imageSeq = l.st.seq
+	if !l.sess.send(outFrame{t: msgImage, image: img.Bytes(), epoch: l.epoch, seq: l.imageSeq}) {
+		l.mslLost("MSL send queue full")
+		return
+	}
+	l.s.c.images.Add(1)
+	l.become(RolePrimary, PeerSyncing, "secondary joined: sending the image")
+}
+
+func (l *loop) startSession(nc *newConn) {
+	l.sessions++
+	sess := newSession(l.sessions, nc.fc, nc.peer)
+	l.sess = sess
+	now := time.Now()
+	l.lastHeard, l.nextBeat = now, now
+	l.acked = 0
+	s := l.s
+	s.wg.Go(sess.writeLoop)
+	s.wg.Go(func() {
+		for {
+			t, body, err := sess.fc.read()
+			f := &frameIn{sess: sess, t: t, err: err}
+			if err == nil {
+				f.body = append([]byte(nil), body...)
+			}
+			if !s.post(input{frame: f}) || err != nil {
+				return
+			}
+		}
+	})
+}
+
+func (l *loop) closeSession() {
+	if l.sess != nil {
+		l.sess.close()
+		l.sess = nil
+	}
+}
+
+// mslLost ends the current MSL connection.
+func (l *loop) mslLost(reason string) {
+	if l.sess == nil {
+		return
+	}
+	l.closeSession()
+	l.s.c.mslFailures.Add(1)
+	switch l.role {
+	case RolePrimary:
+		// Alone now: what the secondary may not hold is in our state,
+		// and a returning secondary gets it in the image.
+		l.release(^uint64(0))
+		l.s.log.Warn("mirror: MSL failed: the primary runs alone", "reason", reason, "epoch", l.epoch)
+		l.become(RolePrimary, PeerNone, "MSL failed: running alone")
+	default:
+		l.s.log.Warn("mirror: MSL failed", "reason", reason, "role", l.role, "epoch", l.epoch)
+		l.become(l.role, PeerNone, "MSL failed: "+reason)
+		l.redialAt = time.Now().Add(l.cfg.RedialInterval)
+	}
+}
+
+// frame handles one MSL message, or the loss of the connection.
+func (l *loop) frame(f *frameIn) {
+	if f.sess != l.sess {
+		return // from a connection already given up
+	}
+	if f.err != nil {
+		l.mslLost(f.err.Error())
+		return
+	}
+	l.lastHeard = time.Now()
+	var err error
+	switch {
+	case f.t == msgHeartbeat:
+		var p position
+		err = p.unmarshal(f.body)
+	case l.role == RolePrimary && f.t == msgAck:
+		err = l.ack(f.body)
+	case l.role != RolePrimary && f.t == msgImage:
+		err = l.imageChunk(f.body)
+	case l.role != RolePrimary && f.t == msgEvents:
+		err = l.events(f.body)
+	default:
+		err = fmt.Errorf("mirror: unexpected MSL %v as %v: %w", f.t, l.role, ErrMalformed)
+	}
+	if err != nil {
+		l.s.c.mslRefused.Add(1)
+		l.s.log.Warn("mirror: MSL message refused", "type", f.t, "err", err)
+		l.mslLost(err.Error())
+	}
+}
+
+func (l *loop) ack(body []byte) error {
+	var p position
+	if err := p.unmarshal(body); err != nil {
+		return err
+	}
+	if p.Epoch != l.epoch || p.Seq > l.st.seq || p.Seq < l.acked {
+		return fmt.Errorf("mirror: ack of %d/%d, at %d/%d: %w", p.Epoch, p.Seq, l.epoch, l.st.seq, ErrSequence)
+	}
+	l.acked = p.Seq
+	l.release(p.Seq)
+	if l.peer == PeerSyncing && l.acked >= l.imageSeq {
+		if l.tookOver {
+			l.tookOver = false
+			l.setShared(rip.SharedActive)
+		}
+		l.become(RolePrimary, PeerMirrored, "secondary synchronised: mirroring")
+	}
+	return nil
+}
+
+func (l *loop) imageChunk(body []byte) error {
+	var p position
+	if len(body) < 13 {
+		return fmt.Errorf("mirror: image chunk of %d bytes: %w", len(body), ErrMalformed)
+	}
+	if err := p.unmarshal(body[:12]); err != nil {
+		return err
+	}
+	if p.Epoch != l.epoch {
+		return fmt.Errorf("mirror: image of epoch %d, at %d: %w", p.Epoch, l.epoch, ErrSequence)
+	}
+	if len(l.image)+len(body)-13 > maxImage {
+		return fmt.Errorf("mirror: image over %d bytes: %w", maxImage, ErrTooLarge)
+	}
+	l.image = append(l.image, body[13:]...)
+	if body[12] == 0 {
+		return nil
+	}
+	st, rest, err := l.st.unmarshal(l.image)
+	if err == nil && st.seq != p.Seq {
+		err = fmt.Errorf("mirror: image at %d says %d: %w", p.Seq, st.seq, ErrMalformed)
+	}
+	if err != nil {
+		return err
+	}
+	if err := l.cfg.Engine.Restore(bytes.NewReader(rest)); err != nil {
+		return fmt.Errorf("mirror: engine restore: %w", err)
+	}
+	l.st = st
+	l.image = nil
+	l.synced = true
+	l.s.c.images.Add(1)
+	l.sendAck()
+	l.become(RoleSecondary, PeerMirrored, "image restored: mirroring")
+	return nil
+}
+
+func (l *loop) events(body []byte) error {
+	if !l.synced {
+		return fmt.Errorf("mirror: events before the image: %w", ErrSequence)
+	}
+	epoch, evs, err := parseEvents(body, l.evs[:0])
+	l.evs = evs[:0]
+	if err != nil {
+		return err
+	}
+	if epoch != l.epoch {
+		return fmt.Errorf("mirror: events of epoch %d, at %d: %w", epoch, l.epoch, ErrSequence)
+	}
+	for i := range evs {
+		if evs[i].Seq != l.st.seq+1 {
+			l.synced = false // a gap: our state can no longer stand in
+			return fmt.Errorf("mirror: event %d after %d: %w", evs[i].Seq, l.st.seq, ErrSequence)
+		}
+		l.st.apply(l.cfg.Engine, &evs[i]) // the secondary's reply is discarded
+		l.s.c.events.Add(1)
+	}
+	l.s.c.batches.Add(1)
+	l.sendAck()
+	return nil
+}
+
+func (l *loop) sendAck() {
+	body := position{Epoch: l.epoch, Seq: l.st.seq}.appendBinary(nil)
+	if !l.sess.send(outFrame{t: msgAck, body: body}) {
+		l.mslLost("MSL send queue full")
+	}
+}
+
+func (l *loop) startDial(ctx context.Context) {
+	l.dialing = true
+	s := l.s
+	s.wg.Go(func() {
+		dctx, cancel := context.WithTimeout(ctx, l.cfg.HandshakeTimeout)
+		c, err := l.cfg.Dial(dctx)
+		cancel()
+		if err != nil {
+			s.post(input{dialErr: err})
+			return
+		}
+		s.handshake(c, true)
+	})
+}
+
+// startProbe asks the primary on the LAN whether it is alive: an IPX
+// ping to its echo socket, twice within ProbeTimeout.
+func (l *loop) startProbe(ctx context.Context) {
+	l.probing = true
+	s := l.s
+	peer := ipx.Addr{Net: l.cfg.Peer.Net, Node: l.cfg.Peer.Node, Socket: echo.Socket}
+	timeout := l.cfg.ProbeTimeout
+	s.log.Info("mirror: MSL silent: probing the primary on the LAN", "peer", peer, "timeout", timeout)
+	s.wg.Go(func() {
+		r := &probeResult{}
+		c, err := s.cfg.Stack.Listen(0)
+		if err != nil {
+			r.err = err
+			s.post(input{probe: r})
+			return
+		}
+		defer c.Close()
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer stop()
+		ec := echo.NewClient(c)
+		for i := range 2 {
+			if _, err := ec.Ping(peer, uint16(i+1), 0, timeout/2); err == nil {
+				r.answered = true
+				break
+			} else if !echo.IsTimeout(err) {
+				r.err = err
+			}
+		}
+		s.post(input{probe: r})
+	})
+}
+
+func (l *loop) probed(r *probeResult) {
+	l.probing = false
+	if l.role != RoleSecondary || l.sess != nil {
+		return
+	}
+	if r.answered {
+		l.s.c.mslFailures.Add(0)
+		l.s.log.Warn("mirror: MSL failed but the primary answers on the LAN: deactivating; the primary runs alone", "epoch", l.epoch)
+		l.redialAt = time.Now().Add(l.cfg.RedialInterval)
+		l.become(RoleDeactivated, PeerNone, "MSL failed, primary alive on the LAN: deactivated")
+		return
+	}
+	if r.err != nil {
+		l.s.log.Warn("mirror: LAN probe failed", "err", r.err)
+	}
+	l.takeover()
+}
+
+// takeover makes this secondary the primary under a new epoch.
+func (l *loop) takeover() {
+	l.epoch++
+	l.tookOver = true
+	l.s.c.takeovers.Add(1)
+	l.s.log.Warn("mirror: primary down (MSL silent and no answer on the LAN): taking over",
+		"epoch", l.epoch, "applied", l.st.seq)
+	l.become(RolePrimary, PeerNone, "primary down: took over")
+	l.setShared(rip.SharedTakingOver)
+	// Tell every client we know: a RIP response for the internal
+	// network, so that a plain RIP listener switches now, and our own
+	// notification, so that a mirror.Client retries now.
+	n := Message{Kind: KindNotify, Epoch: l.epoch}
+	note, _ := n.AppendBinary(nil)
+	for _, a := range l.st.addrs() {
+		if err := l.cfg.Router.Announce(ipx.Addr{Net: a.Net, Node: a.Node, Socket: ipx.SocketRIP}, l.cfg.Network); err != nil {
+			l.s.log.Debug("mirror: route notification not sent", "to", a, "err", err)
+		}
+		if _, err := l.s.conn.WriteMsg(note, a, ipx.WriteOptions{Type: PacketType}); err == nil {
+			l.s.c.notified.Add(1)
+		}
+	}
+	l.s.log.Warn("mirror: now primary: advertising the internal network and answering clients",
+		"network", l.cfg.Network, "clients notified", l.s.c.notified.Load())
+}
+
+// stepDown makes a primary that learned of a newer epoch a secondary.
+func (l *loop) stepDown(why string) {
+	l.closeSession()
+	l.release(0)
+	l.pending = l.pending[:0]
+	l.synced = false
+	l.tookOver = false
+	l.setShared(rip.SharedStandby)
+	l.s.log.Warn("mirror: stepping down to secondary", "reason", why, "epoch", l.epoch)
+	l.redialAt = time.Now()
+	l.become(RoleSecondary, PeerNone, why)
+}
+
+func (l *loop) setShared(st rip.SharedState) {
+	if err := l.cfg.Router.SetShared(l.cfg.Network, st); err != nil {
+		l.s.log.Error("mirror: route change failed", "state", st, "err", err)
+	}
+}
+
+// become is the one place roles change: it sets the route, the status
+// and tells subscribers.
+func (l *loop) become(r Role, p PeerState, reason string) {
+	if r == l.role && p == l.peer && reason != "started" {
+		return
+	}
+	first := l.role == 0
+	l.role, l.peer = r, p
+	if first {
+		switch r {
+		case RolePrimary:
+			l.setShared(rip.SharedActive)
+		default:
+			l.setShared(rip.SharedStandby)
+		}
+	}
+	l.updateStatus()
+	l.s.log.Info("mirror: "+reason, "role", r, "peer", p, "epoch", l.epoch, "applied", l.st.seq)
+	l.s.hub.publish(Change{Role: r, Peer: p, Epoch: l.epoch, Reason: reason, At: time.Now()})
+}
+
+func (l *loop) updateStatus() {
+	now := time.Now()
+	l.s.setStatus(func(s *Status) {
+		s.Role, s.Epoch, s.Peer = l.role, l.epoch, l.peer
+		s.Applied, s.Acked = l.st.seq, l.acked
+		s.LagEvents, s.LagTime = 0, 0
+		if l.role == RolePrimary && l.sess != nil && l.st.seq > l.acked {
+			s.LagEvents = l.st.seq - l.acked
+			if len(l.pending) > 0 {
+				s.LagTime = now.Sub(l.pending[0].at)
+			}
+		}
+		if l.sess != nil || !l.lastHeard.IsZero() {
+			s.LastHeard = l.lastHeard
+		}
+		s.Clients = len(l.st.clients)
+	})
+}
+
+func (l *loop) shutdown() {
+	l.closeSession()
+	l.role = RoleStopped
+	l.updateStatus()
+	l.s.hub.publish(Change{Role: RoleStopped, Peer: PeerNone, Epoch: l.epoch, Reason: "closed", At: time.Now()})
+}

@@ -1,0 +1,218 @@
+package mirrortest
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/ipx/memlan"
+	"github.com/ipxkit/ipxkit/mirror"
+	"github.com/ipxkit/ipxkit/rip"
+	"github.com/ipxkit/ipxkit/spx"
+)
+
+// Addresses of a test pair.
+const (
+	LANNet      ipx.Network = 0x00000001 // servers' and clients' segment
+	MSLNet      ipx.Network = 0x0000000A // the dedicated MSL segment
+	InternalNet ipx.Network = 0x00C0FFEE // the engine's internal network
+	MSLSocket   ipx.Socket  = 0x4B00
+)
+
+// InternalNode is the engine's node on the internal network.
+var InternalNode = ipx.Node{0, 0, 0, 0, 0, 1}
+
+// Key is the MSL key of test pairs.
+var Key = []byte("mirrortest MSL key, 32 bytes....")
+
+// Server is one server of a Pair.
+type Server struct {
+	Name   string
+	Node   ipx.Node
+	Stack  *ipx.Stack
+	LAN    *memlan.Link
+	MSL    *memlan.Link
+	Router *rip.Router
+	KV     *KV
+	*mirror.Server
+	Config mirror.Config
+}
+
+// Client is a client of a Pair: a Stack on the LAN with a listen-only
+// RIP router, and a mirror.Client.
+type Client struct {
+	Stack  *ipx.Stack
+	Router *rip.Router
+	*mirror.Client
+}
+
+// PairConfig configures NewPair.
+type PairConfig struct {
+	Clients int
+	Seed    uint64
+	// Server adjusts each server's Config before it starts.
+	Server func(*mirror.Config)
+	Logger *slog.Logger
+}
+
+// Pair is a primary (A) and a secondary (B) on a LAN segment and a
+// dedicated MSL segment, with clients on the LAN.
+type Pair struct {
+	t       testing.TB
+	cfg     PairConfig
+	LAN     *memlan.Segment
+	MSLSeg  *memlan.Segment
+	A, B    *Server
+	Clients []*Client
+	// Addr is the engine's address clients use.
+	Addr ipx.Addr
+}
+
+// Node returns the test node 02:00:00:00:00:n.
+func Node(n byte) ipx.Node { return ipx.Node{2, 0, 0, 0, 0, n} }
+
+// NewPair starts a pair, A primary and B secondary, and cfg.Clients
+// clients. Everything is closed when the test ends.
+func NewPair(t testing.TB, cfg PairConfig) *Pair {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Pair{
+		t: t, cfg: cfg,
+		LAN:    memlan.NewSegment(memlan.Config{Seed: cfg.Seed}),
+		MSLSeg: memlan.NewSegment(memlan.Config{Seed: cfg.Seed + 1}),
+		Addr:   ipx.Addr{Net: InternalNet, Node: InternalNode, Socket: mirror.DefaultSocket},
+	}
+	p.A = p.StartServer("A", Node(1), Node(2), mirror.RolePrimary)
+	p.B = p.StartServer("B", Node(2), Node(1), mirror.RoleSecondary)
+	for i := range cfg.Clients {
+		p.Clients = append(p.Clients, p.NewClient(Node(byte(10+i))))
+	}
+	return p
+}
+
+// StartServer starts a server at node on both segments, with peer as the
+// other server, in role start.
+func (p *Pair) StartServer(name string, node, peer ipx.Node, start mirror.Role) *Server {
+	t := p.t
+	t.Helper()
+	st, err := ipx.NewStack(ipx.StackConfig{Logger: p.cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s := &Server{Name: name, Node: node, Stack: st, KV: NewKV()}
+	if s.LAN, err = p.LAN.Attach(node); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddLink(s.LAN, LANNet); err != nil {
+		t.Fatal(err)
+	}
+	if s.MSL, err = p.MSLSeg.Attach(node); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddLink(s.MSL, MSLNet); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddLinkConfig(ipx.NewInternalLink(InternalNode), ipx.LinkConfig{Network: InternalNet, Shared: true}); err != nil {
+		t.Fatal(err)
+	}
+	s.Router, err = rip.NewRouter(st, rip.Config{
+		Shared: map[ipx.Network]rip.SharedState{InternalNet: rip.SharedStandby},
+		Logger: p.cfg.Logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Router.Close() })
+	ln, err := spx.Listen(st, MSLSocket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerMSL := ipx.Addr{Net: MSLNet, Node: peer, Socket: MSLSocket}
+	s.Config = mirror.Config{
+		Stack: st, Router: s.Router, Engine: s.KV, EngineVersion: "kv1",
+		Network: InternalNet, Node: InternalNode, Start: start, Key: Key,
+		Peer:     ipx.Addr{Net: LANNet, Node: peer},
+		Listener: ln,
+		Dial: func(ctx context.Context) (net.Conn, error) {
+			return spx.Dial(ctx, st, peerMSL)
+		},
+		Logger: p.cfg.Logger.With("server", name),
+	}
+	if p.cfg.Server != nil {
+		p.cfg.Server(&s.Config)
+	}
+	if s.Server, err = mirror.NewServer(s.Config); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Server.Close() })
+	return s
+}
+
+// NewClient starts a client at node on the LAN.
+func (p *Pair) NewClient(node ipx.Node) *Client {
+	t := p.t
+	t.Helper()
+	st, err := ipx.NewStack(ipx.StackConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	l, err := p.LAN.Attach(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddLink(l, LANNet); err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{Stack: st}
+	if c.Router, err = rip.NewRouter(st, rip.Config{ListenOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Router.Close() })
+	if c.Client, err = mirror.NewClient(mirror.ClientConfig{Stack: st, Server: p.Addr}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Client.Close() })
+	return c
+}
+
+// Crash powers s off: both its links fall silent.
+func (p *Pair) Crash(s *Server) {
+	s.LAN.Crash()
+	s.MSL.Crash()
+}
+
+// CutMSL cuts the MSL segment between the servers; HealMSL mends it.
+func (p *Pair) CutMSL() { p.MSLSeg.Partition([]ipx.Node{p.A.Node}, []ipx.Node{p.B.Node}) }
+
+// HealMSL mends the MSL segment.
+func (p *Pair) HealMSL() { p.MSLSeg.Heal() }
+
+// WaitMirrored waits, on the test's clock, until both servers report
+// mirrored operation or timeout passes; it reports whether they did.
+func (p *Pair) WaitMirrored(timeout time.Duration) bool {
+	return WaitFor(timeout, func() bool {
+		a, b := p.A.Status(), p.B.Status()
+		return a.Peer == mirror.PeerMirrored && b.Peer == mirror.PeerMirrored
+	})
+}
+
+// WaitFor polls cond every 10 ms of the clock until it holds or timeout
+// passes. Under testing/synctest the clock is fake and the wait costs
+// nothing.
+func WaitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}

@@ -1,0 +1,448 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"expvar"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/ipx/echo"
+	"github.com/ipxkit/ipxkit/rip"
+	"github.com/ipxkit/ipxkit/sap"
+)
+
+// Defaults for Config fields left zero. With them a crashed primary is
+// replaced within MSLTimeout + ProbeTimeout (700 ms) plus a RIP exchange.
+const (
+	DefaultHeartbeat       = 100 * time.Millisecond
+	DefaultMSLTimeout      = 500 * time.Millisecond
+	DefaultProbeTimeout    = 200 * time.Millisecond
+	DefaultRedialInterval  = 250 * time.Millisecond
+	DefaultHandshake       = 2 * time.Second
+	DefaultReplyCacheDepth = 16
+	DefaultMaxClients      = 4096
+	DefaultMaxBatch        = 256
+	DefaultQueueLen        = 1024
+	// DefaultSocket is the engine's socket when Config.Socket is zero.
+	DefaultSocket ipx.Socket = 0x4A00
+	// MinKeyLen is the shortest MSL key accepted.
+	MinKeyLen = 16
+)
+
+// Config configures a Server. Stack, Router, Engine, Network, Node, Key,
+// Peer and one of Listener or Dial are required.
+type Config struct {
+	// Stack is this server's IPX stack. It must carry the engine's
+	// internal network on an ipx.InternalLink added with
+	// ipx.LinkConfig{Network: Network, Shared: true}, the same number and
+	// node on both servers, beside its LAN links.
+	Stack *ipx.Stack
+	// Router advertises the internal network. Create it with
+	// rip.Config.Shared set to rip.SharedStandby for Network, so that no
+	// packet advertises the network before the Server decides.
+	Router *rip.Router
+	// Engine is the mirrored server engine.
+	Engine Engine
+	// EngineVersion names the engine's state format; a peer with another
+	// is refused at the MSL handshake.
+	EngineVersion string
+	// Network and Node are the engine's internal address; Socket its
+	// socket (default DefaultSocket). Clients send requests there.
+	Network ipx.Network
+	Node    ipx.Node
+	Socket  ipx.Socket
+	// Start is the role this server starts in: RolePrimary or
+	// RoleSecondary. A restarted server starts as secondary.
+	Start Role
+	// Key authenticates every MSL message (HMAC-SHA-256); at least
+	// MinKeyLen bytes, the same on both servers.
+	Key []byte
+	// Peer is the other server's LAN address. Its socket is ignored: the
+	// LAN probe is an IPX ping to its echo socket.
+	Peer ipx.Addr
+	// Listener accepts MSL connections (a primary's side): an
+	// spx.Listener on a dedicated link or the LAN, or a TCP listener.
+	// The Server closes it on Close.
+	Listener net.Listener
+	// Dial connects the MSL to the peer (a joining secondary's side).
+	Dial func(ctx context.Context) (net.Conn, error)
+	// Heartbeat is the interval of MSL heartbeats; MSLTimeout the
+	// silence after which the MSL is declared failed; ProbeTimeout how
+	// long the secondary waits for the primary's answer on the LAN.
+	Heartbeat, MSLTimeout, ProbeTimeout time.Duration
+	// RedialInterval spaces a secondary's attempts to (re)join.
+	RedialInterval time.Duration
+	// HandshakeTimeout bounds an MSL handshake.
+	HandshakeTimeout time.Duration
+	// ReplyCacheDepth is how many replies are kept per client for
+	// retries; MaxClients bounds the clients kept (the least recent goes
+	// first). Both are part of the mirrored state: set them alike on
+	// both servers.
+	ReplyCacheDepth, MaxClients int
+	// MaxBatch bounds the events sent in one MSL message.
+	MaxBatch int
+	// QueueLen bounds requests waiting for the server; more are dropped
+	// and counted (the client retries).
+	QueueLen int
+	// Advertiser, if set, advertises the engine's service by SAP at the
+	// internal address, as ServiceType and ServiceName.
+	Advertiser  *sap.Advertiser
+	ServiceType sap.ServiceType
+	ServiceName string
+	// Logger receives role changes and MSL failures; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.Heartbeat, DefaultHeartbeat)
+	def(&c.MSLTimeout, DefaultMSLTimeout)
+	def(&c.ProbeTimeout, DefaultProbeTimeout)
+	def(&c.RedialInterval, DefaultRedialInterval)
+	def(&c.HandshakeTimeout, DefaultHandshake)
+	defInt := func(d *int, v int) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	defInt(&c.ReplyCacheDepth, DefaultReplyCacheDepth)
+	defInt(&c.MaxClients, DefaultMaxClients)
+	defInt(&c.MaxBatch, DefaultMaxBatch)
+	defInt(&c.QueueLen, DefaultQueueLen)
+	if c.Socket == 0 {
+		c.Socket = DefaultSocket
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports whether the configuration is usable, after defaults.
+func (c *Config) Validate() error {
+	d := *c
+	d.setDefaults()
+	bad := func(f string, a ...any) error {
+		return fmt.Errorf("mirror: "+f+": %w", append(a, ErrBadConfig)...)
+	}
+	switch {
+	case d.Stack == nil || d.Router == nil || d.Engine == nil:
+		return bad("Stack, Router and Engine are required")
+	case d.Network == 0 || d.Network >= ipx.NetworkDefault:
+		return bad("internal network %v", d.Network)
+	case d.Node == (ipx.Node{}) || d.Node.IsBroadcast():
+		return bad("internal node %v", d.Node)
+	case d.Start != RolePrimary && d.Start != RoleSecondary:
+		return bad("start role %v", d.Start)
+	case len(d.Key) < MinKeyLen:
+		return bad("key of %d bytes, want at least %d", len(d.Key), MinKeyLen)
+	case d.Listener == nil && d.Dial == nil:
+		return bad("neither Listener nor Dial for the MSL")
+	case d.Peer.Node == (ipx.Node{}):
+		return bad("no peer LAN address to probe")
+	case len(d.EngineVersion) > 255:
+		return bad("engine version of %d bytes", len(d.EngineVersion))
+	case d.Heartbeat < 0 || d.MSLTimeout <= d.Heartbeat:
+		return bad("MSLTimeout %v not above Heartbeat %v", d.MSLTimeout, d.Heartbeat)
+	case d.ProbeTimeout < 0 || d.RedialInterval < 0 || d.HandshakeTimeout < 0:
+		return bad("negative timeout")
+	case d.ReplyCacheDepth < 1 || d.ReplyCacheDepth > 1024:
+		return bad("ReplyCacheDepth %d outside 1..1024", d.ReplyCacheDepth)
+	case d.MaxClients < 1 || d.MaxBatch < 1 || d.MaxBatch > 0xFFFF || d.QueueLen < 1:
+		return bad("MaxClients, MaxBatch and QueueLen must be positive")
+	case d.Advertiser != nil && d.ServiceName == "":
+		return bad("Advertiser without ServiceName")
+	}
+	return nil
+}
+
+// Stats are a server's counters since it started. Expvar publishes the
+// same names (see Server.Var).
+type Stats struct {
+	Requests  uint64 // well-formed requests received
+	Replies   uint64 // replies sent
+	Retries   uint64 // requests answered again from the reply cache
+	Stale     uint64 // retries older than the cache: dropped
+	Dropped   uint64 // malformed, oversized, misaddressed or unwanted requests
+	QueueFull uint64 // requests dropped because the server was behind
+	Silent    uint64 // requests a non-primary received and did not answer
+
+	Events      uint64 // events applied here
+	Batches     uint64 // MSL event messages sent or received
+	MSLFailures uint64 // MSL connections lost or timed out
+	MSLRefused  uint64 // MSL handshakes or messages refused
+	Takeovers   uint64 // times this server took over
+	Notified    uint64 // clients notified at takeover
+	Images      uint64 // images sent (primary) or restored (secondary)
+}
+
+type counters struct {
+	requests, replies, retries, stale, dropped, queueFull, silent atomic.Uint64
+	events, batches, mslFailures, mslRefused, takeovers, notified  atomic.Uint64
+	images                                                         atomic.Uint64
+}
+
+// Server is one of a mirrored pair: the SFT III I/O engine around the
+// embedder's Engine. See the package comment for the protocol.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	conn *ipx.Conn // the engine's socket
+	echo *ipx.Conn // answers the peer's LAN probe; nil if another does
+
+	hub hub
+	c   counters
+
+	statusMu sync.Mutex
+	status   Status
+
+	in     chan input
+	quit   chan struct{}
+	closed atomic.Bool
+	wg     sync.WaitGroup
+	// loopDone closes when the loop has returned.
+	loopDone chan struct{}
+}
+
+// NewServer starts a server in cfg.Start's role.
+func NewServer(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	conn, err := cfg.Stack.Listen(cfg.Socket)
+	if err != nil {
+		return nil, fmt.Errorf("mirror: engine socket: %w", err)
+	}
+	if err := conn.SetSource(cfg.Network); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("mirror: engine socket on network %v: %w", cfg.Network, err)
+	}
+	conn.SetPacketType(PacketType)
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger.With("mirror", cfg.Network),
+		conn:     conn,
+		in:       make(chan input, cfg.QueueLen),
+		quit:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+	}
+	if ec, err := cfg.Stack.Listen(echo.Socket); err == nil {
+		s.echo = ec
+		r := echo.NewResponder(ec)
+		s.wg.Go(func() { r.Serve() })
+	} else if !errors.Is(err, ipx.ErrSocketInUse) {
+		conn.Close()
+		return nil, fmt.Errorf("mirror: echo socket: %w", err)
+	}
+	if cfg.Advertiser != nil {
+		name, err := sap.ParseName(cfg.ServiceName)
+		if err == nil {
+			err = cfg.Advertiser.Add(sap.Entry{Type: cfg.ServiceType, Name: name,
+				Addr: ipx.Addr{Net: cfg.Network, Node: cfg.Node, Socket: cfg.Socket}})
+		}
+		if err != nil {
+			s.closeSockets()
+			return nil, fmt.Errorf("mirror: advertise %q: %w", cfg.ServiceName, err)
+		}
+	}
+	l := newLoop(s)
+	s.wg.Go(s.readRequests)
+	if cfg.Listener != nil {
+		s.wg.Go(s.acceptLoop)
+	}
+	go func() {
+		defer close(s.loopDone)
+		l.run()
+	}()
+	return s, nil
+}
+
+// Subscribe returns a subscription to role and peer changes whose channel
+// holds up to buffer changes; a full channel never stalls the server, and
+// the next change delivered says how many were missed.
+func (s *Server) Subscribe(buffer int) *Subscription { return s.hub.subscribe(buffer) }
+
+// Status returns the server's current state.
+func (s *Server) Status() Status {
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	return s.status
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	c := &s.c
+	return Stats{
+		Requests: c.requests.Load(), Replies: c.replies.Load(), Retries: c.retries.Load(),
+		Stale: c.stale.Load(), Dropped: c.dropped.Load(), QueueFull: c.queueFull.Load(),
+		Silent: c.silent.Load(), Events: c.events.Load(), Batches: c.batches.Load(),
+		MSLFailures: c.mslFailures.Load(), MSLRefused: c.mslRefused.Load(),
+		Takeovers: c.takeovers.Load(), Notified: c.notified.Load(), Images: c.images.Load(),
+	}
+}
+
+// Var returns an expvar.Var whose value is the server's Stats and Status
+// as JSON, for the embedder to publish (expvar.Publish("mirror",
+// srv.Var())). The keys are Stats' and Status' field names; Role and
+// Peer are strings.
+func (s *Server) Var() expvar.Var {
+	return expvar.Func(func() any {
+		st := s.Status()
+		return map[string]any{
+			"Stats": s.Stats(),
+			"Status": map[string]any{
+				"Role": st.Role.String(), "Epoch": st.Epoch, "Peer": st.Peer.String(),
+				"Applied": st.Applied, "Acked": st.Acked, "LagEvents": st.LagEvents,
+				"LagTime": st.LagTime.String(), "LastHeard": st.LastHeard, "Clients": st.Clients,
+			},
+		}
+	})
+}
+
+// Close stops the server: it stops answering, closes the MSL, the
+// Listener and its sockets, and waits for its goroutines. It neither
+// closes the Stack nor the Router, and leaves the route as it is: a
+// primary that closes is, to its clients, a primary that crashed, and its
+// secondary takes over. A second Close returns an error wrapping
+// net.ErrClosed.
+func (s *Server) Close() error {
+	if s.closed.Swap(true) {
+		return &net.OpError{Op: "close", Net: "ipx", Err: net.ErrClosed}
+	}
+	close(s.quit)
+	<-s.loopDone
+	if s.cfg.Listener != nil {
+		s.cfg.Listener.Close()
+	}
+	s.closeSockets()
+	s.wg.Wait()
+	s.hub.close()
+	return nil
+}
+
+func (s *Server) closeSockets() {
+	s.conn.Close()
+	if s.echo != nil {
+		s.echo.Close()
+	}
+}
+
+func (s *Server) setStatus(f func(*Status)) {
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	f(&s.status)
+}
+
+// post hands an input to the loop, or reports that the server is closing.
+func (s *Server) post(in input) bool {
+	select {
+	case s.in <- in:
+		return true
+	case <-s.quit:
+		return false
+	}
+}
+
+// readRequests reads the engine's socket and hands well-formed requests
+// addressed to the engine to the loop.
+func (s *Server) readRequests() {
+	buf := make([]byte, ipx.MaxPacketLen)
+	for {
+		n, info, err := s.conn.ReadMsg(buf)
+		if err != nil {
+			return
+		}
+		var m Message
+		dst := info.Header.Dst
+		if m.UnmarshalBinary(buf[:n]) != nil || m.Kind != KindRequest ||
+			dst.Net != s.cfg.Network || dst.Node != s.cfg.Node {
+			s.c.dropped.Add(1)
+			continue
+		}
+		s.c.requests.Add(1)
+		r := &request{client: m.Client, id: m.ID, from: info.Header.Src, data: append([]byte(nil), m.Data...)}
+		select {
+		case s.in <- input{req: r}:
+		case <-s.quit:
+			return
+		default:
+			s.c.queueFull.Add(1)
+		}
+	}
+}
+
+// acceptLoop accepts MSL connections and hands each, after its
+// handshake, to the loop.
+func (s *Server) acceptLoop() {
+	for {
+		c, err := s.cfg.Listener.Accept()
+		if err != nil {
+			select {
+			case <-s.quit:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("mirror: MSL accept failed", "err", err)
+			select {
+			case <-time.After(s.cfg.RedialInterval):
+				continue
+			case <-s.quit:
+				return
+			}
+		}
+		s.wg.Go(func() { s.handshake(c, false) })
+	}
+}
+
+// handshake authenticates a new MSL connection and hands it to the loop.
+func (s *Server) handshake(c net.Conn, dial bool) {
+	me := s.identity()
+	fc, peer, err := handshake(c, s.cfg.Key, dial, me, s.cfg.HandshakeTimeout, s.checkPeer)
+	if err != nil {
+		c.Close()
+		s.c.mslRefused.Add(1)
+		s.log.Warn("mirror: MSL handshake failed", "dial", dial, "remote", c.RemoteAddr(), "err", err)
+		if dial {
+			s.post(input{dialErr: err})
+		}
+		return
+	}
+	if !s.post(input{conn: &newConn{fc: fc, peer: peer, dial: dial}}) {
+		c.Close()
+	}
+}
+
+// identity is this server's handshake hello, with a fresh nonce.
+func (s *Server) identity() hello {
+	st := s.Status()
+	n, _ := newNonce()
+	return hello{
+		Network: s.cfg.Network, Node: s.cfg.Node, Socket: s.cfg.Socket,
+		Epoch: st.Epoch, Applied: st.Applied, Role: st.Role, Nonce: n, Engine: s.cfg.EngineVersion,
+	}
+}
+
+// checkPeer refuses a peer that is not the other half of this pair.
+func (s *Server) checkPeer(p *hello) error {
+	switch {
+	case p.Network != s.cfg.Network || p.Node != s.cfg.Node || p.Socket != s.cfg.Socket:
+		return fmt.Errorf("mirror: peer serves %v:%v:%v, we serve %v:%v:%v: %w",
+			p.Network, p.Node, p.Socket, s.cfg.Network, s.cfg.Node, s.cfg.Socket, ErrRefused)
+	case p.Engine != s.cfg.EngineVersion:
+		return fmt.Errorf("mirror: peer runs engine %q, we run %q: %w", p.Engine, s.cfg.EngineVersion, ErrRefused)
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+package mirror
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// session is one MSL connection after its handshake. The loop owns it;
+// a reader goroutine turns frames into inputs, a writer goroutine sends
+// what the loop queues, so the loop never blocks on the network.
+type session struct {
+	id   uint64
+	fc   *frameConn
+	peer hello
+
+	out       chan outFrame
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+// outFrame is a frame to send, or an image to send in chunks.
+type outFrame struct {
+	t     msgType
+	body  []byte
+	image []byte // msgImage: the whole image, chunked by the writer
+	epoch uint32
+	seq   uint64
+}
+
+// sessionQueue bounds the frames waiting to be written. A secondary that
+// cannot take them this fast has failed as surely as a silent one.
+const sessionQueue = 4096
+
+func newSession(id uint64, fc *frameConn, peer hello) *session {
+	return &session{id: id, fc: fc, peer: peer, out: make(chan outFrame, sessionQueue), done: make(chan struct{})}
+}
+
+// send queues a frame; false if the queue is full or the session closed.
+func (s *session) send(f outFrame) bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	select {
+	case s.out <- f:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *session) close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.fc.c.Close()
+	})
+}
+
+// writeLoop sends queued frames until the session closes or a write
+// fails; a failure closes the session, which its reader then reports.
+func (s *session) writeLoop() {
+	for {
+		select {
+		case <-s.done:
+			return
+		case f := <-s.out:
+			var err error
+			if f.t == msgImage {
+				err = s.writeImage(f)
+			} else {
+				err = s.fc.write(f.t, f.body)
+			}
+			if err != nil {
+				s.close()
+				return
+			}
+		}
+	}
+}
+
+// writeImage sends an image in chunks: epoch (4), seq (8), last (1),
+// then the chunk's bytes.
+func (s *session) writeImage(f outFrame) error {
+	img := f.image
+	body := make([]byte, 0, 13+imageSize)
+	for {
+		n := min(len(img), imageSize)
+		last := byte(0)
+		if n == len(img) {
+			last = 1
+		}
+		body = position{Epoch: f.epoch, Seq: f.seq}.appendBinary(body[:0])
+		body = append(body, last)
+		body = append(body, img[:n]...)
+		if err := s.fc.write(msgImage, body); err != nil {
+			return err
+		}
+		img = img[n:]
+		if last == 1 {
+			return nil
+		}
+	}
+}
+
+// handshake runs the MSL handshake on c as the dialer (dial true) or the
+// acceptor, within timeout. me is this server's identity; check refuses
+// a peer (its error text is sent to the peer). On success the frameConn
+// uses the session key.
+func handshake(c net.Conn, key []byte, dial bool, me hello, timeout time.Duration, check func(peer *hello) error) (*frameConn, hello, error) {
+	var peer hello
+	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return nil, peer, err
+	}
+	fc := newFrameConn(c, key)
+	refuse := func(err error) error {
+		fc.write(msgRefuse, []byte(err.Error()))
+		return err
+	}
+	if dial {
+		if err := fc.write(msgHello, me.appendBinary(nil)); err != nil {
+			return nil, peer, err
+		}
+	}
+	t, body, err := fc.read()
+	switch {
+	case errors.Is(err, ErrAuth):
+		if dial {
+			// The acceptor's refusal is signed with its key, which is
+			// not ours: that is how a key mismatch looks from here.
+			return nil, peer, fmt.Errorf("mirror: MSL handshake: the peer's MAC does not verify (the keys differ, or it refused us): %w", ErrAuth)
+		}
+		return nil, peer, refuse(fmt.Errorf("mirror: MSL handshake: hello's MAC does not verify (the keys differ): %w", ErrAuth))
+	case errors.Is(err, ErrRefused):
+		return nil, peer, refuse(err)
+	case err != nil:
+		return nil, peer, fmt.Errorf("mirror: MSL handshake: %w", err)
+	}
+	want := msgHello
+	if dial {
+		want = msgWelcome
+	}
+	switch {
+	case dial && t == msgRefuse:
+		return nil, peer, fmt.Errorf("mirror: MSL peer says: %s: %w", bytes.ToValidUTF8(body, nil), ErrRefused)
+	case t != want:
+		return nil, peer, refuse(fmt.Errorf("mirror: MSL handshake: got %v, want %v: %w", t, want, ErrMalformed))
+	}
+	if err := peer.unmarshal(body); err != nil {
+		return nil, peer, refuse(err)
+	}
+	if err := check(&peer); err != nil {
+		return nil, peer, refuse(err)
+	}
+	if !dial {
+		if err := fc.write(msgWelcome, me.appendBinary(nil)); err != nil {
+			return nil, peer, err
+		}
+	}
+	if dial {
+		fc.rekey(sessionKey(key, me.Nonce[:], peer.Nonce[:]))
+	} else {
+		fc.rekey(sessionKey(key, peer.Nonce[:], me.Nonce[:]))
+	}
+	if err := c.SetDeadline(time.Time{}); err != nil {
+		return nil, peer, err
+	}
+	return fc, peer, nil
+}
