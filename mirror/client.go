@@ -166,6 +166,9 @@ func (c *Client) Do(ctx context.Context, req []byte) ([]byte, error) {
 		case <-c.done:
 			return nil, &net.OpError{Op: "read", Net: "ipx", Err: net.ErrClosed}
 		case <-notified:
+			// A takeover: the route is moving now. Start again from the
+			// shortest wait, in case this send beat the route change.
+			backoff = c.cfg.InitialBackoff
 		case <-timer.C:
 			backoff = min(2*backoff, c.cfg.MaxBackoff)
 		}

@@ -106,6 +106,9 @@ func (l *loop) run() {
 		case <-ctx.Done():
 		}
 	}()
+	if l.cfg.Start == RolePrimary {
+		l.epoch = 1 // epoch 0 means "none yet" to a joiner and a client
+	}
 	l.become(l.cfg.Start, PeerNone, "started")
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()

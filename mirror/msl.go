@@ -70,7 +70,6 @@ type frameConn struct {
 	c net.Conn
 	r *bufio.Reader
 
-	rkey    []byte
 	rmac    hash.Hash
 	rcount  uint64
 	rbuf    []byte

@@ -187,8 +187,8 @@ type Stats struct {
 
 type counters struct {
 	requests, replies, retries, stale, dropped, queueFull, silent atomic.Uint64
-	events, batches, mslFailures, mslRefused, takeovers, notified  atomic.Uint64
-	images                                                         atomic.Uint64
+	events, batches, mslFailures, mslRefused, takeovers, notified atomic.Uint64
+	images                                                        atomic.Uint64
 }
 
 // Server is one of a mirrored pair: the SFT III I/O engine around the

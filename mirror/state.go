@@ -42,9 +42,9 @@ func newState(depth, maxClients int) *state {
 type lookupResult uint8
 
 const (
-	fresh  lookupResult = iota // never seen: apply it
-	cachedReply                // applied: answer with the cached reply
-	stale                      // older than the cache remembers: drop it
+	fresh       lookupResult = iota // never seen: apply it
+	cachedReply                     // applied: answer with the cached reply
+	stale                           // older than the cache remembers: drop it
 )
 
 // lookup finds request id of client in the cache.

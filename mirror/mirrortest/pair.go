@@ -203,6 +203,19 @@ func (p *Pair) WaitMirrored(timeout time.Duration) bool {
 	})
 }
 
+// WaitRoutes waits until every client has a route to the internal
+// network, or timeout passes; it reports whether they do.
+func (p *Pair) WaitRoutes(timeout time.Duration) bool {
+	return WaitFor(timeout, func() bool {
+		for _, c := range p.Clients {
+			if _, ok := c.Router.Table().Lookup(InternalNet); !ok {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // WaitFor polls cond every 10 ms of the clock until it holds or timeout
 // passes. Under testing/synctest the clock is fake and the wait costs
 // nothing.

@@ -1,0 +1,59 @@
+package mirror_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ipxkit/ipxkit/mirror"
+	"github.com/ipxkit/ipxkit/mirror/mirrortest"
+)
+
+func do(t *testing.T, c *mirrortest.Client, req []byte, timeout time.Duration) (byte, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	r, err := c.Do(ctx, req)
+	if err != nil {
+		t.Fatalf("Do(%q): %v", req, err)
+	}
+	st, v, err := mirrortest.ParseReply(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, v
+}
+
+func TestMirroredOperation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mirrortest.NewPair(t, mirrortest.PairConfig{Clients: 2})
+		if !p.WaitMirrored(5 * time.Second) {
+			t.Fatalf("not mirrored: A %+v, B %+v", p.A.Status(), p.B.Status())
+		}
+		for i := range 20 {
+			c := p.Clients[i%2]
+			if st, _ := do(t, c, mirrortest.Put(fmt.Sprint("k", i), fmt.Sprint(i)), 5*time.Second); st != mirrortest.StatusOK {
+				t.Fatalf("put %d: status %d", i, st)
+			}
+		}
+		st, v := do(t, p.Clients[0], mirrortest.Get("k7"), time.Second)
+		if st != mirrortest.StatusOK || v != "7" {
+			t.Fatalf("get k7 = %d %q", st, v)
+		}
+		synctest.Wait()
+		a, b := p.A.Status(), p.B.Status()
+		if a.Role != mirror.RolePrimary || b.Role != mirror.RoleSecondary {
+			t.Fatalf("roles %v %v", a.Role, b.Role)
+		}
+		// The primary answers only once the secondary holds the event, so
+		// by now the secondary has applied all 21.
+		if b.Applied != 21 || a.Applied != 21 {
+			t.Fatalf("applied: A %d, B %d, want 21", a.Applied, b.Applied)
+		}
+		if s := p.B.Stats(); s.Replies != 0 {
+			t.Fatalf("secondary sent %d replies", s.Replies)
+		}
+	})
+}
