@@ -20,7 +20,9 @@ type Link interface {
 	Node() Node
 	// MTU is the largest IPX packet, header included, the link carries.
 	MTU() int
-	// Close releases the link and unblocks ReadPacket.
+	// Close releases the link and unblocks ReadPacket. A second Close
+	// should return a *net.OpError wrapping net.ErrClosed, as the links
+	// of this module do; the Stack closes each link once.
 	Close() error
 }
 
@@ -35,6 +37,7 @@ type BatchWriter interface {
 	WritePackets(ps [][]byte, dst Node) (n int, err error)
 }
 
-// LinkID names one of a Stack's links. IDs start at 1; the zero LinkID
-// means "choose by routing".
+// LinkID names one of a Stack's links. IDs start at 1 and are never
+// reused, even after RemoveLink, so a stale ID finds no link rather than
+// another one. The zero LinkID means "choose by routing".
 type LinkID int
