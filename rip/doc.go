@@ -23,12 +23,15 @@
 //
 // # Protocol
 //
-// A Router broadcasts its table on every link every minute (55 ms apart
-// between the packets of one update), with split horizon: routes are not
-// advertised back on the link they were learned from. Changes go out at
-// once as triggered updates; a route that disappears is advertised at 16
-// hops before it is removed; on Close the router advertises all its
-// routes at 16 hops. Learned routes age out after three minutes of
+// A Router broadcasts its table on every link every minute (no two
+// packets on one link less than 55 ms apart), with split horizon: routes
+// are not advertised back on the link they were learned from. Changes go
+// out at once as triggered updates; a route that disappears is advertised
+// at 16 hops before it is removed; on Close the router advertises all its
+// routes at 16 hops, within a bound the caller sets (Config.CloseTimeout,
+// or the context of CloseContext). It follows the Stack's links as they
+// come, go and fail, and stops when the Stack closes. Its table is the
+// Stack's route source, followed by the embedder's Config.Routes. Learned routes age out after three minutes of
 // silence. While a lost route is advertised at 16 hops, offers worse than
 // it are held down, so stale copies echoed around a loop cannot count to
 // infinity; offers as good are taken at once. At start the router asks for all routes instead of waiting for

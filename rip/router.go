@@ -1,6 +1,7 @@
 package rip
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,9 @@ const (
 	// DefaultMaxPendingRequests bounds the queued answers to requests for
 	// all routes.
 	DefaultMaxPendingRequests = 32
+	// DefaultCloseTimeout bounds Close: the final update that withdraws
+	// the router's routes is spread over at most this long.
+	DefaultCloseTimeout = 2 * time.Second
 )
 
 // Config configures a Router. The zero value is a router with the
@@ -44,6 +48,16 @@ type Config struct {
 	// routes; requests beyond it are dropped and counted. Default
 	// DefaultMaxPendingRequests.
 	MaxPendingRequests int
+	// Routes, if not nil, is a route source the router consults for
+	// networks its table has no reachable route to (before the table's
+	// default route): static routes the embedder sets, such as an
+	// ipx.StaticRoutes, which it may change at any time. Pass the
+	// Stack's previous route source here to keep it: Close puts Routes
+	// back as the Stack's source. The router does not advertise them.
+	Routes ipx.RouteSource
+	// CloseTimeout bounds Close (see Router.CloseContext). Default
+	// DefaultCloseTimeout.
+	CloseTimeout time.Duration
 	// Shared gives the state of each network this server shares with
 	// another (see SharedState), in force before the router's first
 	// packet: a standby that starts with its shared network at
@@ -70,6 +84,9 @@ func (c *Config) setDefaults() {
 	if c.MaxPendingRequests == 0 {
 		c.MaxPendingRequests = DefaultMaxPendingRequests
 	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -79,16 +96,20 @@ func (c *Config) setDefaults() {
 // Validate reports out-of-range fields, after filling in defaults for
 // zero ones. Routes must live longer than one update interval, or they
 // would age out between two broadcasts.
-func (c Config) Validate() error {
+func (c *Config) Validate() error {
 	if err := c.Table.Validate(); err != nil {
 		return err
 	}
+	d := *c
+	c = &d
 	c.setDefaults()
 	switch {
 	case c.UpdateInterval < 0:
 		return fmt.Errorf("rip: UpdateInterval %v: %w", c.UpdateInterval, ErrBadConfig)
 	case c.MaxPendingRequests < 0:
 		return fmt.Errorf("rip: MaxPendingRequests %d: %w", c.MaxPendingRequests, ErrBadConfig)
+	case c.CloseTimeout < 0:
+		return fmt.Errorf("rip: CloseTimeout %v: %w", c.CloseTimeout, ErrBadConfig)
 	case c.Table.MaxAge <= c.UpdateInterval:
 		return fmt.Errorf("rip: MaxAge %v not above UpdateInterval %v: %w", c.Table.MaxAge, c.UpdateInterval, ErrBadConfig)
 	case c.PacketGap >= c.UpdateInterval:
@@ -123,17 +144,24 @@ type answer struct {
 // Router speaks RIP on every link of an ipx.Stack and keeps a Table that
 // it installs as the Stack's route source. See the package comment for
 // the protocol. A Router owns two goroutines: one reads the RIP socket,
-// the other sends updates and answers and ages the table.
+// the other sends updates and answers and ages the table. Both end when
+// the Router or its Stack closes.
 type Router struct {
-	cfg   Config
-	log   *slog.Logger
-	stack *ipx.Stack
-	conn  *ipx.Conn
-	table *Table
+	cfg    Config
+	log    *slog.Logger
+	stack  *ipx.Stack
+	table  *Table
+	routes ipx.RouteSource // what the router installed on the Stack
+
+	// conn is the RIP socket. It is replaced when the Stack comes back
+	// from "all links down", which ends a socket for good.
+	conn atomic.Pointer[ipx.Conn]
 
 	kick chan struct{}
 	stop chan struct{}
-	wg   sync.WaitGroup
+	// closeCtx bounds the final poison; set before stop is closed.
+	closeCtx context.Context
+	wg       sync.WaitGroup
 
 	// shared holds the SharedState of shared networks; copy-on-write
 	// under mu, read without locks by the senders.
@@ -158,12 +186,14 @@ type Router struct {
 }
 
 // NewRouter binds the RIP socket (0x0453) on stack, installs a new Table
-// as its route source with the directly connected networks of its links,
-// asks every link for all routes and, unless ListenOnly, starts
-// advertising. Links added to the Stack later are picked up at the next
-// periodic update. A router's Stack should forward
-// (ipx.StackConfig.Forward), or the routes it advertises lead nowhere; a
-// ListenOnly host's need not.
+// as its route source (followed by Config.Routes) with the directly
+// connected networks of its links, asks every link for all routes and,
+// unless ListenOnly, starts advertising. Links added to the Stack later,
+// removed or failed are taken into account at once: a new link is asked
+// for all routes and, unless ListenOnly, told the whole table; the
+// networks of links gone are advertised at 16 hops. A router's Stack
+// should forward (ipx.StackConfig.Forward), or the routes it advertises
+// lead nowhere; a ListenOnly host's need not.
 func NewRouter(stack *ipx.Stack, cfg Config) (*Router, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -178,7 +208,7 @@ func NewRouter(stack *ipx.Stack, cfg Config) (*Router, error) {
 		return nil, fmt.Errorf("rip: %w", err)
 	}
 	r := &Router{
-		cfg: cfg, log: cfg.Logger, stack: stack, conn: conn, table: table,
+		cfg: cfg, log: cfg.Logger, stack: stack, table: table,
 		kick:      make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 		triggered: make(map[ipx.Network]struct{}),
@@ -189,8 +219,13 @@ func NewRouter(stack *ipx.Stack, cfg Config) (*Router, error) {
 		shared = make(map[ipx.Network]SharedState)
 	}
 	r.shared.Store(&shared)
-	r.syncLinks(time.Now())
-	stack.SetRoutes(table)
+	r.conn.Store(conn)
+	r.syncLinks(time.Now(), stack.Links())
+	r.routes = table
+	if cfg.Routes != nil {
+		r.routes = &routeChain{table: table, next: cfg.Routes}
+	}
+	stack.SetRoutes(r.routes)
 	r.wg.Add(2)
 	go r.readLoop()
 	go r.loop()
@@ -211,23 +246,36 @@ func (r *Router) Stats() Stats {
 	}
 }
 
-// Close stops the router. Unless ListenOnly, it first advertises every
-// route it offers at 16 hops, so neighbours drop them at once instead of
-// waiting for them to age out; that takes one PacketGap per packet of 50
-// routes, as any update does. It then releases the socket and removes
-// the table from the Stack (which keeps only its connected networks).
+// Close is CloseContext bounded by Config.CloseTimeout.
 func (r *Router) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.CloseTimeout)
+	defer cancel()
+	return r.CloseContext(ctx)
+}
+
+// CloseContext stops the router. Unless ListenOnly, it first advertises
+// every route it offers at 16 hops, so neighbours drop them at once
+// instead of waiting for them to age out. Those packets go PacketGap
+// apart, as any update's, but if ctx has a deadline they are spread
+// closer so that all go out before it; if ctx is cancelled the rest are
+// not sent. CloseContext then releases the socket and puts Config.Routes
+// back as the Stack's route source (nil: only the connected networks)
+// in place of what the router installed. If the Stack is closed, there
+// is nothing to send and CloseContext returns at once. A second call
+// returns a *net.OpError wrapping net.ErrClosed.
+func (r *Router) CloseContext(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return errClosed("close")
 	}
 	r.closed = true
+	r.closeCtx = ctx
 	r.mu.Unlock()
 	r.closing.Store(true)
 	close(r.stop)
 	r.wg.Wait() // the loop has sent the poison
-	r.stack.SetRoutes(nil)
+	r.stack.SetRoutes(r.cfg.Routes)
 	return nil
 }
 
@@ -309,7 +357,7 @@ func (r *Router) Announce(dst ipx.Addr, nets ...ipx.Network) error {
 	for p := range Split(OpResponse, entries) {
 		r.refreshShared(p.Entries, 0)
 		wire, _ = p.AppendBinary(wire[:0])
-		if _, err := r.conn.WriteMsg(wire, dst, ipx.WriteOptions{Type: ipx.TypeRIP}); err != nil {
+		if _, err := r.conn.Load().WriteMsg(wire, dst, ipx.WriteOptions{Type: ipx.TypeRIP}); err != nil {
 			r.sendErrors.Add(1)
 			return fmt.Errorf("rip: announce to %v: %w", dst, err)
 		}
@@ -348,17 +396,24 @@ func (r *Router) refreshShared(entries []Entry, link ipx.LinkID) {
 	}
 }
 
-// syncLinks records the Stack's links, internal networks included, as
-// connected networks, a shared one at its state's metric.
-func (r *Router) syncLinks(now time.Time) {
+// syncLinks records the networks of links, the Stack's live ones,
+// internal networks included, as connected, a shared one at its state's
+// metric; and those of links removed or failed as lost.
+func (r *Router) syncLinks(now time.Time, links []ipx.LinkInfo) {
 	var events []Event
-	for _, l := range r.stack.Links() {
+	live := make(map[ipx.Network]ipx.LinkID, len(links))
+	for _, l := range links {
+		if l.Failed || l.Network == 0 {
+			continue
+		}
+		live[l.Network] = l.ID
 		var hops, ticks uint16
 		if s, ok := r.sharedState(l.Network); ok {
 			hops, ticks = s.metric()
 		}
 		events = r.table.setConnected(now, l.ID, l.Network, hops, ticks, events)
 	}
+	events = r.table.disconnect(now, live, events)
 	r.noteEvents(events)
 }
 
@@ -397,6 +452,8 @@ func (r *Router) wake() {
 }
 
 // readLoop handles every packet on the RIP socket until it is closed.
+// When every link of the Stack has failed, which ends a socket for good,
+// it waits for a live link and binds the socket again.
 func (r *Router) readLoop() {
 	defer r.wg.Done()
 	buf := make([]byte, ipx.MaxPacketLen)
@@ -405,9 +462,13 @@ func (r *Router) readLoop() {
 	reply := make([]Entry, 0, MaxEntries)
 	wire := make([]byte, 0, MaxLen)
 	for {
-		n, info, err := r.conn.ReadMsg(buf)
+		conn := r.conn.Load()
+		n, info, err := conn.ReadMsg(buf)
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, ipx.ErrLinkDown) && r.rebind(conn) {
+				continue
+			}
+			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, ipx.ErrLinkDown) {
 				r.log.Warn("rip: read failed", "err", err)
 			}
 			return
@@ -459,6 +520,38 @@ func (r *Router) readLoop() {
 	}
 }
 
+// rebind waits until the Stack has a live link again, then replaces
+// the socket old, which "all links down" ended. False if the router or
+// the Stack closes first.
+func (r *Router) rebind(old *ipx.Conn) bool {
+	for {
+		ch := r.stack.LinksChanged()
+		if slices.ContainsFunc(r.stack.Links(), func(l ipx.LinkInfo) bool { return !l.Failed }) {
+			break
+		}
+		select {
+		case <-ch:
+		case <-r.stop:
+			return false
+		case <-r.stack.Done():
+			return false
+		}
+	}
+	old.Close()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	c, err := r.stack.Listen(ipx.SocketRIP)
+	if err != nil {
+		r.log.Warn("rip: cannot bind the socket again", "err", err)
+		return false
+	}
+	r.conn.Store(c)
+	return true
+}
+
 // replyAddr is where the answer to a request goes, and the link to send
 // it on (0: route by destination). That is the request's source, on the
 // arrival link if the source is there, else routed (a request from
@@ -483,10 +576,10 @@ func (r *Router) replyAddr(info ipx.RecvInfo) (ipx.Addr, ipx.LinkID) {
 	return ipx.Addr{Net: arrival.Network, Node: info.From, Socket: src.Socket}, info.Link
 }
 
-// wired returns the links with a wire: internal networks are advertised
-// but nothing is sent on them.
+// wired returns the links with a wire that works: internal networks are
+// advertised but nothing is sent on them, nor on failed links.
 func wired(links []ipx.LinkInfo) []ipx.LinkInfo {
-	return slices.DeleteFunc(links, func(l ipx.LinkInfo) bool { return l.Internal })
+	return slices.DeleteFunc(links, func(l ipx.LinkInfo) bool { return l.Internal || l.Failed })
 }
 
 func (r *Router) isOwnNode(link ipx.LinkID, n ipx.Node) bool {
@@ -515,7 +608,7 @@ func (r *Router) queueAnswer(a answer) {
 // send writes one encoded RIP packet to dst through link.
 func (r *Router) send(wire []byte, link ipx.LinkID, dst ipx.Addr) bool {
 	o := ipx.WriteOptions{Type: ipx.TypeRIP, Link: link}
-	if _, err := r.conn.WriteMsg(wire, dst, o); err != nil {
+	if _, err := r.conn.Load().WriteMsg(wire, dst, o); err != nil {
 		r.sendErrors.Add(1)
 		r.log.Debug("rip: send failed", "link", link, "dst", dst, "err", err)
 		return !errors.Is(err, net.ErrClosed)
@@ -528,33 +621,50 @@ func broadcastOn(l ipx.LinkInfo) ipx.Addr {
 	return ipx.Addr{Net: l.Network, Node: ipx.NodeBroadcast, Socket: ipx.SocketRIP}
 }
 
-// sender sends the packets of one update or answer with the configured
-// gap between them. The loop goroutine owns it.
+// sender sends the packets of updates and answers so that no two leave
+// on the same link less than the configured gap apart: the gap spares
+// slow receivers on a segment, and keeps a packet from overtaking the
+// one before it on a segment that reorders; other segments need not
+// wait. The loop goroutine owns it.
 type sender struct {
-	r     *Router
-	wire  []byte
-	first bool
-	// stop, if non-nil, aborts the pauses (nil during the final poison).
-	stop <-chan struct{}
+	r    *Router
+	wire []byte
+	// lastAt is when the last packet left on each link (0: routed).
+	lastAt map[ipx.LinkID]time.Time
+	// gap is the pause between packets.
+	gap time.Duration
+	// stop and done abort the pauses and the rest of the packets: the
+	// router or its Stack closing.
+	stop, done <-chan struct{}
 	// keep sends entries as given, without refreshShared (the final
 	// poison).
 	keep bool
+}
+
+func (r *Router) newSender() *sender {
+	return &sender{
+		r: r, wire: make([]byte, 0, MaxLen), lastAt: make(map[ipx.LinkID]time.Time),
+		gap: r.cfg.PacketGap, stop: r.stop, done: r.stack.Done(),
+	}
 }
 
 // sendAll sends entries (operation op) to dst on link in packets of at
 // most MaxEntries; false if the router is stopping.
 func (s *sender) sendAll(op Operation, entries []Entry, link ipx.LinkID, dst ipx.Addr) bool {
 	for p := range Split(op, entries) {
-		if !s.first && s.r.cfg.PacketGap > 0 {
-			t := time.NewTimer(s.r.cfg.PacketGap)
+		if last, ok := s.lastAt[link]; ok && time.Since(last) < s.gap {
+			t := time.NewTimer(s.gap - time.Since(last))
 			select {
 			case <-t.C:
 			case <-s.stop:
 				t.Stop()
 				return false
+			case <-s.done:
+				t.Stop()
+				return false
 			}
 		}
-		s.first = false
+		s.lastAt[link] = time.Now()
 		s.r.sendMu.Lock()
 		if op == OpResponse && !s.keep {
 			s.r.refreshShared(p.Entries, link)
@@ -570,20 +680,24 @@ func (s *sender) sendAll(op Operation, entries []Entry, link ipx.LinkID, dst ipx
 }
 
 // loop sends periodic and triggered updates, answers queued requests and
-// ages the table; on stop it poisons the router's routes and closes the
-// socket.
+// ages the table; it follows the Stack's links as they change; on stop it
+// poisons the router's routes and closes the socket. It ends, sending
+// nothing more, when the Stack closes.
 func (r *Router) loop() {
 	defer r.wg.Done()
-	s := &sender{r: r, wire: make([]byte, 0, MaxLen), stop: r.stop}
+	s := r.newSender()
 	var entries []Entry
 	var events []Event
 	var nets []ipx.Network
+	done := r.stack.Done()
 
 	now := time.Now()
+	linksCh := r.stack.LinksChanged()
 	links := wired(r.stack.Links())
+	known := make(map[ipx.LinkID]bool, len(links))
 	// At start: ask for all routes and, as a router, announce ours.
-	s.first = true
 	for _, l := range links {
+		known[l.ID] = true
 		s.sendAll(OpRequest, []Entry{RequestEntry(ipx.NetworkAll)}, l.ID, broadcastOn(l))
 	}
 	// Every interval the links are synced and, unless ListenOnly, the
@@ -597,12 +711,24 @@ func (r *Router) loop() {
 			wake = nextUpdate
 		}
 		timer.Reset(max(time.Until(wake), 0))
+		changed := false
 		select {
 		case <-r.stop:
-			r.shutdown()
+			r.shutdown(s)
 			return
+		case <-done:
+			r.conn.Load().Close()
+			return
+		case <-linksCh:
+			changed = true
 		case <-r.kick:
 		case <-timer.C:
+		}
+		select {
+		case <-done: // the Stack's Close also closes linksCh
+			r.conn.Load().Close()
+			return
+		default:
 		}
 		now = time.Now()
 		events = r.table.Expire(now, events[:0])
@@ -611,8 +737,26 @@ func (r *Router) loop() {
 		full := false
 		if !now.Before(nextUpdate) {
 			full = !r.cfg.ListenOnly
-			r.syncLinks(now)
 			nextUpdate = now.Add(r.cfg.UpdateInterval)
+			changed = true
+		}
+		var fresh []ipx.LinkInfo // links new since the last sync
+		if changed {
+			linksCh = r.stack.LinksChanged()
+			all := r.stack.Links()
+			r.syncLinks(now, all)
+			links = wired(all)
+			for id := range known {
+				if !slices.ContainsFunc(links, func(l ipx.LinkInfo) bool { return l.ID == id }) {
+					delete(known, id)
+				}
+			}
+			for _, l := range links {
+				if !known[l.ID] {
+					known[l.ID] = true
+					fresh = append(fresh, l)
+				}
+			}
 		}
 		r.mu.Lock()
 		nets = nets[:0]
@@ -627,9 +771,15 @@ func (r *Router) loop() {
 		r.mu.Unlock()
 		slices.Sort(nets)
 		slices.Sort(wanted)
-		links = wired(r.stack.Links())
 
-		s.first = true
+		// A new link: ask it for all routes and tell it ours.
+		for _, l := range fresh {
+			s.sendAll(OpRequest, []Entry{RequestEntry(ipx.NetworkAll)}, l.ID, broadcastOn(l))
+			if !full && !r.cfg.ListenOnly {
+				entries = r.table.AppendAdvert(entries[:0], l.ID)
+				s.sendAll(OpResponse, entries, l.ID, broadcastOn(l))
+			}
+		}
 		if full {
 			for _, l := range links {
 				entries = r.table.AppendAdvert(entries[:0], l.ID)
@@ -683,20 +833,37 @@ func (r *Router) triggeredEntries(dst []Entry, nets []ipx.Network, link ipx.Link
 }
 
 // shutdown advertises every offered route at 16 hops (unless
-// ListenOnly) and closes the socket, which ends the read loop.
-func (r *Router) shutdown() {
+// ListenOnly), within the bound of closeCtx, and closes the socket,
+// which ends the read loop.
+func (r *Router) shutdown(s *sender) {
+	ctx := r.closeCtx
 	if !r.cfg.ListenOnly {
-		s := &sender{r: r, wire: make([]byte, 0, MaxLen), first: true, keep: true}
+		s.keep, s.stop = true, ctx.Done()
 		var entries []Entry
-		for _, l := range wired(r.stack.Links()) {
-			entries = r.table.AppendAdvert(entries[:0], l.ID)
-			for i := range entries {
-				entries[i].Hops = Unreachable
+		links := wired(r.stack.Links())
+		per := make([][]Entry, len(links))
+		packets := 0
+		for i, l := range links {
+			entries = r.table.AppendAdvert(nil, l.ID)
+			for j := range entries {
+				entries[j].Hops = Unreachable
 			}
-			s.sendAll(OpResponse, entries, l.ID, broadcastOn(l))
+			per[i] = entries
+			packets += (len(entries) + MaxEntries - 1) / MaxEntries
+		}
+		// Spread the packets to fit before the deadline, gaps included.
+		if d, ok := ctx.Deadline(); ok && packets > 1 {
+			s.gap = min(s.gap, time.Until(d)/time.Duration(packets))
+		}
+		for i, l := range links {
+			if !s.sendAll(OpResponse, per[i], l.ID, broadcastOn(l)) {
+				break
+			}
 		}
 	}
-	r.conn.Close()
+	r.mu.Lock()
+	r.conn.Load().Close()
+	r.mu.Unlock()
 }
 
 // errClosed is the error of a call on a closed Router, as the standard

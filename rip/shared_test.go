@@ -14,6 +14,7 @@ import (
 
 // heard is one RIP packet captured on a segment.
 type heard struct {
+	at      time.Time
 	from    ipx.Node
 	dst     ipx.Addr
 	op      Operation
@@ -53,7 +54,7 @@ func newTap(t *testing.T, seg *memlan.Segment) *tap {
 				continue
 			}
 			tp.mu.Lock()
-			tp.pkts = append(tp.pkts, heard{from: from, dst: p.Header.Dst, op: rp.Operation, entries: rp.Entries})
+			tp.pkts = append(tp.pkts, heard{at: time.Now(), from: from, dst: p.Header.Dst, op: rp.Operation, entries: rp.Entries})
 			tp.mu.Unlock()
 		}
 	}()

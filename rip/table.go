@@ -77,9 +77,13 @@ const (
 	ReasonExpired
 	// ReasonConnected: the network became directly connected.
 	ReasonConnected
+	// ReasonDisconnected: the link of a directly connected network was
+	// removed or failed. The network is then advertised at 16 hops and
+	// held down as an expired route is.
+	ReasonDisconnected
 )
 
-var reasonNames = [...]string{"", "new", "better", "metric", "poisoned", "expired", "connected"}
+var reasonNames = [...]string{"", "new", "better", "metric", "poisoned", "expired", "connected", "disconnected"}
 
 // String names the reason.
 func (r Reason) String() string {
@@ -139,7 +143,9 @@ func (c *TableConfig) setDefaults() {
 
 // Validate reports a negative duration or bound, after filling in the
 // defaults for zero fields.
-func (c TableConfig) Validate() error {
+func (c *TableConfig) Validate() error {
+	d := *c
+	c = &d
 	c.setDefaults()
 	switch {
 	case c.MaxAge < 0:
@@ -278,6 +284,36 @@ func (t *Table) LookupRoute(n ipx.Network) (ipx.Route, bool) {
 	return ipx.Route{Link: ipx.LinkID(s.link), NextHop: s.nextHop, Hops: s.hops, Ticks: s.ticks}, true
 }
 
+// lookupExact is the learned, reachable route to n itself.
+func (t *Table) lookupExact(n ipx.Network) (ipx.Route, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	s := t.get(n)
+	if s == nil || s.origin != OriginRIP || !s.reachable() {
+		return ipx.Route{}, false
+	}
+	return ipx.Route{Link: ipx.LinkID(s.link), NextHop: s.nextHop, Hops: s.hops, Ticks: s.ticks}, true
+}
+
+// routeChain is the route source a Router installs with Config.Routes: the
+// table's own route to a network, else the embedder's routes, else the
+// table's default route.
+type routeChain struct {
+	table *Table
+	next  ipx.RouteSource
+}
+
+// LookupRoute implements ipx.RouteSource without allocating.
+func (c *routeChain) LookupRoute(n ipx.Network) (ipx.Route, bool) {
+	if r, ok := c.table.lookupExact(n); ok {
+		return r, true
+	}
+	if r, ok := c.next.LookupRoute(n); ok {
+		return r, true
+	}
+	return c.table.lookupExact(ipx.NetworkDefault)
+}
+
 // Lookup returns the table's route to n, reachable or not, connected or
 // learned.
 func (t *Table) Lookup(n ipx.Network) (Route, bool) {
@@ -347,6 +383,33 @@ func (t *Table) setConnected(now time.Time, link ipx.LinkID, n ipx.Network, hops
 		t.add(next)
 	}
 	return t.publish(events, Event{Network: n, Old: old, New: t.route(&next), Reason: ReasonConnected})
+}
+
+// disconnect turns the connected networks that are not in live (network
+// -> link) into lost routes: advertised at 16 hops and held down for
+// Garbage, then removed, as if they had expired.
+func (t *Table) disconnect(now time.Time, live map[ipx.Network]ipx.LinkID, events []Event) []Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at := t.since(now)
+	for i := range t.slots {
+		s := &t.slots[i]
+		if s.origin != OriginConnected {
+			continue
+		}
+		if _, ok := live[s.network]; ok {
+			continue
+		}
+		old := t.route(s)
+		lost := min(s.hops, Unreachable-1)
+		*s = slot{
+			network: s.network, link: s.link, origin: OriginRIP, hops: Unreachable, ticks: s.ticks,
+			lostHops: lost, updated: at, deleteAt: at + t.cfg.Garbage,
+		}
+		t.learned++
+		events = t.publish(events, Event{Network: s.network, Old: old, New: t.route(s), Reason: ReasonDisconnected})
+	}
+	return events
 }
 
 // SetMetric sets the metric advertised for the directly connected
