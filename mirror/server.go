@@ -255,6 +255,11 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("mirror: advertise %q: %w", cfg.ServiceName, err)
 		}
 	}
+	// The status is right from the start, before the loop runs.
+	s.status = Status{Role: cfg.Start}
+	if cfg.Start == RolePrimary {
+		s.status.Epoch = 1
+	}
 	l := newLoop(s)
 	s.wg.Go(s.readRequests)
 	if cfg.Listener != nil {

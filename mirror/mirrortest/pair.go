@@ -2,9 +2,9 @@ package mirrortest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
-	"testing"
 	"time"
 
 	"github.com/ipxkit/ipxkit/ipx"
@@ -13,6 +13,35 @@ import (
 	"github.com/ipxkit/ipxkit/rip"
 	"github.com/ipxkit/ipxkit/spx"
 )
+
+// T is what a Pair needs of its owner: *testing.T and *testing.B
+// satisfy it, and so does Cleanups for code outside tests.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Cleanup(func())
+}
+
+// Cleanups is a T for programs and examples: Fatal panics, and Close runs
+// the cleanups in reverse order.
+type Cleanups struct{ fs []func() }
+
+// Helper does nothing.
+func (c *Cleanups) Helper() {}
+
+// Fatal panics with its arguments.
+func (c *Cleanups) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
+
+// Cleanup registers f to run at Close.
+func (c *Cleanups) Cleanup(f func()) { c.fs = append(c.fs, f) }
+
+// Close runs the registered cleanups, last first.
+func (c *Cleanups) Close() {
+	for i := len(c.fs) - 1; i >= 0; i-- {
+		c.fs[i]()
+	}
+	c.fs = nil
+}
 
 // Addresses of a test pair.
 const (
@@ -61,7 +90,7 @@ type PairConfig struct {
 // Pair is a primary (A) and a secondary (B) on a LAN segment and a
 // dedicated MSL segment, with clients on the LAN.
 type Pair struct {
-	t       testing.TB
+	t       T
 	cfg     PairConfig
 	LAN     *memlan.Segment
 	MSLSeg  *memlan.Segment
@@ -76,7 +105,7 @@ func Node(n byte) ipx.Node { return ipx.Node{2, 0, 0, 0, 0, n} }
 
 // NewPair starts a pair, A primary and B secondary, and cfg.Clients
 // clients. Everything is closed when the test ends.
-func NewPair(t testing.TB, cfg PairConfig) *Pair {
+func NewPair(t T, cfg PairConfig) *Pair {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

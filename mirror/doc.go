@@ -1,0 +1,88 @@
+// Package mirror runs a mirrored server pair in the manner of NetWare SFT
+// III: two machines run the same deterministic server engine, one as
+// primary and one as secondary, and when the primary fails the secondary
+// takes over without clients losing an acknowledged request.
+//
+// # The pair
+//
+// The embedder supplies an Engine (apply an event, write and read its
+// memory image) and runs a Server on each machine. Both servers' Stacks
+// carry the engine's internal network on an ipx.InternalLink with the same
+// number and node, added as shared (ipx.LinkConfig{Shared: true}) so that
+// the servers' own traffic keeps their LAN addresses. Clients address
+// requests to internal-network:node:socket and reach whichever server
+// advertises the better route to that network by RIP:
+//
+//   - the mirrored primary advertises rip.SharedActive (one tick worse
+//     than the best), so that a taking-over secondary can beat it even
+//     though a crashed primary never withdraws its route;
+//   - the secondary advertises rip.SharedStandby (withdrawn): it applies
+//     every event and computes every reply, and sends none;
+//   - a server that took over advertises rip.SharedTakingOver (the best)
+//     for as long as it runs alone, and returns to SharedActive once a
+//     secondary is mirrored again.
+//
+// # Requests
+//
+// A request is one IPX datagram and its reply one datagram from the same
+// address, as NCP does (see Message for the layout). Each carries a
+// client id and a request id. Bodies are at most MaxData (522) bytes, so
+// that a request fits a classic 576-byte IPX packet.
+//
+// The primary gives each new request the next sequence number, applies it
+// and sends it over the mirrored server link (MSL) to the secondary, in
+// batches when many are waiting. It replies once the secondary has
+// acknowledged the event. A retried request (same client and request id)
+// is applied once and answered again from a reply cache that is part of
+// the mirrored state, bounded per client (Config.ReplyCacheDepth) and in
+// clients (Config.MaxClients). While the primary runs alone, or while a
+// joining secondary receives its image, it replies at once.
+//
+// # The MSL
+//
+// The MSL is any reliable stream: an SPX connection on a dedicated link
+// or on the LAN, or TCP. It carries versioned frames, each authenticated
+// with HMAC-SHA-256 under a key both servers share and a per-connection
+// session key; a peer with another key, protocol version, internal
+// network or engine version is refused at the handshake with a clear
+// error on both sides. The primary sends heartbeats, events and its
+// image; the secondary heartbeats and acknowledgements. A message out of
+// order, from another epoch or failing its MAC is refused, never applied,
+// and ends the connection.
+//
+// # Failure
+//
+// The secondary concludes that the primary is down only when the MSL has
+// been silent for Config.MSLTimeout and the primary does not answer an
+// IPX ping on the LAN (package ipx/echo) within Config.ProbeTimeout. It
+// then logs the takeover at warn level, raises the epoch, advertises the
+// internal network at rip.SharedTakingOver (a triggered RIP update on
+// every link, which unmodified RIP listeners follow at once), sends every
+// client it knows a RIP response for the network and a KindNotify
+// datagram (a Client retries at once on it), and starts replying. A
+// client that missed all of these switches at the next periodic RIP
+// update at the latest, since the new primary keeps the winning metric.
+//
+// If the MSL fails but the primary still answers on the LAN, the servers
+// are fine and the link is not: nothing is taken over. The secondary
+// deactivates itself (RoleDeactivated), as SFT III does, and keeps trying
+// to rejoin; the primary runs alone. A secondary that never completed an
+// image never takes over: it has nothing to serve.
+//
+// With the defaults (100 ms heartbeat, 500 ms MSL timeout, 200 ms probe)
+// a client sees a crashed primary replaced in well under a second.
+//
+// # Epochs
+//
+// Every takeover raises the epoch. Replies and notifications carry it; a
+// Client ignores replies from an epoch older than one it has seen, a
+// joining secondary never follows a primary with an older epoch than its
+// own, and a primary that meets a peer with a newer epoch steps down.
+//
+// # Observing
+//
+// Server.Subscribe reports every role and peer change; Server.Status
+// gives the role, epoch, peer state, the secondary's lag in events and
+// time, and the last MSL message; Server.Stats the counters, which
+// Server.Var exposes through expvar.
+package mirror
