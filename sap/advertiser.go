@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,14 +31,27 @@ type Config struct {
 	// PacketType is the IPX packet type of SAP packets sent. Zero means
 	// 4 (PEP), what NetWare sends; receivers accept any.
 	PacketType ipx.PacketType
+	// MaxPendingQueries bounds the queries waiting for their answer:
+	// answers go out paced, one burst at a time per link, and queries
+	// arriving while MaxPendingQueries wait are dropped and counted in
+	// Stats.QueriesDropped. Default DefaultMaxPendingQueries.
+	MaxPendingQueries int
+	// CloseTimeout bounds how long Close spends withdrawing the
+	// services: the going-down update's packets are spaced closer than
+	// PacketGap when needed to fit in it, and whatever has not gone out
+	// by then is left to age out at the neighbours. Default
+	// DefaultCloseTimeout; negative: Close withdraws nothing.
+	CloseTimeout time.Duration
 	// Logger receives debug and warning messages; nil discards them.
 	Logger *slog.Logger
 }
 
 // Defaults for Config.
 const (
-	DefaultInterval  = 60 * time.Second
-	DefaultPacketGap = 55 * time.Millisecond
+	DefaultInterval          = 60 * time.Second
+	DefaultPacketGap         = 55 * time.Millisecond
+	DefaultMaxPendingQueries = 32
+	DefaultCloseTimeout      = 5 * time.Second
 )
 
 // Validate checks the configuration: no negative interval, an age-out
@@ -45,7 +59,10 @@ const (
 // broadcasts), and a packet gap shorter than the interval.
 func (c *Config) Validate() error {
 	if c.Interval < 0 {
-		return fmt.Errorf("sap: Interval %v is negative", c.Interval)
+		return fmt.Errorf("sap: Interval %v is negative: %w", c.Interval, ErrBadConfig)
+	}
+	if c.MaxPendingQueries < 0 {
+		return fmt.Errorf("sap: MaxPendingQueries %d is negative: %w", c.MaxPendingQueries, ErrBadConfig)
 	}
 	if err := c.Table.Validate(); err != nil {
 		return err
@@ -58,10 +75,10 @@ func (c *Config) Validate() error {
 		age = DefaultMaxAge
 	}
 	if age <= interval {
-		return fmt.Errorf("sap: MaxAge %v must exceed Interval %v", age, interval)
+		return fmt.Errorf("sap: MaxAge %v must exceed Interval %v: %w", age, interval, ErrBadConfig)
 	}
 	if c.PacketGap >= interval {
-		return fmt.Errorf("sap: PacketGap %v must be below Interval %v", c.PacketGap, interval)
+		return fmt.Errorf("sap: PacketGap %v must be below Interval %v: %w", c.PacketGap, interval, ErrBadConfig)
 	}
 	return nil
 }
@@ -76,6 +93,12 @@ func (c *Config) setDefaults() {
 	if c.PacketType == 0 {
 		c.PacketType = ipx.TypePEP
 	}
+	if c.MaxPendingQueries == 0 {
+		c.MaxPendingQueries = DefaultMaxPendingQueries
+	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,11 +112,16 @@ type Stats struct {
 	// unknown operations.
 	Received, Malformed, Ignored uint64
 	// Queries and NearestQueries count queries received; Answered those
-	// that got a reply.
-	Queries, NearestQueries, Answered uint64
+	// that got a reply; QueriesDropped those not answered because
+	// MaxPendingQueries answers were waiting already.
+	Queries, NearestQueries, Answered, QueriesDropped uint64
 	// Learned counts table changes from advertisements; BadEntries
 	// entries refused by the table (bad hops, table full).
 	Learned, BadEntries uint64
+	// ChangesDropped counts entries left out of a triggered update
+	// because too many were waiting on a busy link; the next periodic
+	// update carries them.
+	ChangesDropped uint64
 	// Sent counts packets sent; SendErrors failed sends.
 	Sent, SendErrors uint64
 	// Table is the learned-service table's own counters.
@@ -105,25 +133,30 @@ type Stats struct {
 // services others advertise into its Table, answers general and nearest
 // queries, and on a Stack with several links propagates what it learned
 // between them with split horizon (a service is never advertised back on
-// the link it was learned from). Close withdraws its services with 16
-// hops.
+// the link it was learned from). It follows the Stack's links as they
+// come and go: a new link is queried and sent a full update at once, and
+// the services learned on a removed or failed link are dropped and
+// withdrawn on the others. Close withdraws its services with 16 hops.
 //
-// Its logic lives in an I/O-free core; the Advertiser owns a reader
-// goroutine and a timer goroutine around it.
+// Its logic lives in an I/O-free core; the Advertiser owns two
+// goroutines around it. The reader only decodes and notes: it never
+// sends, so a long answer or update cannot make the Advertiser deaf. The
+// sender sends every update and answer, PacketGap apart on each link,
+// the links in parallel. Both stop when the Stack closes.
 type Advertiser struct {
 	stack *ipx.Stack
 	conn  *ipx.Conn
 	cfg   Config
 	log   *slog.Logger
 
-	mu   sync.Mutex // guards core
+	mu   sync.Mutex // guards core and closed
 	core *core
+	// closed is set by the first Close.
+	closed bool
 
-	kick      chan struct{}
-	done      chan struct{}
-	readDone  chan struct{} // closed when the reader stops
-	closeOnce sync.Once
-	wg        sync.WaitGroup
+	kick chan struct{}
+	done chan struct{} // closed by Close
+	wg   sync.WaitGroup
 
 	received, malformed, sent, sendErrors atomic.Uint64
 }
@@ -135,26 +168,25 @@ func NewAdvertiser(s *ipx.Stack, cfg Config) (*Advertiser, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
+	now := time.Now()
+	c, err := newCore(cfg, now)
+	if err != nil {
+		return nil, err
+	}
 	conn, err := s.Listen(ipx.SocketSAP)
 	if err != nil {
 		return nil, fmt.Errorf("sap: %w", err)
 	}
-	c, err := newCore(cfg, time.Now())
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
 	a := &Advertiser{
 		stack: s, conn: conn, cfg: cfg, log: cfg.Logger, core: c,
-		kick: make(chan struct{}, 1), done: make(chan struct{}), readDone: make(chan struct{}),
+		kick: make(chan struct{}, 1), done: make(chan struct{}),
 	}
-	a.mu.Lock()
-	q := c.query(s.Links())
-	a.mu.Unlock()
-	a.send(q)
+	// Take the channel before the links, so that no change is missed.
+	changed := s.LinksChanged()
+	c.setLinks(now, s.Links())
 	a.wg.Add(2)
 	go a.readLoop()
-	go a.timerLoop()
+	go a.sendLoop(changed)
 	return a, nil
 }
 
@@ -164,26 +196,29 @@ func (a *Advertiser) Table() *Table { return a.core.table }
 // Add advertises a service of this host, or replaces the one of the same
 // type and name, and broadcasts it at once. A zero Addr.Net and Addr.Node
 // stand for this host: its internal network's address if the Stack has
-// one, else the address on each link. Hops is advertised as given (NetWare
-// servers say 1 for a service on their internal network).
+// one (not a Shared one), else the address on each link. Hops is
+// advertised as given (NetWare servers say 1 for a service on their
+// internal network). After Close it returns an error wrapping
+// net.ErrClosed.
 func (a *Advertiser) Add(e Entry) error {
 	a.mu.Lock()
-	msgs, err := a.core.addLocal(e, a.stack.Links())
+	err := a.core.addLocal(e)
 	a.mu.Unlock()
-	if err != nil {
-		return err
+	if err == nil {
+		a.wake()
 	}
-	a.send(msgs)
-	return nil
+	return err
 }
 
 // Remove withdraws a service of this host, broadcasting it with 16 hops.
 // It reports whether the service was there.
 func (a *Advertiser) Remove(typ ServiceType, name Name) bool {
 	a.mu.Lock()
-	msgs, ok := a.core.removeLocal(typ, name, a.stack.Links())
+	ok := a.core.removeLocal(typ, name)
 	a.mu.Unlock()
-	a.send(msgs)
+	if ok {
+		a.wake()
+	}
 	return ok
 }
 
@@ -202,38 +237,48 @@ func (a *Advertiser) Stats() Stats {
 	return Stats{
 		Received: a.received.Load(), Malformed: a.malformed.Load(), Ignored: cs.ignored,
 		Queries: cs.queries, NearestQueries: cs.nearestQueries, Answered: cs.answered,
-		Learned: cs.learned, BadEntries: cs.badEntries,
+		QueriesDropped: cs.queriesDropped,
+		Learned:        cs.learned, BadEntries: cs.badEntries, ChangesDropped: cs.changesDropped,
 		Sent: a.sent.Load(), SendErrors: a.sendErrors.Load(),
 		Table: a.core.table.Stats(),
 	}
 }
 
 // Close withdraws every service this host advertises (its own and those it
-// propagates) with 16 hops, closes the socket and waits for its
-// goroutines. It does not close the Stack.
+// propagates) with 16 hops, within Config.CloseTimeout, closes the socket
+// and waits for its goroutines. It does not close the Stack; if the Stack
+// closed first, there is nothing to withdraw with and Close returns at
+// once. A second Close returns a *net.OpError wrapping net.ErrClosed.
 func (a *Advertiser) Close() error {
-	a.closeOnce.Do(func() {
-		close(a.done)
-		a.mu.Lock()
-		msgs := a.core.shutdown(a.stack.Links())
+	a.mu.Lock()
+	if a.closed {
 		a.mu.Unlock()
-		a.sendAll(msgs, false)
-		a.conn.Close()
-		a.wg.Wait()
-	})
+		return &net.OpError{Op: "close", Net: "ipx", Source: a.conn.Addr(), Err: net.ErrClosed}
+	}
+	a.closed = true
+	a.mu.Unlock()
+	close(a.done)
+	a.wg.Wait()
 	return nil
+}
+
+func (a *Advertiser) wake() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (a *Advertiser) readLoop() {
 	defer a.wg.Done()
-	defer close(a.readDone)
 	buf := make([]byte, 2048)
 	m := NewMessage()
 	for {
 		n, info, err := a.conn.ReadMsg(buf)
 		if err != nil {
-			// Only closing the socket or losing every link ends a
-			// read; either way there is nothing more to read.
+			// Only closing the socket (Close, or the Stack closing)
+			// or losing every link ends a read; either way there is
+			// nothing more to read.
 			if !errors.Is(err, net.ErrClosed) {
 				a.log.Warn("sap: read", "err", err)
 			}
@@ -246,80 +291,182 @@ func (a *Advertiser) readLoop() {
 			continue
 		}
 		a.mu.Lock()
-		before := a.core.stats.learned
-		msgs := a.core.input(time.Now(), m, info, a.stack.Links())
-		changed := a.core.stats.learned != before
+		work := a.core.input(time.Now(), m, info)
 		a.mu.Unlock()
-		if changed {
-			a.log.Debug("sap: learned", "from", info.Header.Src, "msg", m)
+		if work {
+			a.wake()
+		}
+	}
+}
+
+// lane is what one link is sending: the rest of the current job of each
+// kind, the kind whose turn it is, and when its next packet may go.
+type lane struct {
+	jobs [jobKinds][]out
+	turn int
+	next time.Time
+}
+
+// pick returns the next message to send on the lane, taking the next
+// job of a kind from the core when the kind's current one is done; nil
+// if there is none. The caller holds a.mu.
+func (ln *lane) pick(c *core, id ipx.LinkID) *out {
+	for i := range jobKinds {
+		k := (ln.turn + i) % jobKinds
+		if len(ln.jobs[k]) == 0 {
+			ln.jobs[k] = c.next(id, k)
+		}
+		if len(ln.jobs[k]) > 0 {
+			o := ln.jobs[k][0]
+			ln.jobs[k][0] = out{}
+			ln.jobs[k] = ln.jobs[k][1:]
+			ln.turn = k + 1
+			return &o
+		}
+	}
+	return nil
+}
+
+// sendLoop sends what the core hands out, each link paced on its own,
+// and runs the core's timers. On Close it withdraws the services and
+// closes the socket, which ends the reader.
+func (a *Advertiser) sendLoop(changed <-chan struct{}) {
+	defer a.wg.Done()
+	defer a.conn.Close()
+	lanes := make(map[ipx.LinkID]*lane)
+	var keys []ipx.LinkID
+	var ready []*out
+	var tickAt time.Time // zero: at once
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		wake := tickAt
+		ready = ready[:0]
+		a.mu.Lock()
+		if !now.Before(tickAt) {
+			a.core.tick(now)
+			// Work noted later only expires later, so the deadline
+			// need not be taken again before it.
+			tickAt = a.core.deadline()
+			wake = tickAt
+		}
+		keys = a.core.keys(keys[:0])
+		for k := range lanes {
+			if !slices.Contains(keys, k) {
+				delete(lanes, k) // a link gone
+			}
+		}
+		for _, k := range keys {
+			ln := lanes[k]
+			if ln == nil {
+				ln = &lane{}
+				lanes[k] = ln
+			}
+			if !now.Before(ln.next) {
+				if o := ln.pick(a.core, k); o != nil {
+					ready = append(ready, o)
+					ln.next = now.Add(a.cfg.PacketGap)
+				}
+			}
+			if now.Before(ln.next) {
+				// Work may wait in the core: come back when the
+				// link may send again.
+				wake = minTime(wake, ln.next)
+			}
+		}
+		a.mu.Unlock()
+		for _, o := range ready {
+			a.write(o)
+		}
+		timer.Reset(max(time.Until(wake), 0))
+		select {
+		case <-timer.C:
+		case <-a.kick:
+		case <-changed:
 			select {
-			case a.kick <- struct{}{}:
+			case <-a.stack.Done():
+				return
 			default:
 			}
-		}
-		a.send(msgs)
-	}
-}
-
-func (a *Advertiser) timerLoop() {
-	defer a.wg.Done()
-	for {
-		a.mu.Lock()
-		d := time.Until(a.core.deadline())
-		a.mu.Unlock()
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
+			changed = a.stack.LinksChanged()
+			links := a.stack.Links()
 			a.mu.Lock()
-			msgs := a.core.tick(time.Now(), a.stack.Links())
+			a.core.setLinks(time.Now(), links)
 			a.mu.Unlock()
-			a.send(msgs)
-		case <-a.kick:
-			t.Stop()
-		case <-a.done:
-			t.Stop()
+		case <-a.stack.Done():
 			return
-		case <-a.readDone:
-			// The socket is gone (the Stack closed): nothing to
-			// advertise with.
-			t.Stop()
+		case <-a.done:
+			a.shutdown()
 			return
 		}
 	}
 }
 
-// send transmits msgs, pausing PacketGap between packets on one link; it
-// gives up early once the Advertiser is closing.
-func (a *Advertiser) send(msgs []out) { a.sendAll(msgs, true) }
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
 
-func (a *Advertiser) sendAll(msgs []out, abortable bool) {
-	var buf [MaxMessageLen]byte
-	for i := range msgs {
-		o := &msgs[i]
-		if i > 0 && a.cfg.PacketGap > 0 && msgs[i-1].link == o.link {
-			t := time.NewTimer(a.cfg.PacketGap)
-			if abortable {
-				select {
-				case <-t.C:
-				case <-a.done:
-					t.Stop()
-					return
-				}
-			} else {
-				<-t.C
+// shutdown sends the going-down update, each link paced on its own, all
+// of it within CloseTimeout: packets go PacketGap apart, or closer if
+// that would take longer.
+func (a *Advertiser) shutdown() {
+	a.mu.Lock()
+	msgs := a.core.shutdown()
+	a.mu.Unlock()
+	if a.cfg.CloseTimeout < 0 || len(msgs) == 0 {
+		return
+	}
+	byLink := make(map[ipx.LinkID][]out)
+	most := 0
+	for _, o := range msgs {
+		byLink[o.link] = append(byLink[o.link], o)
+		most = max(most, len(byLink[o.link]))
+	}
+	gap := a.cfg.PacketGap
+	if most > 1 {
+		// The first packet goes at once: most-1 gaps, with a margin.
+		gap = min(gap, a.cfg.CloseTimeout/time.Duration(most))
+	}
+	deadline := time.NewTimer(a.cfg.CloseTimeout)
+	defer deadline.Stop()
+	for i := 0; i < most; i++ {
+		if i > 0 && gap > 0 {
+			t := time.NewTimer(gap)
+			select {
+			case <-t.C:
+			case <-deadline.C:
+				t.Stop()
+				return
+			case <-a.stack.Done():
+				t.Stop()
+				return
 			}
 		}
-		b, err := o.msg.AppendBinary(buf[:0])
-		if err != nil {
-			a.sendErrors.Add(1)
-			a.log.Warn("sap: encode", "err", err)
-			continue
+		for _, os := range byLink {
+			if i < len(os) {
+				a.write(&os[i])
+			}
 		}
-		if _, err := a.conn.WriteMsg(b, o.dst, ipx.WriteOptions{Type: a.cfg.PacketType, Link: o.link}); err != nil {
-			a.sendErrors.Add(1)
-			a.log.Debug("sap: send", "link", o.link, "dst", o.dst, "err", err)
-			continue
-		}
-		a.sent.Add(1)
 	}
+}
+
+// write sends one message.
+func (a *Advertiser) write(o *out) {
+	var buf [MaxMessageLen]byte
+	b, err := o.msg.AppendBinary(buf[:0])
+	if err != nil {
+		a.sendErrors.Add(1)
+		a.log.Warn("sap: encode", "err", err)
+		return
+	}
+	if _, err := a.conn.WriteMsg(b, o.dst, ipx.WriteOptions{Type: a.cfg.PacketType, Link: o.link}); err != nil {
+		a.sendErrors.Add(1)
+		a.log.Debug("sap: send", "link", o.link, "dst", o.dst, "err", err)
+		return
+	}
+	a.sent.Add(1)
 }

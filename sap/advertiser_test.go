@@ -131,6 +131,7 @@ func TestPeriodicAndAgeOut(t *testing.T) {
 		obs := observer.advertiser(sap.Config{})
 		adv := server.advertiser(sap.Config{Interval: 30 * time.Second})
 		adv.Add(fileServer("FS1", 1))
+		time.Sleep(time.Second)
 		synctest.Wait()
 		s, ok := obs.Table().Lookup(sap.TypeFileServer, sap.MustName("FS1"))
 		if !ok || s.From != node(1) || s.Link != 1 || s.Hops != 1 {
@@ -169,6 +170,7 @@ func TestWithdrawOnClose(t *testing.T) {
 		adv := server.advertiser(sap.Config{})
 		adv.Add(fileServer("FS1", 1))
 		adv.Add(fileServer("FS2", 1))
+		time.Sleep(time.Second)
 		synctest.Wait()
 		if n := obs.Table().Len(); n != 2 {
 			t.Fatalf("observer holds %d services", n)
@@ -177,6 +179,7 @@ func TestWithdrawOnClose(t *testing.T) {
 		if !adv.Remove(sap.TypeFileServer, sap.MustName("FS1")) {
 			t.Fatal("Remove found nothing")
 		}
+		time.Sleep(time.Second)
 		synctest.Wait()
 		if _, ok := obs.Table().Lookup(sap.TypeFileServer, sap.MustName("FS1")); ok || obs.Table().Len() != 1 {
 			t.Fatal("FS1 not withdrawn")

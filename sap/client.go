@@ -53,7 +53,7 @@ const (
 // Validate reports negative durations or counts.
 func (c *ClientConfig) Validate() error {
 	if c.Wait < 0 || c.Attempts < 0 || c.MaxResults < 0 {
-		return fmt.Errorf("sap: negative Wait %v, Attempts %d or MaxResults %d", c.Wait, c.Attempts, c.MaxResults)
+		return fmt.Errorf("sap: negative Wait %v, Attempts %d or MaxResults %d: %w", c.Wait, c.Attempts, c.MaxResults, ErrBadConfig)
 	}
 	return nil
 }

@@ -19,4 +19,7 @@ var (
 	ErrNoService = errors.New("no service found")
 	// ErrTableFull reports a service refused because the table is full.
 	ErrTableFull = errors.New("service table full")
+	// ErrBadConfig reports an invalid Config, TableConfig or
+	// ClientConfig.
+	ErrBadConfig = errors.New("invalid configuration")
 )

@@ -56,7 +56,7 @@ func FuzzCore(f *testing.F) {
 	f.Add(rawMsg(3, []byte{0, 4}), uint8(2), uint8(0xb))
 	f.Fuzz(func(t *testing.T, b []byte, link, from uint8) {
 		c := newTestCore(t, Config{Table: TableConfig{MaxServices: 5}})
-		c.addLocal(Entry{Type: TypeFileServer, Name: MustName("LOCAL"), Hops: 1}, coreLinks)
+		c.addLocal(Entry{Type: TypeFileServer, Name: MustName("LOCAL"), Hops: 1})
 		// Split the input into messages at every 450 bytes.
 		now := t0
 		for len(b) > 0 {
@@ -64,7 +64,9 @@ func FuzzCore(f *testing.F) {
 			m := NewMessage()
 			if m.UnmarshalBinary(b[:n]) == nil {
 				info := recv(ipx.LinkID(link%4), ipx.Node{2, 0, 0, 0, 0, from % 4})
-				for _, o := range append(c.input(now, m, info, coreLinks), c.tick(now, coreLinks)...) {
+				c.input(now, m, info)
+				c.tick(now)
+				for _, o := range drain(c) {
 					if _, err := o.msg.AppendBinary(nil); err != nil {
 						t.Fatalf("core wants to send an unencodable %+v: %v", o.msg, err)
 					}

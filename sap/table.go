@@ -29,10 +29,10 @@ const (
 // Validate reports a negative size or age.
 func (c *TableConfig) Validate() error {
 	if c.MaxServices < 0 {
-		return fmt.Errorf("sap: MaxServices %d is negative", c.MaxServices)
+		return fmt.Errorf("sap: MaxServices %d is negative: %w", c.MaxServices, ErrBadConfig)
 	}
 	if c.MaxAge < 0 {
-		return fmt.Errorf("sap: MaxAge %v is negative", c.MaxAge)
+		return fmt.Errorf("sap: MaxAge %v is negative: %w", c.MaxAge, ErrBadConfig)
 	}
 	return nil
 }
@@ -251,6 +251,38 @@ func (t *Table) Services(typ ServiceType, dst []Service) []Service {
 	t.mu.RUnlock()
 	slices.SortFunc(dst[start:], compareServices)
 	return dst
+}
+
+// any reports whether f holds for a service of type typ.
+func (t *Table) any(typ ServiceType, f func(*Service) bool) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, s := range t.m {
+		if typ.Matches(s.Type) && f(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropLink removes the services learned on link, gone from the Stack,
+// and returns their removals.
+func (t *Table) dropLink(now time.Time, link ipx.LinkID) []Change {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var changes []Change
+	for k, s := range t.m {
+		if s.Link != link {
+			continue
+		}
+		delete(t.m, k)
+		t.stats.Removed++
+		gone := *s
+		gone.Hops, gone.Updated = MaxHops, now
+		changes = append(changes, Change{Kind: Removed, Service: gone})
+	}
+	slices.SortFunc(changes, func(a, b Change) int { return compareServices(a.Service, b.Service) })
+	return changes
 }
 
 // Len is the number of services held.
