@@ -1,6 +1,7 @@
 package sap
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,11 +37,8 @@ type Config struct {
 	// arriving while MaxPendingQueries wait are dropped and counted in
 	// Stats.QueriesDropped. Default DefaultMaxPendingQueries.
 	MaxPendingQueries int
-	// CloseTimeout bounds how long Close spends withdrawing the
-	// services: the going-down update's packets are spaced closer than
-	// PacketGap when needed to fit in it, and whatever has not gone out
-	// by then is left to age out at the neighbours. Default
-	// DefaultCloseTimeout; negative: Close withdraws nothing.
+	// CloseTimeout bounds Close (see Advertiser.CloseContext). Default
+	// DefaultCloseTimeout.
 	CloseTimeout time.Duration
 	// Logger receives debug and warning messages; nil discards them.
 	Logger *slog.Logger
@@ -51,7 +49,9 @@ const (
 	DefaultInterval          = 60 * time.Second
 	DefaultPacketGap         = 55 * time.Millisecond
 	DefaultMaxPendingQueries = 32
-	DefaultCloseTimeout      = 5 * time.Second
+	// DefaultCloseTimeout bounds Close: the going-down update is
+	// spread over at most this long.
+	DefaultCloseTimeout = 2 * time.Second
 )
 
 // Validate checks the configuration: no negative interval, an age-out
@@ -60,6 +60,9 @@ const (
 func (c *Config) Validate() error {
 	if c.Interval < 0 {
 		return fmt.Errorf("sap: Interval %v is negative: %w", c.Interval, ErrBadConfig)
+	}
+	if c.CloseTimeout < 0 {
+		return fmt.Errorf("sap: CloseTimeout %v is negative: %w", c.CloseTimeout, ErrBadConfig)
 	}
 	if c.MaxPendingQueries < 0 {
 		return fmt.Errorf("sap: MaxPendingQueries %d is negative: %w", c.MaxPendingQueries, ErrBadConfig)
@@ -151,8 +154,10 @@ type Advertiser struct {
 
 	mu   sync.Mutex // guards core and closed
 	core *core
-	// closed is set by the first Close.
-	closed bool
+	// closed is set by the first Close, with the context that bounds
+	// the withdrawal.
+	closed   bool
+	closeCtx context.Context
 
 	kick chan struct{}
 	done chan struct{} // closed by Close
@@ -244,18 +249,30 @@ func (a *Advertiser) Stats() Stats {
 	}
 }
 
-// Close withdraws every service this host advertises (its own and those it
-// propagates) with 16 hops, within Config.CloseTimeout, closes the socket
-// and waits for its goroutines. It does not close the Stack; if the Stack
-// closed first, there is nothing to withdraw with and Close returns at
-// once. A second Close returns a *net.OpError wrapping net.ErrClosed.
+// Close is CloseContext bounded by Config.CloseTimeout.
 func (a *Advertiser) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.CloseTimeout)
+	defer cancel()
+	return a.CloseContext(ctx)
+}
+
+// CloseContext stops the Advertiser. It first withdraws every service
+// this host advertises (its own and those it propagates) with 16 hops,
+// so neighbours drop them at once instead of waiting for them to age
+// out. Those packets go PacketGap apart, as any update's, but if ctx has
+// a deadline they are spread closer so that all go out before it; if
+// ctx is cancelled the rest are not sent. It then closes the socket and
+// waits for the Advertiser's goroutines. It does not close the Stack; if
+// the Stack is closed, there is nothing to send and CloseContext returns
+// at once. A second call returns a *net.OpError wrapping net.ErrClosed.
+func (a *Advertiser) CloseContext(ctx context.Context) error {
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
 		return &net.OpError{Op: "close", Net: "ipx", Source: a.conn.Addr(), Err: net.ErrClosed}
 	}
 	a.closed = true
+	a.closeCtx = ctx
 	a.mu.Unlock()
 	close(a.done)
 	a.wg.Wait()
@@ -410,16 +427,14 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// shutdown sends the going-down update, each link paced on its own, all
-// of it within CloseTimeout: packets go PacketGap apart, or closer if
-// that would take longer.
+// shutdown sends the going-down update, each link paced on its own,
+// PacketGap apart or closer so that all of it goes out before the close
+// context's deadline, and none after the context ends.
 func (a *Advertiser) shutdown() {
 	a.mu.Lock()
 	msgs := a.core.shutdown()
+	ctx := a.closeCtx
 	a.mu.Unlock()
-	if a.cfg.CloseTimeout < 0 || len(msgs) == 0 {
-		return
-	}
 	byLink := make(map[ipx.LinkID][]out)
 	most := 0
 	for _, o := range msgs {
@@ -427,24 +442,25 @@ func (a *Advertiser) shutdown() {
 		most = max(most, len(byLink[o.link]))
 	}
 	gap := a.cfg.PacketGap
-	if most > 1 {
-		// The first packet goes at once: most-1 gaps, with a margin.
-		gap = min(gap, a.cfg.CloseTimeout/time.Duration(most))
+	if d, ok := ctx.Deadline(); ok && most > 1 {
+		// The first packets go at once: most-1 gaps, with a margin.
+		gap = min(gap, time.Until(d)/time.Duration(most))
 	}
-	deadline := time.NewTimer(a.cfg.CloseTimeout)
-	defer deadline.Stop()
 	for i := 0; i < most; i++ {
 		if i > 0 && gap > 0 {
 			t := time.NewTimer(gap)
 			select {
 			case <-t.C:
-			case <-deadline.C:
+			case <-ctx.Done():
 				t.Stop()
 				return
 			case <-a.stack.Done():
 				t.Stop()
 				return
 			}
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		for _, os := range byLink {
 			if i < len(os) {

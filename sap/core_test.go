@@ -266,6 +266,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative table size", Config{Table: TableConfig{MaxServices: -1}}, false},
 		{"negative table age", Config{Table: TableConfig{MaxAge: -1}}, false},
 		{"negative pending queries", Config{MaxPendingQueries: -1}, false},
+		{"negative close timeout", Config{CloseTimeout: -1}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

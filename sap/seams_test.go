@@ -1,6 +1,7 @@
 package sap_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -161,12 +162,12 @@ func TestStopsWithStack(t *testing.T) {
 
 // TestCloseBounded: withdrawing 4,096 services takes half a minute of
 // packets 55 ms apart; Close takes at most CloseTimeout, and still
-// withdraws them all.
+// withdraws them all. A cancelled context withdraws nothing.
 func TestCloseBounded(t *testing.T) {
-	for _, timeout := range []time.Duration{0, time.Second} {
+	for _, timeout := range []time.Duration{0, time.Second, -1} {
 		t.Run(fmt.Sprint(timeout), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				br := newBigRouter(t, sap.Config{CloseTimeout: timeout})
+				br := newBigRouter(t, sap.Config{CloseTimeout: max(timeout, 0)})
 				obs := br.b.advertiser(sap.Config{Table: sap.TableConfig{MaxServices: 8192}})
 				// Within 90 s, before the feeder's services age out.
 				time.Sleep(90 * time.Second)
@@ -179,15 +180,28 @@ func TestCloseBounded(t *testing.T) {
 					want = sap.DefaultCloseTimeout
 				}
 				start := time.Now()
-				if err := br.adv.Close(); err != nil {
+				var err error
+				if timeout < 0 {
+					ctx, cancel := context.WithCancel(context.Background())
+					cancel()
+					want = 0
+					err = br.adv.CloseContext(ctx)
+				} else {
+					err = br.adv.Close()
+				}
+				if err != nil {
 					t.Fatal(err)
 				}
 				if d := time.Since(start); d > want {
 					t.Fatalf("Close took %v, want at most %v", d, want)
 				}
 				synctest.Wait()
-				if n := obs.Table().Len(); n != 0 {
-					t.Fatalf("observer still holds %d services", n)
+				wantLeft := 0
+				if timeout < 0 {
+					wantLeft = 4096
+				}
+				if n := obs.Table().Len(); n != wantLeft {
+					t.Fatalf("observer still holds %d services, want %d", n, wantLeft)
 				}
 			})
 		})
