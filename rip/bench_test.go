@@ -47,7 +47,7 @@ func BenchmarkApplyFullUpdate(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchRoutes), "ns/route")
 	})
 	b.Run("refresh", func(b *testing.B) {
-		tb, _ := NewTable(TableConfig{})
+		tb, _ := NewTable(TableConfig{MaxPerNeighbour: DefaultMaxRoutes})
 		events := make([]Event, 0, MaxEntries)
 		applyPackets(tb, t0, entries, events)
 		b.ReportAllocs()
@@ -57,7 +57,7 @@ func BenchmarkApplyFullUpdate(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchRoutes), "ns/route")
 	})
 	b.Run("metric-change", func(b *testing.B) {
-		tb, _ := NewTable(TableConfig{})
+		tb, _ := NewTable(TableConfig{MaxPerNeighbour: DefaultMaxRoutes})
 		other := fullUpdate(3)
 		events := make([]Event, 0, MaxEntries)
 		i := 0
@@ -76,7 +76,7 @@ func BenchmarkApplyFullUpdate(b *testing.B) {
 		events := make([]Event, 0, MaxEntries)
 		b.ReportAllocs()
 		for b.Loop() {
-			tb, _ := NewTable(TableConfig{})
+			tb, _ := NewTable(TableConfig{MaxPerNeighbour: DefaultMaxRoutes})
 			events = applyPackets(tb, t0, entries, events)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchRoutes), "ns/route")
@@ -103,7 +103,7 @@ func BenchmarkLookupRoute(b *testing.B) {
 		}
 	})
 	b.Run("table", func(b *testing.B) {
-		tb, _ := NewTable(TableConfig{})
+		tb, _ := NewTable(TableConfig{MaxPerNeighbour: DefaultMaxRoutes})
 		applyPackets(tb, t0, entries, nil)
 		b.ReportAllocs()
 		i := 0
@@ -115,7 +115,7 @@ func BenchmarkLookupRoute(b *testing.B) {
 		}
 	})
 	b.Run("table-parallel", func(b *testing.B) {
-		tb, _ := NewTable(TableConfig{})
+		tb, _ := NewTable(TableConfig{MaxPerNeighbour: DefaultMaxRoutes})
 		applyPackets(tb, t0, entries, nil)
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -162,7 +162,7 @@ func BenchmarkBytesPerRoute(b *testing.B) {
 		var per float64
 		for b.Loop() {
 			per = heapPerRoute(func() any {
-				tb, _ := NewTable(TableConfig{})
+				tb, _ := NewTable(TableConfig{MaxPerNeighbour: DefaultMaxRoutes})
 				applyPackets(tb, t0, entries, nil)
 				return tb
 			})
@@ -203,7 +203,7 @@ func BenchmarkCodec(b *testing.B) {
 // against ipx.StaticRoutes.
 func BenchmarkRatio(b *testing.B) {
 	entries := fullUpdate(2)
-	tb, _ := NewTable(TableConfig{})
+	tb, _ := NewTable(TableConfig{MaxPerNeighbour: DefaultMaxRoutes})
 	events := make([]Event, 0, MaxEntries)
 	applyPackets(tb, t0, entries, events)
 	m := make(map[ipx.Network]Entry, benchRoutes)

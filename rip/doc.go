@@ -38,9 +38,16 @@
 // the next broadcasts. In listener-only mode it learns but never
 // advertises or answers, as a workstation does.
 //
+// The table holds at most TableConfig.MaxRoutes learned routes, and at
+// most MaxPerNeighbour through any one neighbour, so that one node
+// announcing more networks than the table holds cannot lock the others
+// out; what is refused is counted by neighbour (TableStats.RefusedFrom).
+//
 // An unsolicited response that offers a better route, or the current next
 // hop announcing 16 hops, changes the best route immediately; Table.Subscribe
-// reports each such change.
+// reports each such change. A subscriber that falls behind loses events
+// rather than stall routing; the next event it gets says how many it
+// missed (Event.Missed), and Table.Routes gives it the whole table again.
 //
 // # Shared networks
 //

@@ -500,7 +500,7 @@ func TestRouterAnswersRequests(t *testing.T) {
 func TestRouterBadInput(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLab(t)
-		r := l.addRouter(1, Config{Table: TableConfig{MaxRoutes: 100}}, 1, 2)
+		r := l.addRouter(1, Config{Table: TableConfig{MaxRoutes: 100, MaxPerNeighbour: 100}}, 1, 2)
 		attacker := l.addStack(66, false, 1)
 		time.Sleep(time.Second)
 		synctest.Wait()

@@ -3,6 +3,7 @@ package rip
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -101,6 +102,11 @@ type Event struct {
 	Network  ipx.Network
 	Old, New Route
 	Reason   Reason
+	// Missed counts the events this subscription dropped, its buffer
+	// full, since the one before this: when it is not zero, the
+	// subscriber's picture is stale, and Table.Routes gives the whole
+	// table again. Zero in the events Apply and its kin return.
+	Missed uint64
 }
 
 // TableConfig configures a Table. The zero value gives the defaults.
@@ -120,6 +126,12 @@ type TableConfig struct {
 	// do not count and are never evicted. Routes offered beyond it are
 	// refused and counted. Default 16384.
 	MaxRoutes int
+	// MaxPerNeighbour bounds the learned routes that go through one next
+	// hop (a node on a link), so that a neighbour that announces too
+	// many networks, by mistake or on purpose, cannot fill the table
+	// and lock the others out. Routes it offers beyond it are refused
+	// and counted, by neighbour. Default MaxRoutes/4.
+	MaxPerNeighbour int
 }
 
 // Default TableConfig values.
@@ -139,6 +151,9 @@ func (c *TableConfig) setDefaults() {
 	if c.MaxRoutes == 0 {
 		c.MaxRoutes = DefaultMaxRoutes
 	}
+	if c.MaxPerNeighbour == 0 {
+		c.MaxPerNeighbour = max(c.MaxRoutes/4, 1)
+	}
 }
 
 // Validate reports a negative duration or bound, after filling in the
@@ -154,6 +169,8 @@ func (c *TableConfig) Validate() error {
 		return fmt.Errorf("rip: Garbage %v: %w", c.Garbage, ErrBadConfig)
 	case c.MaxRoutes < 0:
 		return fmt.Errorf("rip: MaxRoutes %d: %w", c.MaxRoutes, ErrBadConfig)
+	case c.MaxPerNeighbour < 0:
+		return fmt.Errorf("rip: MaxPerNeighbour %d: %w", c.MaxPerNeighbour, ErrBadConfig)
 	}
 	return nil
 }
@@ -163,8 +180,14 @@ type TableStats struct {
 	// Routes is the number of routes held, connected and unreachable
 	// ones included; Learned the routes learned by RIP.
 	Routes, Learned int
-	// Refused counts routes not added because the table was full.
-	Refused uint64
+	// Refused counts routes not added because the table was full or
+	// their next hop had MaxPerNeighbour routes already; OverQuota the
+	// latter alone.
+	Refused, OverQuota uint64
+	// RefusedFrom counts the refused routes by the neighbour that
+	// offered them, for the first MaxRefusingNeighbours neighbours
+	// refused (the others count in Refused alone).
+	RefusedFrom map[Neighbour]uint64
 	// BadEntries counts response entries ignored as invalid: network 0
 	// or 0xFFFFFFFF, hops over 16.
 	BadEntries uint64
@@ -174,6 +197,16 @@ type TableStats struct {
 	// they were worse than the route lost (see TableConfig.Garbage).
 	HeldDown uint64
 }
+
+// Neighbour is a router heard on a link: the next hop of the routes it
+// offers.
+type Neighbour struct {
+	Link ipx.LinkID
+	Node ipx.Node
+}
+
+// MaxRefusingNeighbours bounds TableStats.RefusedFrom.
+const MaxRefusingNeighbours = 64
 
 // slot is a route as the table stores it: compact (40 bytes), with times
 // as offsets from the table's epoch, which keeps the monotonic clock.
@@ -210,10 +243,14 @@ type Table struct {
 	slots   []slot                // dense; order is arbitrary
 	index   map[ipx.Network]int32 // network -> position in slots
 	learned int
-	epoch   time.Time // the first now seen; slot times count from it
-	subs    []*Subscription
+	// perNbr counts the learned slots (dying ones included) by next
+	// hop; refusedFrom the refused offers, bounded.
+	perNbr      map[Neighbour]*int
+	refusedFrom map[Neighbour]uint64
+	epoch       time.Time // the first now seen; slot times count from it
+	subs        []*Subscription
 
-	refused, bad, dropped, heldDown atomic.Uint64
+	refused, overQuotaN, bad, dropped, heldDown atomic.Uint64
 }
 
 var _ ipx.RouteSource = (*Table)(nil)
@@ -224,7 +261,10 @@ func NewTable(cfg TableConfig) (*Table, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	return &Table{cfg: cfg, index: make(map[ipx.Network]int32)}, nil
+	return &Table{
+		cfg: cfg, index: make(map[ipx.Network]int32),
+		perNbr: make(map[Neighbour]*int), refusedFrom: make(map[Neighbour]uint64),
+	}, nil
 }
 
 // since converts now to a slot time. The caller holds t.mu for writing.
@@ -251,13 +291,63 @@ func (t *Table) get(n ipx.Network) *slot {
 	return &t.slots[i]
 }
 
+// add appends s; the caller counts it (count) if it is learned.
 func (t *Table) add(s slot) {
 	t.index[s.network] = int32(len(t.slots))
 	t.slots = append(t.slots, s)
 }
 
+func (s *slot) neighbour() Neighbour { return Neighbour{Link: ipx.LinkID(s.link), Node: s.nextHop} }
+
+// counter returns the count of the routes through k, created at zero if
+// need be. The caller holds t.mu for writing.
+func (t *Table) counter(k Neighbour) *int {
+	c := t.perNbr[k]
+	if c == nil {
+		c = new(int)
+		t.perNbr[k] = c
+	}
+	return c
+}
+
+// uncount takes s, if learned, off its next hop's count. The caller holds
+// t.mu for writing.
+func (t *Table) uncount(s *slot) {
+	if s.origin != OriginRIP {
+		return
+	}
+	k := s.neighbour()
+	if c := t.perNbr[k]; c != nil {
+		if *c--; *c <= 0 {
+			delete(t.perNbr, k)
+		}
+	}
+}
+
+// overQuota reports whether the neighbour k, holding n routes, may hold
+// no more, and counts the refusal if so. The caller holds t.mu for
+// writing.
+func (t *Table) overQuota(k Neighbour, n int) bool {
+	if n < t.cfg.MaxPerNeighbour {
+		return false
+	}
+	t.overQuotaN.Add(1)
+	t.refuse(k)
+	return true
+}
+
+// refuse counts a route refused from k. The caller holds t.mu for
+// writing.
+func (t *Table) refuse(k Neighbour) {
+	t.refused.Add(1)
+	if _, ok := t.refusedFrom[k]; ok || len(t.refusedFrom) < MaxRefusingNeighbours {
+		t.refusedFrom[k]++
+	}
+}
+
 // remove deletes slots[i], moving the last slot into its place.
 func (t *Table) remove(i int) {
+	t.uncount(&t.slots[i])
 	delete(t.index, t.slots[i].network)
 	last := len(t.slots) - 1
 	if i != last {
@@ -342,10 +432,15 @@ func (t *Table) Routes() []Route {
 func (t *Table) Stats() TableStats {
 	t.mu.RLock()
 	routes, learned := len(t.slots), t.learned
+	var from map[Neighbour]uint64
+	if len(t.refusedFrom) > 0 {
+		from = maps.Clone(t.refusedFrom)
+	}
 	t.mu.RUnlock()
 	return TableStats{
 		Routes: routes, Learned: learned,
-		Refused: t.refused.Load(), BadEntries: t.bad.Load(), EventsDropped: t.dropped.Load(),
+		Refused: t.refused.Load(), OverQuota: t.overQuotaN.Load(), RefusedFrom: from,
+		BadEntries: t.bad.Load(), EventsDropped: t.dropped.Load(),
 		HeldDown: t.heldDown.Load(),
 	}
 }
@@ -378,6 +473,7 @@ func (t *Table) setConnected(now time.Time, link ipx.LinkID, n ipx.Network, hops
 			t.learned--
 		}
 		old = t.route(s)
+		t.uncount(s)
 		*s = next
 	} else {
 		t.add(next)
@@ -406,6 +502,7 @@ func (t *Table) disconnect(now time.Time, live map[ipx.Network]ipx.LinkID, event
 			network: s.network, link: s.link, origin: OriginRIP, hops: Unreachable, ticks: s.ticks,
 			lostHops: lost, updated: at, deleteAt: at + t.cfg.Garbage,
 		}
+		*t.counter(s.neighbour())++
 		t.learned++
 		events = t.publish(events, Event{Network: s.network, Old: old, New: t.route(s), Reason: ReasonDisconnected})
 	}
@@ -449,6 +546,15 @@ func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []E
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at := t.since(now)
+	// Every route added or moved here goes through k: its count is
+	// looked up once, and no route of k's is uncounted meanwhile.
+	k := Neighbour{Link: link, Node: from}
+	count := t.counter(k)
+	defer func() {
+		if *count == 0 {
+			delete(t.perNbr, k)
+		}
+	}()
 	for _, in := range entries {
 		if in.Network == ipx.NetworkLocal || in.Network == ipx.NetworkAll || in.Hops > Unreachable {
 			t.bad.Add(1)
@@ -466,12 +572,16 @@ func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []E
 			if dead {
 				continue
 			}
+			if t.overQuota(k, *count) {
+				continue
+			}
 			if t.learned >= t.cfg.MaxRoutes {
-				t.refused.Add(1)
+				t.refuse(k)
 				continue
 			}
 			t.learned++
 			t.add(next)
+			*count++
 			events = t.publish(events, Event{Network: in.Network, New: t.route(&next), Reason: ReasonNew})
 			continue
 		case cur.origin == OriginConnected:
@@ -506,6 +616,13 @@ func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []E
 			continue
 		}
 		old := t.route(cur)
+		if cur.link != next.link || cur.nextHop != from {
+			if t.overQuota(k, *count) {
+				continue
+			}
+			t.uncount(cur)
+			*count++
+		}
 		*cur = next
 		events = t.publish(events, Event{Network: in.Network, Old: old, New: t.route(&next), Reason: reason})
 	}
@@ -619,11 +736,22 @@ type Subscription struct {
 	C <-chan Event
 	c chan Event
 	t *Table
+	// pending counts the events dropped since the last delivered, under
+	// t.mu; missed all the events dropped.
+	pending uint64
+	missed  atomic.Uint64
 }
+
+// Missed returns how many events the subscription has dropped so far
+// because its buffer was full.
+func (s *Subscription) Missed() uint64 { return s.missed.Load() }
 
 // Subscribe returns a subscription whose channel holds up to buffer
 // events (at least 1). Events that find it full are dropped and counted
-// in TableStats.EventsDropped: a slow subscriber never stalls routing.
+// in TableStats.EventsDropped and Subscription.Missed: a slow subscriber
+// never stalls routing. The next event delivered says how many it
+// missed (Event.Missed); the subscriber then reads Table.Routes, which
+// reflects at least every change reported until then, to resynchronise.
 func (t *Table) Subscribe(buffer int) *Subscription {
 	c := make(chan Event, max(buffer, 1))
 	s := &Subscription{C: c, c: c, t: t}
@@ -650,9 +778,14 @@ func (s *Subscription) Close() {
 // caller holds t.mu.
 func (t *Table) publish(events []Event, ev Event) []Event {
 	for _, s := range t.subs {
+		out := ev
+		out.Missed = s.pending
 		select {
-		case s.c <- ev:
+		case s.c <- out:
+			s.pending = 0
 		default:
+			s.pending++
+			s.missed.Add(1)
 			t.dropped.Add(1)
 		}
 	}

@@ -173,7 +173,7 @@ func TestTableBadEntriesCounted(t *testing.T) {
 }
 
 func TestTableConnected(t *testing.T) {
-	tb := newTable(t, TableConfig{MaxRoutes: 2})
+	tb := newTable(t, TableConfig{MaxRoutes: 2, MaxPerNeighbour: 2})
 	tb.Apply(t0, 1, nodeA, []Entry{{7, 1, 1}}, nil)
 	evs := tb.SetConnected(t0, 2, 7, nil)
 	if len(evs) != 1 || evs[0].Reason != ReasonConnected || evs[0].Old.NextHop != nodeA {
@@ -210,7 +210,7 @@ func TestTableConnected(t *testing.T) {
 }
 
 func TestTableBound(t *testing.T) {
-	tb := newTable(t, TableConfig{MaxRoutes: 10})
+	tb := newTable(t, TableConfig{MaxRoutes: 10, MaxPerNeighbour: 10})
 	for i := range 30 {
 		tb.Apply(t0, 1, nodeA, []Entry{{ipx.Network(i + 1), 1, 1}}, nil)
 	}
@@ -221,6 +221,82 @@ func TestTableBound(t *testing.T) {
 	// Updates to held routes still apply when full.
 	if evs := tb.Apply(t0, 1, nodeA, []Entry{{1, 2, 2}}, nil); len(evs) != 1 {
 		t.Errorf("update of held route when full: %+v", evs)
+	}
+}
+
+// TestTableQuota: one neighbour announcing more than MaxPerNeighbour
+// networks is refused beyond it, counted by neighbour, and the others
+// still get in; its routes leaving frees its quota.
+func TestTableQuota(t *testing.T) {
+	tb := newTable(t, TableConfig{MaxRoutes: 100, MaxAge: time.Minute, Garbage: time.Minute})
+	flood := make([]Entry, 1000)
+	for i := range flood {
+		flood[i] = Entry{ipx.Network(0x10000 + i), 1, 1}
+	}
+	tb.Apply(t0, 1, nodeA, flood, nil)
+	st := tb.Stats()
+	if st.Learned != 25 || st.Refused != 975 || st.OverQuota != 975 {
+		t.Errorf("stats %+v, want 25 learned (MaxRoutes/4), 975 refused", st)
+	}
+	if got := st.RefusedFrom[Neighbour{1, nodeA}]; got != 975 {
+		t.Errorf("RefusedFrom %v", st.RefusedFrom)
+	}
+	if evs := tb.Apply(t0, 2, nodeB, []Entry{{5, 1, 1}}, nil); len(evs) != 1 || evs[0].Reason != ReasonNew {
+		t.Fatalf("legitimate route: %+v", evs)
+	}
+	// A better offer for a flooder's network moves it to B: A's count
+	// drops, and A may take another network.
+	if evs := tb.Apply(t0, 2, nodeB, []Entry{{0x10000, 0, 0}}, nil); len(evs) != 1 {
+		t.Fatalf("better offer: %+v", evs)
+	}
+	if evs := tb.Apply(t0, 1, nodeA, []Entry{{0x20000, 1, 1}}, nil); len(evs) != 1 {
+		t.Errorf("A under quota again: %+v", evs)
+	}
+	// The same neighbour's word on its own routes still applies.
+	if evs := tb.Apply(t0, 1, nodeA, []Entry{{0x10001, 2, 2}}, nil); len(evs) != 1 {
+		t.Errorf("update from A at quota: %+v", evs)
+	}
+	// Its routes age out and are removed: the quota is free again.
+	tb.Expire(t0.Add(time.Minute), nil)
+	tb.Expire(t0.Add(2*time.Minute), nil)
+	if evs := tb.Apply(t0.Add(2*time.Minute), 1, nodeA, flood[:30], nil); len(evs) != 25 {
+		t.Errorf("after expiry: %d new routes, want 25", len(evs))
+	}
+	// Refusals are kept for MaxRefusingNeighbours neighbours only.
+	for i := range 2 * MaxRefusingNeighbours {
+		tb.Apply(t0.Add(2*time.Minute), 3, ipx.Node{1, byte(i)}, flood, nil)
+	}
+	if n := len(tb.Stats().RefusedFrom); n != MaxRefusingNeighbours {
+		t.Errorf("RefusedFrom holds %d neighbours", n)
+	}
+}
+
+// TestSubscriptionMissed: a subscriber that falls behind learns how many
+// events it missed from the next one it gets, and from Missed.
+func TestSubscriptionMissed(t *testing.T) {
+	tb := newTable(t, TableConfig{})
+	sub := tb.Subscribe(2)
+	tb.Apply(t0, 1, nodeA, []Entry{{1, 1, 1}, {2, 1, 1}, {3, 1, 1}, {4, 1, 1}, {5, 1, 1}}, nil)
+	if got := sub.Missed(); got != 3 {
+		t.Errorf("Missed %d, want 3", got)
+	}
+	for _, want := range []ipx.Network{1, 2} {
+		if ev := <-sub.C; ev.Network != want || ev.Missed != 0 {
+			t.Errorf("event %+v", ev)
+		}
+	}
+	tb.Apply(t0, 1, nodeA, []Entry{{6, 1, 1}}, nil)
+	ev := <-sub.C
+	if ev.Network != 6 || ev.Missed != 3 {
+		t.Fatalf("event %+v, want network 6 reporting 3 missed", ev)
+	}
+	// Resynchronise: the table has everything the missed events said.
+	if rs := tb.Routes(); len(rs) != 6 {
+		t.Errorf("%d routes", len(rs))
+	}
+	tb.Apply(t0, 1, nodeA, []Entry{{7, 1, 1}}, nil)
+	if ev := <-sub.C; ev.Missed != 0 {
+		t.Errorf("event %+v, want nothing missed", ev)
 	}
 }
 
@@ -341,6 +417,9 @@ func TestConfigValidate(t *testing.T) {
 		{"zero", Config{}, true},
 		{"negative age", Config{Table: TableConfig{MaxAge: -1}}, false},
 		{"negative bound", Config{Table: TableConfig{MaxRoutes: -1}}, false},
+		{"negative quota", Config{Table: TableConfig{MaxPerNeighbour: -1}}, false},
+		{"negative close timeout", Config{CloseTimeout: -1}, false},
+		{"bad shared state", Config{Shared: map[ipx.Network]SharedState{5: 3}}, false},
 		{"age below interval", Config{UpdateInterval: 5 * time.Minute}, false},
 		{"gap too long", Config{UpdateInterval: time.Second, Table: TableConfig{MaxAge: time.Minute}, PacketGap: time.Second}, false},
 		{"fast", Config{UpdateInterval: time.Second, Table: TableConfig{MaxAge: 3 * time.Second}}, true},
