@@ -313,11 +313,12 @@ func (c *core) input(now time.Time, m *Message, info ipx.RecvInfo) bool {
 	switch m.Op {
 	case OpGeneralResponse:
 		work := false
+		var evicted []Change
 		for _, e := range m.Entries {
 			if c.isLocal(e.Type, e.Name) {
 				continue
 			}
-			ch, changed, err := c.table.Update(now, e, info.Link, info.From)
+			ch, changed, err := c.table.update(now, e, info.Link, info.From, &evicted)
 			if err != nil {
 				c.stats.badEntries++
 				continue
@@ -327,6 +328,9 @@ func (c *core) input(now time.Time, m *Message, info ipx.RecvInfo) bool {
 				c.note(ch, false)
 				work = true
 			}
+		}
+		for _, ch := range evicted {
+			c.note(ch, false)
 		}
 		return work
 	case OpGeneralQuery, OpNearestQuery:

@@ -75,6 +75,13 @@ func FuzzCore(f *testing.F) {
 			if c.table.Len() > 5 {
 				t.Fatalf("table holds %d services, bound 5", c.table.Len())
 			}
+			held := 0
+			for _, n := range c.table.Neighbours() {
+				held += n.Services
+			}
+			if held != c.table.Len() {
+				t.Fatalf("neighbours hold %d services, table %d", held, c.table.Len())
+			}
 			b = b[n:]
 			now = now.Add(time.Minute)
 		}

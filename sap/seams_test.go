@@ -318,3 +318,45 @@ func TestPendingQueriesBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestFlood: one node announces 100,000 services, filling the router's
+// table many times over and refreshing them; a legitimate server's
+// service is still learned, and propagated, within one update.
+func TestFlood(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		segA := memlan.NewSegment(memlan.Config{Seed: 28})
+		segB := memlan.NewSegment(memlan.Config{Seed: 29})
+		r := newHost(t, 3, true, attach{segA, 0xA}, attach{segB, 0xB})
+		flooder := newHost(t, 1, false, attach{segA, 0xA})
+		server := newHost(t, 4, false, attach{segA, 0xA})
+		other := newHost(t, 2, false, attach{segB, 0xB})
+		radv := r.advertiser(sap.Config{})
+		obs := other.advertiser(sap.Config{})
+		announce(t, flooder.raw(), "F", 100_000, 1)
+		if n := radv.Table().Len(); n != sap.DefaultMaxServices {
+			t.Fatalf("router holds %d", n)
+		}
+		server.advertiser(sap.Config{}).Add(fileServer("LEGIT", 1))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if !has(radv, "LEGIT") {
+			t.Fatal("router did not learn the legitimate service")
+		}
+		// The flooder refreshes; the service stays.
+		announce(t, flooder.raw(), "F", 100_000, 1)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if !has(radv, "LEGIT") || !has(obs, "LEGIT") {
+			t.Fatalf("legitimate service held by router %v, observer %v", has(radv, "LEGIT"), has(obs, "LEGIT"))
+		}
+		var flood sap.Neighbour
+		for _, n := range radv.Table().Neighbours() {
+			if n.Node == node(1) {
+				flood = n
+			}
+		}
+		if flood.Refused < 100_000 {
+			t.Fatalf("flooder's refusals not counted: %+v", radv.Table().Neighbours())
+		}
+	})
+}

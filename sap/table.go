@@ -12,9 +12,16 @@ import (
 
 // TableConfig sizes a Table. The zero value takes the defaults.
 type TableConfig struct {
-	// MaxServices bounds the table; further services are refused and
-	// counted. Default 4096.
+	// MaxServices bounds the table. Default 4096. When it is full, a
+	// new service from a neighbour (a sender on a link) takes the place
+	// of one from the neighbour holding the most, if that one holds at
+	// least two more; otherwise it is refused and counted. So one
+	// neighbour announcing more services than the table holds cannot
+	// lock out the others: they share the table fairly.
 	MaxServices int
+	// MaxPerNeighbour bounds the services one neighbour may hold even
+	// when the table has room. Default MaxServices.
+	MaxPerNeighbour int
 	// MaxAge is how long a service lives without being heard again.
 	// Default 3 minutes, three missed broadcasts.
 	MaxAge time.Duration
@@ -31,6 +38,9 @@ func (c *TableConfig) Validate() error {
 	if c.MaxServices < 0 {
 		return fmt.Errorf("sap: MaxServices %d is negative: %w", c.MaxServices, ErrBadConfig)
 	}
+	if c.MaxPerNeighbour < 0 {
+		return fmt.Errorf("sap: MaxPerNeighbour %d is negative: %w", c.MaxPerNeighbour, ErrBadConfig)
+	}
 	if c.MaxAge < 0 {
 		return fmt.Errorf("sap: MaxAge %v is negative: %w", c.MaxAge, ErrBadConfig)
 	}
@@ -40,6 +50,9 @@ func (c *TableConfig) Validate() error {
 func (c *TableConfig) setDefaults() {
 	if c.MaxServices == 0 {
 		c.MaxServices = DefaultMaxServices
+	}
+	if c.MaxPerNeighbour == 0 {
+		c.MaxPerNeighbour = c.MaxServices
 	}
 	if c.MaxAge == 0 {
 		c.MaxAge = DefaultMaxAge
@@ -101,8 +114,10 @@ type TableStats struct {
 	// Added, Changed, Removed and Expired count table changes (Expired
 	// ones are not included in Removed).
 	Added, Changed, Removed, Expired uint64
-	// Refused counts new services turned away because the table was full.
-	Refused uint64
+	// Refused counts new services turned away because the table was
+	// full or their neighbour at MaxPerNeighbour; Evicted those dropped
+	// to make room for another neighbour's (not included in Removed).
+	Refused, Evicted uint64
 	// BadEntries counts entries ignored for hops above 16 or an unset
 	// name.
 	BadEntries uint64
@@ -113,6 +128,43 @@ type key struct {
 	name Name
 }
 
+// neighbour is where services are learned from: a sender on a link.
+type neighbour struct {
+	link ipx.LinkID
+	node ipx.Node
+}
+
+// slot holds one service and its place in its neighbour's list.
+type slot struct {
+	Service
+	nb  *nbRecord
+	idx int
+}
+
+// nbRecord is what the table holds from one neighbour.
+type nbRecord struct {
+	id      neighbour
+	keys    []key
+	refused uint64
+}
+
+// maxIdleNeighbours bounds the records kept only for their refusals
+// (neighbours holding no service), so that senders with ever new
+// addresses cannot grow the table.
+const maxIdleNeighbours = 64
+
+// Neighbour is what a Table holds from one neighbour, a sender on a link:
+// the services whose origin it is, and the new services it offered that
+// were refused (table full, or MaxPerNeighbour). Neighbours whose
+// refusals are kept while they hold no service are bounded; refusals
+// beyond that are counted only in TableStats.Refused.
+type Neighbour struct {
+	Link     ipx.LinkID
+	Node     ipx.Node
+	Services int
+	Refused  uint64
+}
+
 // Table holds the services learned from advertisements, keyed by type and
 // name. Its methods take the current time instead of reading a clock, so
 // the caller decides what time is. It is safe for concurrent use.
@@ -120,12 +172,16 @@ type key struct {
 // A service is replaced by an advertisement from the same origin (link and
 // sender) whatever it says, and by one from another origin only with fewer
 // hops. An advertisement at 16 hops from the service's origin removes it;
-// from elsewhere it is ignored.
+// from elsewhere it is ignored. When the table is full, neighbours share
+// it fairly (see TableConfig.MaxServices).
 type Table struct {
 	cfg TableConfig
 
 	mu    sync.RWMutex
-	m     map[key]*Service
+	m     map[key]*slot
+	nbs   map[neighbour]*nbRecord
+	max   *nbRecord // the neighbour holding the most, if maxOK
+	maxOK bool
 	stats TableStats
 }
 
@@ -135,14 +191,22 @@ func NewTable(cfg TableConfig) (*Table, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	return &Table{cfg: cfg, m: make(map[key]*Service)}, nil
+	return &Table{cfg: cfg, m: make(map[key]*slot), nbs: make(map[neighbour]*nbRecord)}, nil
 }
 
 // Update applies one advertised entry heard on link from node from. It
 // reports the resulting change, if any; a refresh that changes nothing but
-// the time is not a change. A new service when the table is full is
-// refused with an error wrapping ErrTableFull.
+// the time is not a change. A new service that finds the table full and
+// no neighbour to make room (see TableConfig.MaxServices), or its
+// neighbour at MaxPerNeighbour, is refused with an error wrapping
+// ErrTableFull.
 func (t *Table) Update(now time.Time, e Entry, link ipx.LinkID, from ipx.Node) (Change, bool, error) {
+	return t.update(now, e, link, from, nil)
+}
+
+// update is Update that also appends to evicted the services dropped to
+// make room, at 16 hops.
+func (t *Table) update(now time.Time, e Entry, link ipx.LinkID, from ipx.Node, evicted *[]Change) (Change, bool, error) {
 	if e.Hops > MaxHops || e.Name.IsZero() {
 		t.mu.Lock()
 		t.stats.BadEntries++
@@ -159,20 +223,23 @@ func (t *Table) Update(now time.Time, e Entry, link ipx.LinkID, from ipx.Node) (
 		if !sameOrigin {
 			return Change{}, false, nil
 		}
-		delete(t.m, k)
+		t.remove(k, old)
 		t.stats.Removed++
-		gone := *old
+		gone := old.Service
 		gone.Hops, gone.Updated = MaxHops, now
 		return Change{Kind: Removed, Service: gone}, true, nil
 	case !ok:
-		if len(t.m) >= t.cfg.MaxServices {
-			t.stats.Refused++
-			return Change{}, false, fmt.Errorf("sap: service %v: %d services held: %w", e, len(t.m), ErrTableFull)
+		id := neighbour{link, from}
+		nb := t.nbs[id]
+		if !t.admit(nb, evicted, now) {
+			t.refuse(id, nb)
+			return Change{}, false, fmt.Errorf("sap: service %v from %v: %d services held: %w", e, from, len(t.m), ErrTableFull)
 		}
-		s := &Service{Entry: e, Link: link, From: from, Updated: now}
+		s := &slot{Service: Service{Entry: e, Link: link, From: from, Updated: now}}
 		t.m[k] = s
+		t.attach(k, s, id)
 		t.stats.Added++
-		return Change{Kind: Added, Service: *s}, true, nil
+		return Change{Kind: Added, Service: s.Service}, true, nil
 	case sameOrigin:
 		changed := old.Entry != e
 		old.Entry, old.Updated = e, now
@@ -180,13 +247,137 @@ func (t *Table) Update(now time.Time, e Entry, link ipx.LinkID, from ipx.Node) (
 			return Change{}, false, nil
 		}
 		t.stats.Changed++
-		return Change{Kind: Changed, Service: *old}, true, nil
+		return Change{Kind: Changed, Service: old.Service}, true, nil
 	case e.Hops < old.Hops:
-		*old = Service{Entry: e, Link: link, From: from, Updated: now}
+		id := neighbour{link, from}
+		nb := t.nbs[id]
+		if nb != nil && len(nb.keys) >= t.cfg.MaxPerNeighbour {
+			t.refuse(id, nb)
+			return Change{}, false, nil
+		}
+		t.detach(old)
+		old.Service = Service{Entry: e, Link: link, From: from, Updated: now}
+		t.attach(k, old, id)
 		t.stats.Changed++
-		return Change{Kind: Changed, Service: *old}, true, nil
+		return Change{Kind: Changed, Service: old.Service}, true, nil
 	}
 	return Change{}, false, nil
+}
+
+// admit makes room for a new service from neighbour nb (nil: none held
+// yet), evicting one of the largest neighbour's services if the table is
+// full and that one holds at least two more. It reports whether the
+// service may be added.
+func (t *Table) admit(nb *nbRecord, evicted *[]Change, now time.Time) bool {
+	held := 0
+	if nb != nil {
+		held = len(nb.keys)
+	}
+	if held >= t.cfg.MaxPerNeighbour {
+		return false
+	}
+	if len(t.m) < t.cfg.MaxServices {
+		return true
+	}
+	big := t.largest()
+	if big == nil || big == nb || len(big.keys) <= held+1 {
+		return false
+	}
+	k := big.keys[len(big.keys)-1]
+	s := t.m[k]
+	t.remove(k, s)
+	t.stats.Evicted++
+	if evicted != nil {
+		gone := s.Service
+		gone.Hops, gone.Updated = MaxHops, now
+		*evicted = append(*evicted, Change{Kind: Removed, Service: gone})
+	}
+	return true
+}
+
+// largest returns the neighbour holding the most services.
+func (t *Table) largest() *nbRecord {
+	if !t.maxOK {
+		t.max = nil
+		for _, nb := range t.nbs {
+			if t.max == nil || len(nb.keys) > len(t.max.keys) {
+				t.max = nb
+			}
+		}
+		t.maxOK = true
+	}
+	return t.max
+}
+
+// refuse counts a refused service against its neighbour, keeping a
+// record for a neighbour that holds none only within maxIdleNeighbours.
+func (t *Table) refuse(id neighbour, nb *nbRecord) {
+	t.stats.Refused++
+	if nb == nil {
+		if len(t.nbs) >= t.cfg.MaxServices+maxIdleNeighbours {
+			return
+		}
+		nb = &nbRecord{id: id}
+		t.nbs[id] = nb
+	}
+	nb.refused++
+}
+
+// attach files the service s, of key k, under neighbour id.
+func (t *Table) attach(k key, s *slot, id neighbour) {
+	nb := t.nbs[id]
+	if nb == nil {
+		nb = &nbRecord{id: id}
+		t.nbs[id] = nb
+	}
+	s.nb, s.idx = nb, len(nb.keys)
+	nb.keys = append(nb.keys, k)
+	if t.maxOK && len(nb.keys) > len(t.max.keys) {
+		t.max = nb
+	}
+}
+
+// detach takes the service s off its neighbour's list.
+func (t *Table) detach(s *slot) {
+	nb := s.nb
+	last := len(nb.keys) - 1
+	if s.idx != last {
+		moved := nb.keys[last]
+		nb.keys[s.idx] = moved
+		t.m[moved].idx = s.idx
+	}
+	nb.keys = nb.keys[:last]
+	if last == 0 && nb.refused == 0 {
+		delete(t.nbs, nb.id)
+	}
+	if nb == t.max {
+		t.maxOK = false
+	}
+	s.nb = nil
+}
+
+// remove deletes the service s of key k.
+func (t *Table) remove(k key, s *slot) {
+	t.detach(s)
+	delete(t.m, k)
+}
+
+// Neighbours returns what the table holds from each neighbour, ordered
+// by link and node.
+func (t *Table) Neighbours() []Neighbour {
+	t.mu.RLock()
+	out := make([]Neighbour, 0, len(t.nbs))
+	for _, nb := range t.nbs {
+		out = append(out, Neighbour{Link: nb.id.link, Node: nb.id.node, Services: len(nb.keys), Refused: nb.refused})
+	}
+	t.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Neighbour) int {
+		if c := cmp.Compare(a.Link, b.Link); c != 0 {
+			return c
+		}
+		return slices.Compare(a.Node[:], b.Node[:])
+	})
+	return out
 }
 
 func errBadEntry(e Entry) error {
@@ -203,9 +394,9 @@ func (t *Table) Expire(now time.Time, removed []Service) []Service {
 	defer t.mu.Unlock()
 	for k, s := range t.m {
 		if now.Sub(s.Updated) >= t.cfg.MaxAge {
-			delete(t.m, k)
+			t.remove(k, s)
 			t.stats.Expired++
-			gone := *s
+			gone := s.Service
 			gone.Hops = MaxHops
 			removed = append(removed, gone)
 		}
@@ -235,7 +426,7 @@ func (t *Table) Lookup(typ ServiceType, name Name) (Service, bool) {
 	if !ok {
 		return Service{}, false
 	}
-	return *s, true
+	return s.Service, true
 }
 
 // Services appends the services of type typ (every type for
@@ -245,7 +436,7 @@ func (t *Table) Services(typ ServiceType, dst []Service) []Service {
 	start := len(dst)
 	for _, s := range t.m {
 		if typ.Matches(s.Type) {
-			dst = append(dst, *s)
+			dst = append(dst, s.Service)
 		}
 	}
 	t.mu.RUnlock()
@@ -258,7 +449,7 @@ func (t *Table) any(typ ServiceType, f func(*Service) bool) bool {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	for _, s := range t.m {
-		if typ.Matches(s.Type) && f(s) {
+		if typ.Matches(s.Type) && f(&s.Service) {
 			return true
 		}
 	}
@@ -275,12 +466,18 @@ func (t *Table) dropLink(now time.Time, link ipx.LinkID) []Change {
 		if s.Link != link {
 			continue
 		}
-		delete(t.m, k)
+		t.remove(k, s)
 		t.stats.Removed++
-		gone := *s
+		gone := s.Service
 		gone.Hops, gone.Updated = MaxHops, now
 		changes = append(changes, Change{Kind: Removed, Service: gone})
 	}
+	for id := range t.nbs {
+		if id.link == link {
+			delete(t.nbs, id) // only refusals are left
+		}
+	}
+	t.maxOK = false
 	slices.SortFunc(changes, func(a, b Change) int { return compareServices(a.Service, b.Service) })
 	return changes
 }

@@ -156,3 +156,62 @@ func TestTableServices(t *testing.T) {
 		t.Fatal("negative MaxAge accepted")
 	}
 }
+
+// TestTableFlood: one neighbour offering far more services than the
+// table holds cannot lock out another: a newcomer takes the place of one
+// of the flooder's services, and the refusals are counted against the
+// flooder.
+func TestTableFlood(t *testing.T) {
+	tab, _ := NewTable(TableConfig{MaxServices: 100})
+	for i := range 100_000 {
+		tab.Update(t0, fs(fmt.Sprintf("F%d", i), 1, 1), 1, nodeA)
+	}
+	if ch, ok, err := tab.Update(t0, fs("LEGIT", 2, 1), 2, nodeB); err != nil || !ok || ch.Kind != Added {
+		t.Fatalf("legitimate service: %v %v %v", ch, ok, err)
+	}
+	if _, ok := tab.Lookup(TypeFileServer, MustName("LEGIT")); !ok || tab.Len() != 100 {
+		t.Fatalf("legitimate service not held, %d held", tab.Len())
+	}
+	// The newcomer may grow to a fair share, not beyond.
+	for i := range 100 {
+		tab.Update(t0, fs(fmt.Sprintf("B%d", i), 2, 1), 2, nodeB)
+	}
+	nbs := tab.Neighbours()
+	want := []Neighbour{
+		{Link: 1, Node: nodeA, Services: 50, Refused: 100_000 - 100},
+		{Link: 2, Node: nodeB, Services: 50, Refused: 51},
+	}
+	if fmt.Sprint(nbs) != fmt.Sprint(want) {
+		t.Fatalf("neighbours %+v, want %+v", nbs, want)
+	}
+	if st := tab.Stats(); st.Evicted != 50 || st.Refused != 100_000-100+51 || st.Services != 100 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestTablePerNeighbour: MaxPerNeighbour caps what one neighbour holds,
+// full table or not.
+func TestTablePerNeighbour(t *testing.T) {
+	tab, err := NewTable(TableConfig{MaxServices: 100, MaxPerNeighbour: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		_, _, err := tab.Update(t0, fs(fmt.Sprintf("F%d", i), 1, 1), 1, nodeA)
+		if i >= 10 && !errors.Is(err, ErrTableFull) {
+			t.Fatalf("service %d: %v", i, err)
+		}
+	}
+	// A better offer from the capped neighbour does not move a service
+	// to it either.
+	tab.Update(t0, fs("OTHER", 2, 5), 2, nodeB)
+	if ch, ok, _ := tab.Update(t0, fs("OTHER", 2, 1), 1, nodeA); ok {
+		t.Fatalf("moved to a neighbour at its cap: %v", ch)
+	}
+	if n := tab.Neighbours(); len(n) != 2 || n[0].Services != 10 || n[0].Refused != 11 {
+		t.Fatalf("neighbours %+v", n)
+	}
+	if err := (&TableConfig{MaxPerNeighbour: -1}).Validate(); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("negative MaxPerNeighbour: %v", err)
+	}
+}
