@@ -40,7 +40,7 @@ func TestRunEther(t *testing.T) {
 			defer cancel()
 			var out, errb bytes.Buffer
 			var status int
-			args := []string{"-link", "ether", "-I", "veth0", "-frame", frame, "-net", "42",
+			args := []string{"-ether", "veth0:" + frame + ":42",
 				"-c", "3", "-i", "10ms", "-s", "40", target.String()}
 			if err := netnstest.In(t, nsA, func() error {
 				status = run(ctx, args, &out, &errb)

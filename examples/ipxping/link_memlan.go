@@ -17,7 +17,7 @@ var (
 
 // openMemlan builds the demo: our stack and a responder stack on one
 // in-memory segment. The target defaults to the responder.
-func openMemlan(o options) (*ipx.Stack, ipx.Addr, func(), error) {
+func openMemlan(o *options) (*ipx.Stack, ipx.Addr, func(), error) {
 	seg := memlan.NewSegment(memlan.Config{Seed: 1})
 	seg.SetImpairments(memlan.Impairments{Loss: o.loss, Delay: o.delay})
 	mk := func(n ipx.Node) (*ipx.Stack, error) {

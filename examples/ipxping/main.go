@@ -4,21 +4,24 @@
 //
 // Usage:
 //
-//	ipxping [flags] [network:node[:socket]]
+//	ipxping [flags] LINK [network:node[:socket]]
 //
-// The link is chosen with -link:
+// LINK is one of:
 //
-//	memlan   self-contained demo: an in-memory segment where a second
-//	         stack answers (the default target); -loss and -delay impair it
-//	udp      the DOSBox IPX tunnel: -server host:port (default port 213)
-//	ether    raw Ethernet on Linux: -I interface, -frame type; needs
-//	         CAP_NET_RAW
+//	-memlan-demo              self-contained demo: an in-memory segment where
+//	                          a second stack answers (the default target);
+//	                          -loss and -delay impair it
+//	-udp-server host:port     the DOSBox IPX tunnel (default port 213)
+//	-ether IFACE[:frame[:net]] raw Ethernet on Linux; needs CAP_NET_RAW
+//
+// Something must answer: ipxserver -echo, ipxroute -echo, a NetWare server
+// with IPXPING.NLM loaded or a Cisco router.
 //
 // Examples:
 //
-//	ipxping -link memlan -c 4 -loss 0.25
-//	ipxping -link udp -server 127.0.0.1:213 00000000:7f0000013039
-//	ipxping -link ether -I eth0 -net 1 -c 5 00000001:02000000002a
+//	ipxping -memlan-demo -c 4 -loss 0.25
+//	ipxping -udp-server 127.0.0.1:21300 -c 3 00000000:7f0000015334
+//	ipxping -ether eth0:802.2:1 -c 5 00000001:02000000002a
 package main
 
 import (
@@ -28,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"os/signal"
 	"time"
@@ -45,8 +49,7 @@ func main() {
 
 // options are the parsed command line.
 type options struct {
-	kind     string        // -link: memlan, udp or ether
-	link     linkflag.Link // -server, -I, -frame, -net; Kind set by openLink
+	link     linkflag.Link
 	count    int
 	interval time.Duration
 	timeout  time.Duration
@@ -58,79 +61,91 @@ type options struct {
 	dstSet   bool
 }
 
-const usageText = `usage: ipxping [flags] [network:node[:socket]]
+const usageText = `usage: ipxping [flags] LINK [network:node[:socket]]
 
 Sends Novell IPX Ping requests (socket 9086 unless given) and prints
 round-trip times and loss. The address is hex, e.g. 00000001:02000000002a.
+LINK is one of:
 
-  -link memlan   in-memory demo; a second stack on the segment answers
-                 (default target), impaired with -loss and -delay
-  -link udp      DOSBox IPX tunnel client of -server host[:port]
-  -link ether    raw Ethernet on -I interface (Linux, CAP_NET_RAW)
+  -memlan-demo              in-memory demo; a second stack on the segment
+                            answers (the default target), impaired with
+                            -loss and -delay
+  -udp-server host[:port]   DOSBox IPX tunnel server (default port 213)
+  -ether IFACE[:frame[:net]] raw Ethernet (Linux, CAP_NET_RAW)
+
+On a real link something must answer: ipxserver -echo or ipxroute -echo,
+IPXPING.NLM on a NetWare server, or a Cisco router.
 
 Flags:
 `
 
-func parse(args []string, stderr io.Writer) (options, error) {
-	var o options
-	fs := linkflag.NewFlagSet("ipxping", usageText, stderr)
-	fs.StringVar(&o.kind, "link", "memlan", "link: memlan, udp or ether")
-	fs.StringVar(&o.link.Server, "server", "127.0.0.1:213", "tunnel server for -link udp")
-	fs.StringVar(&o.link.Iface, "I", "", "network interface for -link ether")
-	o.link.RegisterSegment(fs)
+// minSize is the smallest ping: an IPX header and a ping header.
+const minSize = ipx.HeaderLen + echo.HeaderLen
+
+// parse reads the command line; its errors are usage errors.
+func parse(args []string) (*options, *flag.FlagSet, error) {
+	o := &options{}
+	fs := linkflag.NewFlagSet("ipxping", usageText)
+	o.link.Register(fs, "ping a responder on an in-memory demo segment")
 	fs.IntVar(&o.count, "c", 0, "stop after `count` replies or timeouts (0: until interrupted)")
 	fs.DurationVar(&o.interval, "i", time.Second, "`interval` between requests")
 	fs.DurationVar(&o.timeout, "W", time.Second, "`timeout` for each reply")
-	fs.IntVar(&o.size, "s", 56, "IPX packet `size` in bytes, header included (40..576)")
+	fs.IntVar(&o.size, "s", 56, fmt.Sprintf("IPX packet `size` in bytes, header included (%d up to the link's MTU)", minSize))
 	fs.UintVar(&o.ptype, "t", uint(echo.PacketType), "IPX packet `type` of the requests")
-	fs.Float64Var(&o.loss, "loss", 0, "memlan: packet loss probability")
-	fs.DurationVar(&o.delay, "delay", 0, "memlan: one-way delay")
+	fs.Float64Var(&o.loss, "loss", 0, "-memlan-demo: packet loss `probability`, 0 to 1")
+	fs.DurationVar(&o.delay, "delay", 0, "-memlan-demo: one-way `delay`")
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, fs, err
 	}
+	return o, fs, o.check(fs)
+}
+
+// check validates the flags after parsing.
+func (o *options) check(fs *flag.FlagSet) error {
+	if err := o.link.Choose(); err != nil {
+		return err
+	}
+	demo := o.link.Kind == linkflag.Demo
 	switch {
 	case fs.NArg() > 1:
-		return o, fmt.Errorf("one address expected, got %q", fs.Args())
+		return linkflag.Usagef("one address expected, got %q", fs.Args())
+	case fs.NArg() == 0 && !demo:
+		return linkflag.Usagef("no address to ping")
 	case o.count < 0:
-		return o, fmt.Errorf("-c %d: negative count", o.count)
-	case o.interval <= 0 || o.timeout <= 0:
-		return o, errors.New("-i and -W must be positive")
-	case o.size < ipx.HeaderLen+echo.HeaderLen || o.size > ipx.MaxPacketLen:
-		return o, fmt.Errorf("-s %d: size must be %d..%d", o.size, ipx.HeaderLen+echo.HeaderLen, ipx.MaxPacketLen)
+		return linkflag.Usagef("-c %d: negative count", o.count)
+	case o.interval <= 0:
+		return linkflag.Usagef("-i %v: the interval must be positive", o.interval)
+	case o.timeout <= 0:
+		return linkflag.Usagef("-W %v: the timeout must be positive", o.timeout)
+	case o.size < minSize:
+		return linkflag.Usagef("-s %d: a ping is at least %d bytes (IPX and ping headers)", o.size, minSize)
+	case o.size > math.MaxUint16:
+		return linkflag.Usagef("-s %d: over the link's MTU", o.size)
 	case o.ptype > 0xFF:
-		return o, fmt.Errorf("-t %d: packet type is one byte", o.ptype)
-	case o.kind != "memlan" && (o.loss != 0 || o.delay != 0):
-		return o, errors.New("-loss and -delay apply to -link memlan only")
+		return linkflag.Usagef("-t %d: the packet type is one byte (0 to 255)", o.ptype)
+	case !(o.loss >= 0 && o.loss <= 1):
+		return linkflag.Usagef("-loss %v: a probability is 0 to 1", o.loss)
+	case o.delay < 0:
+		return linkflag.Usagef("-delay %v: negative delay", o.delay)
+	case !demo && (o.loss != 0 || o.delay != 0):
+		return linkflag.Usagef("-loss and -delay apply to -memlan-demo only")
 	}
 	if fs.NArg() == 1 {
-		a, err := parseTarget(fs.Arg(0))
+		a, err := linkflag.ParseAddr(fs.Arg(0), echo.Socket)
 		if err != nil {
-			return o, err
+			return linkflag.Usagef("%v", err)
 		}
 		o.dst, o.dstSet = a, true
 	}
-	return o, nil
-}
-
-// parseTarget parses network:node[:socket], the socket defaulting to
-// echo.Socket.
-func parseTarget(s string) (ipx.Addr, error) {
-	if a, err := ipx.ParseAddr(s); err == nil {
-		return a, nil
-	}
-	return ipx.ParseAddr(s + ":" + echo.Socket.String())
+	return nil
 }
 
 // run is main without the process: it returns the exit status, 0 if any
 // reply came, 1 if none did or the link failed, 2 for a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := parse(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
+	o, fs, err := parse(args)
 	if err != nil {
-		fmt.Fprintln(stderr, "ipxping:", err)
-		return 2
+		return linkflag.Usage(stderr, fs, err)
 	}
 	stack, target, closeAll, err := openLink(ctx, o)
 	if err != nil {
@@ -141,8 +156,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.dstSet {
 		target = o.dst
 	}
-	if target == (ipx.Addr{}) {
-		fmt.Fprintln(stderr, "ipxping: no address given")
+	if mtu := linkMTU(stack); o.size > mtu {
+		fmt.Fprintf(stderr, "ipxping: -s %d: over the link's MTU of %d bytes\n", o.size, mtu)
 		return 2
 	}
 	conn, err := stack.Listen(0)
@@ -156,30 +171,55 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return pingLoop(ctx, o, echo.NewClient(conn), target, stdout, stderr)
 }
 
-func pingLoop(ctx context.Context, o options, c *echo.Client, dst ipx.Addr, stdout, stderr io.Writer) int {
+// linkMTU is the largest packet every link of s carries.
+func linkMTU(s *ipx.Stack) int {
+	mtu := math.MaxInt
+	for _, l := range s.Links() {
+		mtu = min(mtu, l.MTU)
+	}
+	return mtu
+}
+
+// notSent reports whether err is a failure to send the request, which
+// then does not count as transmitted.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "write"
+}
+
+func pingLoop(ctx context.Context, o *options, c *echo.Client, dst ipx.Addr, stdout, stderr io.Writer) int {
 	c.Type = ipx.PacketType(o.ptype)
-	pad := o.size - ipx.HeaderLen - echo.HeaderLen
+	pad := o.size - minSize
 	fmt.Fprintf(stdout, "PING %v: %d bytes (%d-byte ping header, %d data)\n", dst, o.size, echo.HeaderLen, pad)
 	var st rttStats
+	status := 0
 	for id := 0; o.count == 0 || id < o.count; id++ {
 		start := time.Now()
 		rep, err := c.Ping(dst, uint16(id), pad, o.timeout)
-		st.sent++
 		switch {
 		case err == nil:
+			st.sent++
 			st.add(rep.RTT)
-			fmt.Fprintf(stdout, "%d bytes from %v: id=%d hops=%d time=%s\n",
-				rep.Len+ipx.HeaderLen, rep.From, id, rep.Hops, ms(rep.RTT))
+			short := ""
+			if got := rep.Len + ipx.HeaderLen; got < o.size {
+				short = fmt.Sprintf(" (short: %d bytes sent)", o.size)
+			}
+			fmt.Fprintf(stdout, "%d bytes from %v: id=%d hops=%d time=%s%s\n",
+				rep.Len+ipx.HeaderLen, rep.From, id, rep.Hops, ms(rep.RTT), short)
 		case echo.IsTimeout(err):
+			st.sent++
 			fmt.Fprintf(stdout, "request timeout for id=%d\n", id)
 		case ctx.Err() != nil:
-			st.sent-- // interrupted, not lost
+			// Interrupted: the request went but its wait was cut short,
+			// so it is neither answered nor lost.
 		default:
+			if !notSent(err) {
+				st.sent++
+			}
 			fmt.Fprintln(stderr, "ipxping:", err)
-			st.print(stdout, dst)
-			return 1
+			status = 1
 		}
-		if ctx.Err() != nil || (o.count != 0 && id+1 == o.count) {
+		if status != 0 || ctx.Err() != nil || (o.count != 0 && id+1 == o.count) {
 			break
 		}
 		if wait := o.interval - time.Since(start); wait > 0 {
@@ -198,7 +238,7 @@ func pingLoop(ctx context.Context, o options, c *echo.Client, dst ipx.Addr, stdo
 	if st.received == 0 {
 		return 1
 	}
-	return 0
+	return status
 }
 
 // rttStats accumulates what ping prints at the end.

@@ -37,7 +37,7 @@ func TestRunUDP(t *testing.T) {
 
 	target := ipx.Addr{Net: l.Network(), Node: l.Node(), Socket: echo.Socket}
 	var out, errb bytes.Buffer
-	args := []string{"-link", "udp", "-server", srv.Addr().String(), "-c", "3", "-i", "10ms", target.String()}
+	args := []string{"-udp-server", srv.Addr().String(), "-c", "3", "-i", "10ms", target.String()}
 	if got := run(ctx, args, &out, &errb); got != 0 {
 		t.Fatalf("status %d; stderr %s; stdout %s", got, errb.String(), out.String())
 	}
@@ -61,7 +61,7 @@ func TestRunUDPNoServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var out, errb bytes.Buffer
-	if got := run(ctx, []string{"-link", "udp", "-server", addr, "-c", "1", "00000000:7f0000010001"}, &out, &errb); got != 1 {
+	if got := run(ctx, []string{"-udp-server", addr, "-c", "1", "00000000:7f0000010001"}, &out, &errb); got != 1 {
 		t.Errorf("status %d, want 1", got)
 	}
 	if !strings.Contains(errb.String(), "udp") {

@@ -14,7 +14,7 @@
 //	-udp-listen host:port/net      be the tunnel server DOSBox clients
 //	                               connect to (ipxnet connect), routing
 //	                               for them; net (hex) numbers the tunnel
-//	-ether iface:frame:net         raw Ethernet (Linux, CAP_NET_RAW);
+//	-ether IFACE:frame:net         raw Ethernet (Linux, CAP_NET_RAW);
 //	                               frame is auto, ethernet_ii, 802.3,
 //	                               802.2 or snap; net in hex
 //	-memlan-demo                   self-contained demo on in-memory
@@ -27,15 +27,25 @@
 // server (-udp-server) it exchanges routes over the tunnel but cannot
 // forward through it.
 //
+// It runs SAP as routers do, passing the services heard on one link to
+// the others, and can be a server itself:
+//
+//	-echo                          answer ipxping (socket 9086)
+//	-sap TYPE:NAME:SOCKET          advertise a service (hex type and
+//	                               socket, e.g. 4:FS1:0451; repeatable)
+//
+// Port 213, the tunnel's usual port, needs root; any port above 1023
+// does not.
+//
 // Examples:
 //
 //	ipxroute -memlan-demo -duration 3m
+//	ipxroute -udp-listen 127.0.0.1:21300/a -echo -sap 4:FS1:0451
 //	ipxroute -udp-listen 0.0.0.0:213/b -ether eth0:802.2:0000000a
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,8 +57,12 @@ import (
 	"time"
 
 	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
+	"github.com/ipxkit/ipxkit/examples/internal/serve"
 	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/ipx/echo"
+	"github.com/ipxkit/ipxkit/ipx/udp"
 	"github.com/ipxkit/ipxkit/rip"
+	"github.com/ipxkit/ipxkit/sap"
 )
 
 func main() {
@@ -65,9 +79,13 @@ It forwards packets between them and prints its table on every change.
   -udp-server host:port[/net]  DOSBox IPX tunnel client; net in hex
   -udp-listen host:port/net    be a DOSBox IPX tunnel server and route
                                for its clients; net in hex
-  -ether iface:frame:net       raw Ethernet (Linux, CAP_NET_RAW); frame is
+  -ether IFACE:frame:net       raw Ethernet (Linux, CAP_NET_RAW); frame is
                                auto, ethernet_ii, 802.3, 802.2 or snap
   -memlan-demo                 in-memory demo with two more routers
+
+It passes SAP between its links too; with -echo it answers ipxping and
+with -sap TYPE:NAME:SOCKET (repeatable) it advertises a service. Port
+213 needs root: choose one above 1023 to run unprivileged.
 
 Flags:
 `
@@ -87,40 +105,57 @@ type options struct {
 	interval              time.Duration
 	duration              time.Duration
 	verbose               bool
+	services              serve.Flags
 }
 
-func parse(args []string, stderr io.Writer) (options, error) {
-	var o options
-	fs := linkflag.NewFlagSet("ipxroute", usageText, stderr)
+// parse reads the command line; its errors are usage errors.
+func parse(args []string) (*options, *flag.FlagSet, error) {
+	o := &options{}
+	fs := linkflag.NewFlagSet("ipxroute", usageText)
 	fs.Var((*listFlag)(&o.udp), "udp-server", "DOSBox tunnel server `host:port[/net]` to join (repeatable)")
 	fs.Var((*listFlag)(&o.udpListen), "udp-listen", "run a tunnel server on `host:port/net` and route for its clients (repeatable)")
-	fs.Var((*listFlag)(&o.ether), "ether", "raw Ethernet link `iface:frame:net` (repeatable)")
+	fs.Var((*listFlag)(&o.ether), "ether", "raw Ethernet link `IFACE:frame:net` (repeatable)")
 	fs.BoolVar(&o.demo, "memlan-demo", false, "run on in-memory segments with two demo routers")
-	fs.DurationVar(&o.interval, "interval", rip.DefaultUpdateInterval, "RIP broadcast `interval`")
+	fs.DurationVar(&o.interval, "interval", rip.DefaultUpdateInterval, "RIP and SAP broadcast `interval`")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this `duration` (0: until interrupted)")
 	fs.BoolVar(&o.verbose, "v", false, "log route changes and errors to stderr")
+	o.services.Register(fs)
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, fs, err
 	}
 	switch {
 	case fs.NArg() > 0:
-		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return o, fs, linkflag.Usagef("unexpected arguments %q", fs.Args())
 	case len(o.udp) == 0 && len(o.udpListen) == 0 && len(o.ether) == 0 && !o.demo:
-		return o, errors.New("no links: give -udp-server, -udp-listen, -ether or -memlan-demo")
+		return o, fs, linkflag.Usagef("no links: give -udp-server, -udp-listen, -ether or -memlan-demo")
+	case o.interval <= 0:
+		return o, fs, linkflag.Usagef("-interval %v: must be positive", o.interval)
 	case o.duration < 0:
-		return o, errors.New("-duration must not be negative")
+		return o, fs, linkflag.Usagef("-duration %v: must not be negative", o.duration)
 	}
-	return o, nil
+	// Check every link's value before opening any.
+	for _, spec := range o.udp {
+		if _, _, _, err := parseUDP(spec); err != nil {
+			return o, fs, linkflag.Usagef("-udp-server %v", err)
+		}
+	}
+	for _, spec := range o.udpListen {
+		if _, _, err := parseUDPListen(spec); err != nil {
+			return o, fs, linkflag.Usagef("-udp-listen %v", err)
+		}
+	}
+	for _, spec := range o.ether {
+		if _, _, _, err := parseEther(spec); err != nil {
+			return o, fs, linkflag.Usagef("-ether %v", err)
+		}
+	}
+	return o, fs, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := parse(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
+	o, fs, err := parse(args)
 	if err != nil {
-		fmt.Fprintln(stderr, "ipxroute:", err)
-		return 2
+		return linkflag.Usage(stderr, fs, err)
 	}
 	if o.duration > 0 {
 		var cancel context.CancelFunc
@@ -136,7 +171,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ipxroute:", err)
 		return 1
 	}
-	defer stack.Close()
+	// Closed in this order at the end: what runs on the Stack, the Stack
+	// with its links, then the tunnel servers whose Ports were links, so
+	// that nothing reports a link the program closed itself.
+	var servers []*udp.Server
+	defer func() {
+		stack.Close()
+		for _, srv := range servers {
+			srv.Close()
+		}
+	}()
 	var demo *demoNet
 	if o.demo {
 		demo, err = startDemo(stack, o.interval)
@@ -158,7 +202,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "ipxroute:", err)
 			return 1
 		}
-		defer srv.Close()
+		servers = append(servers, srv)
 	}
 	for _, s := range o.ether {
 		if err := addEther(stack, s); err != nil {
@@ -175,6 +219,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer router.Close()
+	// A router carries SAP too: its Advertiser passes the services it
+	// hears on one link to the others, and advertises -sap's.
+	svc, err := serve.Start(stack, o.services, true, sap.Config{Interval: o.interval, Routes: router.Table(), Logger: logger})
+	if err != nil {
+		fmt.Fprintln(stderr, "ipxroute:", err)
+		return 1
+	}
+	defer svc.Close()
+	for _, e := range o.services.SAP {
+		fmt.Fprintf(stdout, "advertising %04x %s on socket %v\n", uint16(e.Type), e.Name, e.Addr.Socket)
+	}
+	if o.services.Echo {
+		fmt.Fprintf(stdout, "answering ipxping on socket %v\n", echo.Socket)
+	}
 	sub := router.Table().Subscribe(1024)
 	defer sub.Close()
 	if demo != nil {

@@ -47,9 +47,14 @@ func TestFlags(t *testing.T) {
 		{"help", []string{"-h"}, 0, "usage: ipxroute"},
 		{"no links", nil, 2, "no links"},
 		{"extra argument", []string{"-memlan-demo", "x"}, 2, "unexpected arguments"},
-		{"bad ether spec", []string{"-ether", "eth0"}, 1, "want iface:frame:net"},
-		{"bad frame", []string{"-ether", "eth0:token-ring:1"}, 1, "frame \"token-ring\""},
-		{"bad network", []string{"-ether", "eth0:802.2:xyz"}, 1, "network \"xyz\""},
+		{"ether without a network", []string{"-ether", "eth0"}, 2, "a router numbers its segments: want IFACE:frame:net"},
+		{"bad frame", []string{"-ether", "eth0:token-ring:1"}, 2, "frame \"token-ring\""},
+		{"bad network", []string{"-ether", "eth0:802.2:xyz"}, 2, "network \"xyz\""},
+		{"broadcast network", []string{"-udp-listen", "127.0.0.1:0/ffffffff"}, 2, "every network"},
+		{"listen without a network", []string{"-udp-listen", "127.0.0.1:0"}, 2, "want host:port/net"},
+		{"zero interval", []string{"-memlan-demo", "-interval", "0"}, 2, "-interval 0s: must be positive"},
+		{"bad service", []string{"-memlan-demo", "-sap", "4:FS1"}, 2, `"4:FS1"`},
+		{"no such interface", []string{"-ether", "ipxroute-none0:auto:1"}, 1, "ipxroute-none0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,6 +64,9 @@ func TestFlags(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tt.stderr) {
 				t.Errorf("stderr %q lacks %q", stderr.String(), tt.stderr)
+			}
+			if tt.status == 2 && strings.Count(stderr.String(), "ipxroute: ") != 1 {
+				t.Errorf("usage error told more than once:\n%s", stderr.String())
 			}
 		})
 	}

@@ -15,7 +15,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,7 +24,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
+	"github.com/ipxkit/ipxkit/examples/internal/serve"
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/ipx/echo"
 	"github.com/ipxkit/ipxkit/ipx/udp"
+	"github.com/ipxkit/ipxkit/sap"
 )
 
 func main() {
@@ -39,7 +43,12 @@ const usageText = `usage: ipxserver [flags]
 Runs a DOSBox-compatible IPX tunnel server: IPX packets carried in UDP
 datagrams, relayed between registered clients. DOSBox connects with
 "ipxnet connect HOST PORT". Registrations and expiries are logged to
-stderr; statistics are logged on exit.
+stderr; statistics are logged on exit. With -echo the server answers
+ipxping at its own node, and with -sap it advertises services there, so
+that ipxping and slist find something on the tunnel.
+
+Port 213, the tunnel's usual port, needs root; choose one above 1023,
+e.g. -addr 127.0.0.1:21300, to run unprivileged.
 
 Flags:
 `
@@ -47,28 +56,34 @@ Flags:
 // run serves until ctx ends and returns the exit status. ready, if not
 // nil, is told the bound address once the server listens.
 func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Addr)) int {
-	fs := flag.NewFlagSet("ipxserver", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
+	fs := linkflag.NewFlagSet("ipxserver", usageText)
 	addr := fs.String("addr", fmt.Sprintf("127.0.0.1:%d", udp.DefaultPort), "UDP `address` to listen on (IPv4; :PORT for every interface)")
 	maxClients := fs.Int("max-clients", 256, "most clients registered at once")
 	maxPerHost := fs.Int("max-per-host", 64, "most clients from one IP address")
 	timeout := fs.Duration("timeout", 10*time.Minute, "forget a client silent this long")
-	keepalive := fs.Duration("keepalive", 5*time.Second, "ping a client nothing was sent to for this long (negative: never)")
+	keepalive := fs.Duration("keepalive", 5*time.Second, "ping a client nothing was sent to for this long (0: never)")
 	verbose := fs.Bool("v", false, "log refusals and other debug events")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	var services serve.Flags
+	services.Register(fs)
+	err := fs.Parse(args)
+	switch {
+	case err != nil:
+	case fs.NArg() != 0:
+		err = linkflag.Usagef("unexpected arguments %q", fs.Args())
+	case *maxClients <= 0:
+		err = linkflag.Usagef("-max-clients %d: must be positive", *maxClients)
+	case *maxPerHost <= 0:
+		err = linkflag.Usagef("-max-per-host %d: must be positive", *maxPerHost)
+	case *timeout <= 0:
+		err = linkflag.Usagef("-timeout %v: must be positive", *timeout)
+	case *keepalive < 0:
+		err = linkflag.Usagef("-keepalive %v: must not be negative", *keepalive)
 	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "ipxserver: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return 2
+	if err != nil {
+		return linkflag.Usage(stderr, fs, err)
+	}
+	if *keepalive == 0 {
+		*keepalive = -1 // udp.ServerConfig's "never"
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -84,20 +99,34 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		Logger:        logger,
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "ipxserver: %v\n", err)
+		fmt.Fprintf(stderr, "ipxserver: %v\n", linkflag.BindError(*addr, err))
 		return 1
 	}
 	logger.Info("ipxserver: listening", "addr", s.Addr())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve() }()
+	stopServices := func() {}
+	if services.Echo || len(services.SAP) > 0 {
+		stopServices, err = startServices(s, services, logger)
+		if err != nil {
+			s.Close()
+			<-served
+			fmt.Fprintf(stderr, "ipxserver: %v\n", err)
+			return 1
+		}
+	}
 	if ready != nil {
 		ready(s.Addr())
 	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve() }()
 	select {
 	case <-ctx.Done():
-		s.Close()
-		err = <-served
+		err = nil
 	case err = <-served:
+	}
+	stopServices()
+	s.Close()
+	if serr := <-served; err == nil && !errors.Is(serr, net.ErrClosed) {
+		err = serr
 	}
 	st := s.Stats()
 	logger.Info("ipxserver: stopped", "clients", st.Clients, "registrations", st.Registrations,
@@ -109,4 +138,35 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		return 1
 	}
 	return 0
+}
+
+// startServices puts a Stack on the server's Port, its own node on the
+// tunnel, that answers ping and advertises services there. It returns
+// the function that withdraws the services and closes the Stack.
+func startServices(s *udp.Server, f serve.Flags, logger *slog.Logger) (func(), error) {
+	port, err := s.AttachPort()
+	if err != nil {
+		return nil, err
+	}
+	// A DOSBox tunnel is network 0, "this network", to its clients.
+	stack, err := linkflag.NewStack(port, 0, ipx.StackConfig{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := serve.Start(stack, f, false, sap.Config{Logger: logger})
+	if err != nil {
+		stack.Close()
+		return nil, err
+	}
+	for _, e := range f.SAP {
+		logger.Info("ipxserver: advertising", "type", fmt.Sprintf("%04x", uint16(e.Type)), "name", e.Name.String(),
+			"addr", ipx.Addr{Node: port.Node(), Socket: e.Addr.Socket})
+	}
+	if f.Echo {
+		logger.Info("ipxserver: answering ipxping", "addr", ipx.Addr{Node: port.Node(), Socket: echo.Socket})
+	}
+	return func() {
+		svc.Close()
+		stack.Close()
+	}, nil
 }

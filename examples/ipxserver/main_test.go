@@ -94,10 +94,14 @@ func TestUsage(t *testing.T) {
 		want string
 	}{
 		{"help", []string{"-h"}, 0, "ipxnet connect"},
-		{"bad flag", []string{"-nope"}, 2, "usage: ipxserver"},
+		{"bad flag", []string{"-nope"}, 2, "ipxserver: flag provided but not defined: -nope\nRun 'ipxserver -h' for usage.\n"},
 		{"extra argument", []string{"x"}, 2, "unexpected arguments"},
 		{"bad address", []string{"-addr", "no-such-host.invalid:1"}, 1, "ipxserver:"},
-		{"bad config", []string{"-addr", "127.0.0.1:0", "-max-clients", "-1"}, 1, "MaxClients"},
+		{"negative clients", []string{"-addr", "127.0.0.1:0", "-max-clients", "-1"}, 2, "-max-clients -1: must be positive"},
+		{"no clients", []string{"-addr", "127.0.0.1:0", "-max-clients", "0"}, 2, "-max-clients 0: must be positive"},
+		{"no clients per host", []string{"-addr", "127.0.0.1:0", "-max-per-host", "0"}, 2, "-max-per-host 0: must be positive"},
+		{"zero timeout", []string{"-addr", "127.0.0.1:0", "-timeout", "0"}, 2, "-timeout 0s: must be positive"},
+		{"bad service", []string{"-addr", "127.0.0.1:0", "-sap", "4:FS1:zz"}, 2, `socket "zz"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

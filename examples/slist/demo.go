@@ -24,7 +24,7 @@ type segLink struct {
 // router with one more file server. Every host but ours runs a SAP
 // Advertiser; the router propagates the remote server to our segment one
 // hop further.
-func openDemo(o options) (*ipx.Stack, func(), error) {
+func openDemo(o *options) (*ipx.Stack, func(), error) {
 	localSeg := memlan.NewSegment(memlan.Config{Seed: 1})
 	remoteSeg := memlan.NewSegment(memlan.Config{Seed: 2})
 	local := segLink{localSeg, o.link.Network}

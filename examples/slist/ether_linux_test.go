@@ -47,7 +47,7 @@ func TestRunEther(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = netnstest.In(t, nsB, func() error {
-		status = run(ctx, []string{"-ether", "ipx0", "-net", "beef", "-frame", "802.2", "-wait", "200ms", "-attempts", "25"}, &stdout, &stderr)
+		status = run(ctx, []string{"-ether", "ipx0:802.2:beef", "-wait", "200ms", "-attempts", "25"}, &stdout, &stderr)
 		return nil
 	})
 	if err != nil {

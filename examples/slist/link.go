@@ -9,7 +9,7 @@ import (
 
 // openLink returns a Stack on the link o asks for and a function that
 // closes everything.
-func openLink(ctx context.Context, o options) (*ipx.Stack, func(), error) {
+func openLink(ctx context.Context, o *options) (*ipx.Stack, func(), error) {
 	if o.link.Kind == linkflag.Demo {
 		return openDemo(o)
 	}

@@ -11,14 +11,18 @@
 //	-memlan-demo          self-contained demo: an in-memory network with a
 //	                      few servers, one of them behind a router
 //	-udp-server host:port the DOSBox IPX tunnel server (port 213 by default)
-//	-ether IFACE          raw Ethernet on Linux (needs CAP_NET_RAW)
+//	-ether IFACE[:frame[:net]]
+//	                      raw Ethernet on Linux (needs CAP_NET_RAW)
+//
+// On a tunnel, ipxserver -sap or ipxroute -sap advertises services for
+// slist to find.
 //
 // Examples:
 //
 //	slist -memlan-demo
 //	slist -memlan-demo -type 7
-//	slist -udp-server 127.0.0.1:213
-//	slist -ether eth0 -net 1 -frame 802.2 -type ffff
+//	slist -udp-server 127.0.0.1:21300
+//	slist -ether eth0:802.2:1 -type ffff
 package main
 
 import (
@@ -34,6 +38,7 @@ import (
 	"time"
 
 	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
+	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/sap"
 )
 
@@ -59,19 +64,23 @@ that answer a general query on the chosen link: name, network, node, hops.
 
   -memlan-demo             in-memory demo network with a few servers
   -udp-server host[:port]  DOSBox IPX tunnel server (default port 213)
-  -ether IFACE             raw Ethernet on Linux (CAP_NET_RAW)
+  -ether IFACE[:frame[:net]]
+                           raw Ethernet on Linux (CAP_NET_RAW)
+
+On a tunnel, ipxserver -sap or ipxroute -sap advertises services.
 
 Flags:
 `
 
-func parse(args []string, stderr io.Writer) (options, error) {
-	o := options{typ: sap.TypeFileServer}
-	fs := linkflag.NewFlagSet("slist", usageText, stderr)
+// parse reads the command line; its errors are usage errors.
+func parse(args []string) (*options, *flag.FlagSet, error) {
+	o := &options{typ: sap.TypeFileServer}
+	fs := linkflag.NewFlagSet("slist", usageText)
 	o.link.Register(fs, "query a self-contained in-memory demo network")
 	fs.Func("type", "service `type` in hex: 4 file servers, 7 print servers, ffff all (default 4)", func(s string) error {
 		v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 16)
-		if err != nil {
-			return fmt.Errorf("not a 16-bit hex number: %q", s)
+		if err != nil || v == 0 {
+			return fmt.Errorf("%q is not a service type: 1 to ffff in hex", s)
 		}
 		o.typ = sap.ServiceType(v)
 		return nil
@@ -80,31 +89,31 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.attempts, "attempts", sap.DefaultAttempts, "queries sent before giving up when nobody answers")
 	fs.BoolVar(&o.nearest, "nearest", false, "ask for the nearest server only (a nearest query)")
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, fs, err
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return o, fs, linkflag.Usagef("unexpected arguments %q", fs.Args())
 	}
 	if err := o.link.Choose(); err != nil {
-		return o, err
+		return o, fs, err
 	}
 	switch {
-	case o.wait <= 0 || o.attempts <= 0:
-		return o, errors.New("-wait and -attempts must be positive")
+	case o.wait <= 0:
+		return o, fs, linkflag.Usagef("-wait %v: must be positive", o.wait)
+	case o.attempts <= 0:
+		return o, fs, linkflag.Usagef("-attempts %d: must be positive", o.attempts)
+	case o.link.Kind == linkflag.Demo && o.link.Network+1 >= ipx.NetworkDefault:
+		return o, fs, linkflag.Usagef("-net %v: the demo numbers its second network -net plus 1, which must be below fffffffe", o.link.Network)
 	}
-	return o, nil
+	return o, fs, nil
 }
 
 // run is main without the process: 0 if servers were found, 1 if none
 // answered or the link failed, 2 for a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := parse(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
+	o, fs, err := parse(args)
 	if err != nil {
-		fmt.Fprintln(stderr, "slist:", err)
-		return 2
+		return linkflag.Usage(stderr, fs, err)
 	}
 	stack, closeAll, err := openLink(ctx, o)
 	if err != nil {

@@ -95,10 +95,16 @@ func TestUsage(t *testing.T) {
 		{"help", []string{"-h"}, 0, "usage: slist [flags]"},
 		{"no link", nil, 2, "choose one link"},
 		{"two links", []string{"-memlan-demo", "-udp-server", "x:1"}, 2, "choose one link"},
-		{"bad type", []string{"-memlan-demo", "-type", "12345"}, 2, "not a 16-bit hex number"},
-		{"bad net", []string{"-memlan-demo", "-net", "zz"}, 2, "not a 32-bit hex number"},
+		{"bad type", []string{"-memlan-demo", "-type", "12345"}, 2, `"12345" is not a service type`},
+		{"type 0", []string{"-memlan-demo", "-type", "0"}, 2, `"0" is not a service type`},
+		{"bad net", []string{"-memlan-demo", "-net", "zz"}, 2, "not a segment's network number (not hex)"},
+		{"every network", []string{"-memlan-demo", "-net", "ffffffff"}, 2, "ffffffff means every network"},
+		{"demo's second network", []string{"-memlan-demo", "-net", "fffffffd"}, 2, "must be below fffffffe"},
 		{"stray argument", []string{"-memlan-demo", "FS1"}, 2, "unexpected arguments"},
-		{"bad frame", []string{"-ether", "lo", "-frame", "token-ring"}, 1, "-frame"},
+		{"bad frame", []string{"-ether", "lo:token-ring"}, 2, `frame "token-ring"`},
+		{"frame is part of -ether", []string{"-memlan-demo", "-frame", "802.2"}, 2, "not defined: -frame"},
+		{"zero wait", []string{"-memlan-demo", "-wait", "0"}, 2, "-wait 0s: must be positive"},
+		{"no such interface", []string{"-ether", "slist-none0"}, 1, "slist-none0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,6 +114,9 @@ func TestUsage(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tt.want) {
 				t.Fatalf("stderr lacks %q:\n%s", tt.want, stderr.String())
+			}
+			if tt.status == 2 && strings.Count(stderr.String(), "slist: ") != 1 {
+				t.Errorf("usage error told more than once:\n%s", stderr.String())
 			}
 		})
 	}

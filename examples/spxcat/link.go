@@ -15,7 +15,7 @@ const echoSocket ipx.Socket = 0x5000
 
 // openLink returns a Stack on the link o asks for, the demo service's
 // address (zero without -memlan-demo) and a function closing everything.
-func openLink(ctx context.Context, o options) (*ipx.Stack, ipx.Addr, func(), error) {
+func openLink(ctx context.Context, o *options) (*ipx.Stack, ipx.Addr, func(), error) {
 	if o.link.Kind == linkflag.Demo {
 		return openDemo(o)
 	}
@@ -28,7 +28,7 @@ func openLink(ctx context.Context, o options) (*ipx.Stack, ipx.Addr, func(), err
 
 // openDemo puts two stacks on an in-memory segment; the second runs an
 // SPX echo service on echoSocket that sends back what it reads.
-func openDemo(o options) (*ipx.Stack, ipx.Addr, func(), error) {
+func openDemo(o *options) (*ipx.Stack, ipx.Addr, func(), error) {
 	seg := memlan.NewSegment(memlan.Config{Seed: 1})
 	seg.SetImpairments(memlan.Impairments{Loss: o.loss})
 	network := o.link.Network

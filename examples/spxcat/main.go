@@ -13,7 +13,8 @@
 //	                      second stack runs an SPX echo service, dialled
 //	                      when no address is given; -loss impairs it
 //	-udp-server host:port the DOSBox IPX tunnel server (port 213 by default)
-//	-ether IFACE          raw Ethernet on Linux (needs CAP_NET_RAW)
+//	-ether IFACE[:frame[:net]]
+//	                      raw Ethernet on Linux (needs CAP_NET_RAW)
 //
 // At the end of standard input spxcat releases its direction of an SPX II
 // connection (the peer reads end of file and may still answer); it exits
@@ -24,8 +25,8 @@
 // Examples:
 //
 //	echo hello | spxcat -memlan-demo
-//	spxcat -udp-server 127.0.0.1:213 -l -p 5000
-//	spxcat -udp-server 127.0.0.1:213 00000000:7f0000013039:5000 < file
+//	spxcat -udp-server 127.0.0.1:21300 -l -p 5000
+//	spxcat -udp-server 127.0.0.1:21300 00000000:7f0000013039:5000 < file
 package main
 
 import (
@@ -75,52 +76,55 @@ Link (choose one):
   -memlan-demo           in-memory segment with an SPX echo service,
                          dialled when no address is given
   -udp-server host:port  DOSBox IPX tunnel server
-  -ether IFACE           raw Ethernet (Linux, CAP_NET_RAW)
+  -ether IFACE[:frame[:net]]
+                         raw Ethernet (Linux, CAP_NET_RAW)
 
 Flags:
 `
 
-func parse(args []string, stderr io.Writer) (options, error) {
-	var o options
-	fs := linkflag.NewFlagSet("spxcat", usageText, stderr)
+// parse reads the command line; its errors are usage errors.
+func parse(args []string) (*options, *flag.FlagSet, error) {
+	o := &options{}
+	fs := linkflag.NewFlagSet("spxcat", usageText)
 	o.link.Register(fs, "use an in-memory segment with an SPX echo service")
 	fs.BoolVar(&o.listen, "l", false, "listen for one connection instead of dialling")
 	o.socket = 0x5000
 	fs.Var((*hexValue)(&o.socket), "p", "`socket` (hex) to listen on with -l")
 	fs.BoolVar(&o.plain, "plain", false, "speak plain SPX only (no SPX II, packets of at most 576 bytes)")
 	fs.Float64Var(&o.loss, "loss", 0, "packet loss probability on the -memlan-demo segment")
-	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up dialling after `duration`")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up registering with the tunnel server and dialling after `duration`")
 	fs.BoolVar(&o.verbose, "v", false, "report the connection and its counters on standard error")
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, fs, err
 	}
 	if err := o.link.Choose(); err != nil {
-		// spxcat's wording of linkflag.ErrChoice.
-		return o, errors.New("choose exactly one of -memlan-demo, -udp-server and -ether")
+		return o, fs, err
 	}
 	demo := o.link.Kind == linkflag.Demo
 	switch {
 	case fs.NArg() > 1:
-		return o, fmt.Errorf("one address expected, got %q", fs.Args())
+		return o, fs, linkflag.Usagef("one address expected, got %q", fs.Args())
 	case o.listen && fs.NArg() == 1:
-		return o, errors.New("-l takes no address")
+		return o, fs, linkflag.Usagef("-l takes no address")
 	case !o.listen && !demo && fs.NArg() == 0:
-		return o, errors.New("no address to dial")
-	case o.socket > math.MaxUint16:
-		return o, fmt.Errorf("-p %x: socket is 16 bits", o.socket)
-	case o.loss < 0 || o.loss >= 1:
-		return o, fmt.Errorf("-loss %v: want 0 <= loss < 1", o.loss)
+		return o, fs, linkflag.Usagef("no address to dial")
+	case o.socket == 0 || o.socket > math.MaxUint16:
+		return o, fs, linkflag.Usagef("-p %x: a socket is 1 to ffff", o.socket)
+	case !(o.loss >= 0 && o.loss < 1):
+		return o, fs, linkflag.Usagef("-loss %v: want 0 <= loss < 1", o.loss)
 	case o.loss != 0 && !demo:
-		return o, errors.New("-loss applies to -memlan-demo only")
+		return o, fs, linkflag.Usagef("-loss applies to -memlan-demo only")
+	case o.timeout <= 0:
+		return o, fs, linkflag.Usagef("-timeout %v: must be positive", o.timeout)
 	}
 	if fs.NArg() == 1 {
-		a, err := ipx.ParseAddr(fs.Arg(0))
+		a, err := linkflag.ParseAddr(fs.Arg(0), 0)
 		if err != nil {
-			return o, err
+			return o, fs, linkflag.Usagef("%v", err)
 		}
 		o.dst, o.dstSet = a, true
 	}
-	return o, nil
+	return o, fs, nil
 }
 
 // hexValue is a flag.Value for numbers written in hex, as IPX numbers
@@ -142,15 +146,14 @@ func (h *hexValue) Set(s string) error {
 // the copy finished, 1 on a connection or link failure, 2 on a usage
 // error.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	o, err := parse(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
+	o, fs, err := parse(args)
 	if err != nil {
-		fmt.Fprintln(stderr, "spxcat:", err)
-		return 2
+		return linkflag.Usage(stderr, fs, err)
 	}
-	stack, demoAddr, closeAll, err := openLink(ctx, o)
+	// -timeout bounds the registration with a tunnel server too.
+	octx, ocancel := context.WithTimeout(ctx, o.timeout)
+	stack, demoAddr, closeAll, err := openLink(octx, o)
+	ocancel()
 	if err != nil {
 		fmt.Fprintln(stderr, "spxcat:", err)
 		return 1
@@ -188,20 +191,41 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	if o.verbose {
-		fmt.Fprintf(stderr, "spxcat: connected %v -> %v (SPX II %v, %d bytes per packet)\n",
-			conn.LocalAddr(), conn.RemoteAddr(), conn.SPX2(), conn.MaxData())
+		fmt.Fprintf(stderr, "spxcat: connected %v -> %v (%s)\n", conn.LocalAddr(), conn.RemoteAddr(), version(conn))
 	}
 	stopClose := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stopClose()
 	err = copyBoth(conn, stdin, stdout)
 	if o.verbose {
-		fmt.Fprintf(stderr, "spxcat: %+v\n", conn.Stats())
+		printStats(stderr, conn)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "spxcat:", err)
 		return 1
 	}
 	return 0
+}
+
+// version names the protocol conn speaks.
+func version(conn *spx.Conn) string {
+	if conn.SPX2() {
+		return "SPX II"
+	}
+	return "SPX"
+}
+
+// printStats reports conn's counters after the copy, and the packet size
+// then in force: an SPX II listener learns the size the dialer negotiates
+// only after the connection is set up.
+func printStats(w io.Writer, conn *spx.Conn) {
+	st := conn.Stats()
+	fmt.Fprintf(w, "spxcat: %s, sending up to %d data bytes per packet\n", version(conn), conn.MaxData())
+	fmt.Fprintf(w, "spxcat: packets: %d sent, %d received; %d retransmitted (%d fast), %d timeouts\n",
+		st.PacketsSent, st.PacketsReceived, st.Retransmits, st.FastRetransmits, st.Timeouts)
+	fmt.Fprintf(w, "spxcat: received: %d duplicate, %d out of order, %d out of window, %d bogus acks\n",
+		st.Duplicates, st.OutOfOrder, st.OutOfWindow, st.BogusAcks)
+	fmt.Fprintf(w, "spxcat: %d keepalives, %d congestion events, window %d packets, smoothed rtt %v\n",
+		st.KeepAlives, st.CongestionEvents, st.Cwnd, st.SRTT.Round(time.Microsecond))
 }
 
 // copyBoth copies in to conn and conn to out until both directions end.

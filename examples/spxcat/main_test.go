@@ -82,12 +82,16 @@ func TestUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"-h"}, 0, "usage: spxcat"},
-		{[]string{}, 2, "choose exactly one"},
-		{[]string{"-memlan-demo", "-udp-server", "x"}, 2, "choose exactly one"},
+		{[]string{}, 2, "choose one link"},
+		{[]string{"-memlan-demo", "-udp-server", "x"}, 2, "choose one link"},
 		{[]string{"-udp-server", "127.0.0.1:1"}, 2, "no address"},
 		{[]string{"-memlan-demo", "-l", "00000001:020000000002:5000"}, 2, "-l takes no address"},
-		{[]string{"-memlan-demo", "nonsense"}, 2, "bad address"},
-		{[]string{"-memlan-demo", "-p", "10000", "-l"}, 2, "16 bits"},
+		{[]string{"-memlan-demo", "nonsense"}, 2, `address "nonsense": not an IPX address: want network:node:socket`},
+		{[]string{"-memlan-demo", "-p", "10000", "-l"}, 2, "-p 10000: a socket is 1 to ffff"},
+		{[]string{"-memlan-demo", "-timeout", "0"}, 2, "-timeout 0s: must be positive"},
+		{[]string{"-memlan-demo", "-loss", "1"}, 2, "-loss 1: want 0 <= loss < 1"},
+		{[]string{"-udp-server", "x", "-loss", "0.5", "1:020000000001:5000"}, 2, "-memlan-demo only"},
+		{[]string{"-memlan-demo", "-frame", "802.2"}, 2, "not defined: -frame"},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer

@@ -2,7 +2,7 @@ package linkflag_test
 
 import (
 	"fmt"
-	"io"
+	"os"
 
 	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 )
@@ -11,9 +11,9 @@ import (
 // was named; Open would then register with the tunnel server.
 func ExampleLink_Register() {
 	var l linkflag.Link
-	fs := linkflag.NewFlagSet("prog", "usage: prog [flags]\n", io.Discard)
+	fs := linkflag.NewFlagSet("prog", "usage: prog [flags]\n")
 	l.Register(fs, "use the in-memory demo network")
-	if err := fs.Parse([]string{"-udp-server", "127.0.0.1:213"}); err != nil {
+	if err := fs.Parse([]string{"-ether", "eth0:802.2:a"}); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -21,27 +21,32 @@ func ExampleLink_Register() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(l.Kind, l.Server, l.Network)
+	fmt.Println(l.Kind, l.Iface, l.Frame, l.Network)
 
 	var none linkflag.Link
-	fs = linkflag.NewFlagSet("prog", "", io.Discard)
+	fs = linkflag.NewFlagSet("prog", "")
 	none.Register(fs, "demo")
 	fs.Parse(nil)
-	fmt.Println(none.Choose())
+	err := none.Choose()
+	fmt.Println(err)
+	linkflag.Usage(os.Stdout, fs, err)
 	// Output:
-	// -udp-server 127.0.0.1:213 00000001
+	// -ether eth0 802.2 0000000a
 	// choose one link: -memlan-demo, -udp-server or -ether
+	// prog: choose one link: -memlan-demo, -udp-server or -ether
+	// Run 'prog -h' for usage.
 }
 
 func ExampleParseNetwork() {
-	for _, s := range []string{"beef", "0x0000000a", "xyz"} {
+	for _, s := range []string{"beef", "0x0000000a", "xyz", "ffffffff"} {
 		n, err := linkflag.ParseNetwork(s)
 		fmt.Println(n, err)
 	}
 	// Output:
 	// 0000beef <nil>
 	// 0000000a <nil>
-	// 00000000 network "xyz": not a 32-bit hex number (not hex)
+	// 00000000 network "xyz": not a segment's network number (not hex)
+	// 00000000 network "ffffffff": not a segment's network number (ffffffff means every network)
 }
 
 func ExampleParseFrame() {

@@ -1,25 +1,29 @@
-// Package linkflag is what the example programs share to choose an IPX
-// link from command-line flags and build a Stack on it.
+// Package linkflag is what the example programs share to read their
+// command line, choose an IPX link from it and build a Stack on it.
 //
-// Three kinds of link are offered:
+// Every program that joins an IPX network takes its link the same way:
 //
-//	-memlan-demo          an in-memory demo network, which each program
-//	                      builds itself (its topology is the program's own)
-//	-udp-server host:port a DOSBox-style IPX tunnel, through ipx/udp
-//	                      (port 213 when none is given)
-//	-ether IFACE          raw Ethernet on Linux, through ipx/ether, in the
-//	                      framing -frame names; needs CAP_NET_RAW
+//	-memlan-demo              an in-memory demo network, which each program
+//	                          builds itself (its topology is the program's own)
+//	-udp-server host[:port]   a DOSBox-style IPX tunnel, through ipx/udp
+//	                          (port 213 when none is given)
+//	-ether IFACE[:frame[:net]] raw Ethernet on Linux, through ipx/ether;
+//	                          frame is auto (the default), ethernet_ii,
+//	                          802.3, 802.2 or snap; needs CAP_NET_RAW
 //
-// -net numbers the local segment of the demo and of raw Ethernet (a tunnel
-// server assigns its own). [Link.Register] adds these flags, [Link.Choose]
-// checks that exactly one link was named, and [Link.Open] opens a tunnel
-// or Ethernet link and a host Stack on it. Programs that name their flags
-// differently (ipxping) or take several links (ipxroute) use the parts:
-// [NewFlagSet], [NetworkVar], [ParseNetwork], [ParseFrame], [DialUDP] and
-// [NewStack].
+// -net numbers the local segment of the demo and of raw Ethernet when
+// the -ether value does not (a tunnel server assigns its own). [Link.Register]
+// adds these flags, [Link.Choose] checks what was given, and [Link.Open]
+// opens a tunnel or Ethernet link and a host Stack on it. ipxroute, which
+// takes several links, uses the parts: [ParseEther], [ParseNetwork] and
+// [DialUDP].
 //
 // Numbers are hex, as IPX numbers are written: -net 0000beef, -net beef
 // and -net 0xbeef are the same network.
+//
+// A command line error is reported once, as "prog: what is wrong", with a
+// pointer to -h, and the program exits with status 2: [NewFlagSet] makes a
+// FlagSet that parses silently and [Usage] reports its errors.
 package linkflag
 
 import (
@@ -28,6 +32,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -41,20 +47,40 @@ import (
 const DefaultNetwork ipx.Network = 1
 
 // RegisterTimeout bounds the registration with a tunnel server, which
-// answers at once when it is there.
+// answers at once when it is there. A shorter deadline on the context
+// given to Open or DialUDP wins.
 const RegisterTimeout = 10 * time.Second
 
 // Errors, matchable with errors.Is.
 var (
+	// ErrUsage marks an error in the command line: the program prints
+	// it once and exits with status 2.
+	ErrUsage = errors.New("usage")
 	// ErrBadFrame reports a frame type name that is not one of auto,
 	// ethernet_ii, 802.3, 802.2 or snap.
 	ErrBadFrame = errors.New("unknown frame type")
-	// ErrBadNetwork reports a network number that is not hex or does not
-	// fit in 32 bits.
-	ErrBadNetwork = errors.New("not a 32-bit hex number")
+	// ErrBadNetwork reports a network number that is not hex, does not
+	// fit in 32 bits or cannot number a segment.
+	ErrBadNetwork = errors.New("not a segment's network number")
 	// ErrChoice reports that not exactly one link was named.
 	ErrChoice = errors.New("choose one link: -memlan-demo, -udp-server or -ether")
 )
+
+// Usagef returns an error wrapping ErrUsage, worded by format.
+func Usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// usageError is an error in the command line; err, if not nil, is what
+// it is besides.
+type usageError struct {
+	msg string
+	err error
+}
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Unwrap() error        { return e.err }
+func (e *usageError) Is(target error) bool { return target == ErrUsage }
 
 // Kind is the kind of link chosen.
 type Kind int
@@ -90,35 +116,51 @@ type Link struct {
 	Server string
 	// Iface is the network interface for Ether.
 	Iface string
-	// Frame names the frame type for Ether. Open parses it, so a bad
-	// name fails only when raw Ethernet is used, as a link error.
-	Frame string
+	// Frame is the frame type for Ether; 0 answers in the framing heard.
+	Frame ipx.FrameType
 	// Network numbers the local segment for Ether and Demo.
 	Network ipx.Network
 
-	demo bool // -memlan-demo was given
+	demo   bool // -memlan-demo was given
+	netSet bool // -net was given
+	ether  etherSpec
 }
 
-// Register adds -memlan-demo (described by demoUsage), -udp-server and
-// -ether to fs, and the flags of RegisterSegment. Call Choose after
-// fs.Parse.
+// etherSpec is the parsed value of -ether.
+type etherSpec struct {
+	iface   string
+	frame   ipx.FrameType
+	network ipx.Network
+	hasNet  bool
+}
+
+// Register adds -memlan-demo (described by demoUsage), -udp-server,
+// -ether and -net to fs. Call Choose after fs.Parse.
 func (l *Link) Register(fs *flag.FlagSet, demoUsage string) {
 	fs.BoolVar(&l.demo, "memlan-demo", false, demoUsage)
 	fs.StringVar(&l.Server, "udp-server", "", "DOSBox IPX tunnel server `host:port` (default port 213)")
-	fs.StringVar(&l.Iface, "ether", "", "raw Ethernet `interface` (Linux, CAP_NET_RAW)")
-	l.RegisterSegment(fs)
+	fs.Func("ether", "raw Ethernet `IFACE[:frame[:net]]` (Linux, CAP_NET_RAW); frame: "+frameChoices, func(s string) error {
+		iface, ft, n, hasNet, err := ParseEther(s)
+		if err != nil {
+			return err
+		}
+		l.ether = etherSpec{iface, ft, n, hasNet}
+		return nil
+	})
+	l.Network = DefaultNetwork
+	fs.Func("net", "`network` number (hex) of the demo's or raw Ethernet's segment (default 00000001)", func(s string) error {
+		n, err := ParseNetwork(s)
+		if err != nil {
+			return err
+		}
+		l.Network, l.netSet = n, true
+		return nil
+	})
 }
 
-// RegisterSegment adds the flags describing the local segment: -frame,
-// the Ethernet frame type (default auto: answer in the framing heard),
-// and -net, its network number (default DefaultNetwork).
-func (l *Link) RegisterSegment(fs *flag.FlagSet) {
-	fs.StringVar(&l.Frame, "frame", "auto", "Ethernet frame `type`: "+frameChoices)
-	NetworkVar(fs, &l.Network, "net", DefaultNetwork, "`network` number (hex) of the local segment, for the demo and raw Ethernet")
-}
-
-// Choose sets Kind from the flags Register added. It returns an error
-// wrapping ErrChoice unless exactly one link was named.
+// Choose sets Kind and the link's fields from the flags Register added.
+// It returns an error wrapping ErrUsage: wrapping ErrChoice too unless
+// exactly one link was named.
 func (l *Link) Choose() error {
 	var kinds []Kind
 	if l.demo {
@@ -127,11 +169,25 @@ func (l *Link) Choose() error {
 	if l.Server != "" {
 		kinds = append(kinds, UDP)
 	}
-	if l.Iface != "" {
+	if l.ether.iface != "" {
 		kinds = append(kinds, Ether)
 	}
 	if len(kinds) != 1 {
-		return ErrChoice
+		return &usageError{msg: ErrChoice.Error(), err: ErrChoice}
+	}
+	switch kinds[0] {
+	case UDP:
+		if l.netSet {
+			return Usagef("-net: the tunnel server numbers a -udp-server segment")
+		}
+	case Ether:
+		if l.ether.hasNet {
+			if l.netSet && l.Network != l.ether.network {
+				return Usagef("-net %v and -ether %s:...:%v disagree", l.Network, l.ether.iface, l.ether.network)
+			}
+			l.Network = l.ether.network
+		}
+		l.Iface, l.Frame = l.ether.iface, l.ether.frame
 	}
 	l.Kind = kinds[0]
 	return nil
@@ -150,16 +206,14 @@ func (l *Link) Open(ctx context.Context, cfg ipx.StackConfig) (*ipx.Stack, error
 		return NewStack(lk, lk.Network(), cfg)
 	case Ether:
 		if l.Iface == "" {
-			return nil, errors.New("raw Ethernet needs an interface")
+			return nil, errors.New("linkflag: raw Ethernet needs an interface")
 		}
-		ft, err := ParseFrame(l.Frame)
+		lk, err := ether.Listen(l.Iface, ether.Config{FrameType: l.Frame})
 		if err != nil {
-			// The error reads as the flag: -frame "x": ...
-			return nil, fmt.Errorf("-%w", err)
-		}
-		lk, err := ether.Listen(l.Iface, ether.Config{FrameType: ft})
-		if err != nil {
-			return nil, err
+			if errors.Is(err, os.ErrPermission) {
+				return nil, fmt.Errorf("-ether %s: raw Ethernet needs CAP_NET_RAW (run as root): %w", l.Iface, err)
+			}
+			return nil, fmt.Errorf("-ether %s: %w", l.Iface, err)
 		}
 		return NewStack(lk, l.Network, cfg)
 	}
@@ -167,11 +221,15 @@ func (l *Link) Open(ctx context.Context, cfg ipx.StackConfig) (*ipx.Stack, error
 }
 
 // DialUDP registers with the tunnel server at host[:port], giving up
-// after RegisterTimeout.
+// after RegisterTimeout or when ctx ends.
 func DialUDP(ctx context.Context, server string) (*udp.Link, error) {
 	ctx, cancel := context.WithTimeout(ctx, RegisterTimeout)
 	defer cancel()
-	return udp.Dial(ctx, server, udp.Config{})
+	l, err := udp.Dial(ctx, server, udp.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("-udp-server %s: %w", server, err)
+	}
+	return l, nil
 }
 
 // NewStack returns a Stack with cfg and l added as network, closing l if
@@ -211,8 +269,32 @@ func ParseFrame(s string) (ipx.FrameType, error) {
 	return 0, fmt.Errorf("frame %q: %w (want %s)", s, ErrBadFrame, frameChoices)
 }
 
-// ParseNetwork parses a network number in hex, with or without a 0x
-// prefix. Errors wrap ErrBadNetwork.
+// ParseEther parses the value of -ether, IFACE[:frame[:net]]: an
+// interface name, a frame type (default auto) and a network number, which
+// hasNet reports. Errors wrap ErrBadFrame or ErrBadNetwork, or say what
+// is missing.
+func ParseEther(s string) (iface string, ft ipx.FrameType, network ipx.Network, hasNet bool, err error) {
+	parts := strings.Split(s, ":")
+	if len(parts) > 3 || parts[0] == "" {
+		return "", 0, 0, false, fmt.Errorf("%q: want IFACE[:frame[:net]], e.g. eth0:802.2:0000000a", s)
+	}
+	if len(parts) >= 2 {
+		if ft, err = ParseFrame(parts[1]); err != nil {
+			return "", 0, 0, false, err
+		}
+	}
+	if len(parts) == 3 {
+		if network, err = ParseNetwork(parts[2]); err != nil {
+			return "", 0, 0, false, err
+		}
+		hasNet = true
+	}
+	return parts[0], ft, network, hasNet, nil
+}
+
+// ParseNetwork parses the number of a segment in hex, with or without a
+// 0x prefix. 0 (this network), fffffffe (the default route) and ffffffff
+// (every network) number no segment. Errors wrap ErrBadNetwork.
 func ParseNetwork(s string) (ipx.Network, error) {
 	digits := strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
 	n, err := strconv.ParseUint(digits, 16, 32)
@@ -223,39 +305,100 @@ func ParseNetwork(s string) (ipx.Network, error) {
 		}
 		return 0, fmt.Errorf("network %q: %w (%s)", s, ErrBadNetwork, why)
 	}
+	switch network := ipx.Network(n); network {
+	case ipx.NetworkLocal:
+		return 0, fmt.Errorf("network %q: %w (0 means this network, whichever it is)", s, ErrBadNetwork)
+	case ipx.NetworkDefault:
+		return 0, fmt.Errorf("network %q: %w (fffffffe is the default route)", s, ErrBadNetwork)
+	case ipx.NetworkAll:
+		return 0, fmt.Errorf("network %q: %w (ffffffff means every network)", s, ErrBadNetwork)
+	}
 	return ipx.Network(n), nil
 }
 
-// networkValue is the flag.Value of NetworkVar.
-type networkValue ipx.Network
-
-func (v *networkValue) String() string { return ipx.Network(*v).String() }
-
-func (v *networkValue) Set(s string) error {
-	n, err := ParseNetwork(s)
-	if err != nil {
-		return err
-	}
-	*v = networkValue(n)
-	return nil
-}
-
-// NetworkVar defines a flag for a hex network number, stored in *p,
-// which it sets to value first; flag's own integers would take decimal.
-func NetworkVar(fs *flag.FlagSet, p *ipx.Network, name string, value ipx.Network, usage string) {
-	*p = value
-	fs.Var((*networkValue)(p), name, usage)
-}
-
-// NewFlagSet returns a FlagSet for the program name that reports errors
-// rather than exiting and writes to w, where -h prints usage followed by
-// the flags' defaults.
-func NewFlagSet(name, usage string, w io.Writer) *flag.FlagSet {
+// NewFlagSet returns a FlagSet for the program name that parses silently
+// (Usage reports its errors, once) and whose Usage prints usage followed
+// by the flags' defaults on the FlagSet's output.
+func NewFlagSet(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(w)
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprint(w, usage)
+		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// Usage reports err, the result of parsing and checking fs's command
+// line, on w and returns the exit status: for flag.ErrHelp the usage text
+// and 0, for any other error one line naming it and where help is, and 2.
+func Usage(w io.Writer, fs *flag.FlagSet, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		out := fs.Output()
+		fs.SetOutput(w)
+		fs.Usage()
+		fs.SetOutput(out)
+		return 0
+	}
+	fmt.Fprintf(w, "%s: %v\nRun '%s -h' for usage.\n", fs.Name(), err, fs.Name())
+	return 2
+}
+
+// BindError explains err, from listening on the UDP address addr: a
+// port below 1024 needs privileges, so it says how to choose another.
+func BindError(addr string, err error) error {
+	if !errors.Is(err, os.ErrPermission) {
+		return err
+	}
+	host, _, splitErr := net.SplitHostPort(addr)
+	if splitErr != nil {
+		host = "127.0.0.1"
+	}
+	return fmt.Errorf("%w: ports below 1024 need root; choose another, e.g. %s, and give clients the same (ipxnet connect HOST PORT)",
+		err, net.JoinHostPort(host, "21300"))
+}
+
+// ErrBadAddr reports an IPX address that ParseAddr cannot read.
+var ErrBadAddr = errors.New("not an IPX address")
+
+// ParseAddr parses an IPX address written network:node:socket in hex,
+// the node as 12 digits or six pairs separated by ':' or '-'. If
+// defSocket is not zero the socket may be left out. The error quotes s
+// and says which part is wrong; it wraps ErrBadAddr.
+func ParseAddr(s string, defSocket ipx.Socket) (ipx.Addr, error) {
+	bad := func(format string, args ...any) (ipx.Addr, error) {
+		return ipx.Addr{}, fmt.Errorf("address %q: %w: %s", s, ErrBadAddr, fmt.Sprintf(format, args...))
+	}
+	netText, rest, ok := strings.Cut(s, ":")
+	if !ok {
+		if defSocket != 0 {
+			return bad("want network:node[:socket], in hex")
+		}
+		return bad("want network:node:socket, in hex")
+	}
+	n, err := strconv.ParseUint(netText, 16, 32)
+	if err != nil || netText == "" || len(netText) > 8 || strings.ContainsAny(netText, "+-xX") {
+		return bad("network %q is not 1 to 8 hex digits", netText)
+	}
+	// The node may be written with colons too: if rest is a node, the
+	// socket is left out.
+	nodeText, sockText, hasSock := rest, "", false
+	if _, err := ipx.ParseNode(rest); err != nil {
+		if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+			nodeText, sockText, hasSock = rest[:i], rest[i+1:], true
+		}
+	}
+	node, err := ipx.ParseNode(nodeText)
+	if err != nil {
+		return bad("node %q is not 12 hex digits", nodeText)
+	}
+	sock := defSocket
+	if hasSock || defSocket == 0 {
+		v, err := strconv.ParseUint(sockText, 16, 16)
+		if err != nil || sockText == "" || len(sockText) > 4 || strings.ContainsAny(sockText, "+-xX") {
+			return bad("socket %q is not 1 to 4 hex digits", sockText)
+		}
+		sock = ipx.Socket(v)
+	}
+	return ipx.Addr{Net: ipx.Network(n), Node: node, Socket: sock}, nil
 }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"io"
+	"net"
+	"os"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ipxkit/ipxkit/ipx"
@@ -57,7 +59,10 @@ func TestParseNetwork(t *testing.T) {
 		{"0000BEEF", 0xbeef, ""},
 		{"0xbeef", 0xbeef, ""},
 		{"0Xbeef", 0xbeef, ""},
-		{"ffffffff", 0xffffffff, ""},
+		{"fffffffd", 0xfffffffd, ""},
+		{"ffffffff", 0, "every network"},
+		{"fffffffe", 0, "default route"},
+		{"0", 0, "this network"},
 		{"100000000", 0, "over 32 bits"},
 		{"xyz", 0, "not hex"},
 		{"-1", 0, "not hex"},
@@ -85,63 +90,122 @@ func TestRegisterAndChoose(t *testing.T) {
 	tests := []struct {
 		name    string
 		args    []string
-		want    Link
-		wantErr bool
+		want    Link   // Kind, Server, Iface, Frame, Network
+		wantErr string // in the error of Parse or Choose
 	}{
-		{"demo", []string{"-memlan-demo"}, Link{Kind: Demo, Frame: "auto", Network: 1, demo: true}, false},
-		{"demo on another network", []string{"-memlan-demo", "-net", "0xabc"},
-			Link{Kind: Demo, Frame: "auto", Network: 0xabc, demo: true}, false},
-		{"udp", []string{"-udp-server", "127.0.0.1:213"}, Link{Kind: UDP, Server: "127.0.0.1:213", Frame: "auto", Network: 1}, false},
-		{"ether", []string{"-ether", "eth0", "-frame", "802.2", "-net", "b"},
-			Link{Kind: Ether, Iface: "eth0", Frame: "802.2", Network: 0xb}, false},
-		{"none", nil, Link{}, true},
-		{"two", []string{"-memlan-demo", "-ether", "eth0"}, Link{}, true},
-		{"three", []string{"-memlan-demo", "-ether", "eth0", "-udp-server", "x"}, Link{}, true},
+		{"demo", []string{"-memlan-demo"}, Link{Kind: Demo, Network: 1}, ""},
+		{"demo on another network", []string{"-memlan-demo", "-net", "0xabc"}, Link{Kind: Demo, Network: 0xabc}, ""},
+		{"udp", []string{"-udp-server", "127.0.0.1:213"}, Link{Kind: UDP, Server: "127.0.0.1:213", Network: 1}, ""},
+		{"ether", []string{"-ether", "eth0"}, Link{Kind: Ether, Iface: "eth0", Network: 1}, ""},
+		{"ether with frame", []string{"-ether", "eth0:802.2", "-net", "b"}, Link{Kind: Ether, Iface: "eth0", Frame: ipx.Frame8022, Network: 0xb}, ""},
+		{"ether with frame and net", []string{"-ether", "eth0:snap:c"}, Link{Kind: Ether, Iface: "eth0", Frame: ipx.FrameSNAP, Network: 0xc}, ""},
+		{"ether and the same -net", []string{"-ether", "eth0:snap:c", "-net", "c"}, Link{Kind: Ether, Iface: "eth0", Frame: ipx.FrameSNAP, Network: 0xc}, ""},
+		{"ether and another -net", []string{"-ether", "eth0:snap:c", "-net", "d"}, Link{}, "disagree"},
+		{"ether bad frame", []string{"-ether", "eth0:token-ring"}, Link{}, `frame "token-ring": unknown frame type`},
+		{"ether bad net", []string{"-ether", "eth0:auto:ffffffff"}, Link{}, "every network"},
+		{"ether too many parts", []string{"-ether", "eth0:auto:1:2"}, Link{}, "want IFACE[:frame[:net]]"},
+		{"ether no interface", []string{"-ether", ":auto"}, Link{}, "want IFACE[:frame[:net]]"},
+		{"udp with -net", []string{"-udp-server", "x", "-net", "5"}, Link{}, "the tunnel server numbers"},
+		{"frame is part of -ether", []string{"-memlan-demo", "-frame", "foo"}, Link{}, "not defined: -frame"},
+		{"none", nil, Link{}, ErrChoice.Error()},
+		{"two", []string{"-memlan-demo", "-ether", "eth0"}, Link{}, ErrChoice.Error()},
+		{"three", []string{"-memlan-demo", "-ether", "eth0", "-udp-server", "x"}, Link{}, ErrChoice.Error()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var l Link
-			fs := NewFlagSet("test", "", io.Discard)
+			fs := NewFlagSet("test", "")
 			l.Register(fs, "demo")
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatal(err)
+			err := fs.Parse(tt.args)
+			if err == nil {
+				err = l.Choose()
+				if err != nil && !errors.Is(err, ErrUsage) {
+					t.Errorf("Choose error %v does not wrap ErrUsage", err)
+				}
 			}
-			err := l.Choose()
-			if tt.wantErr {
-				if !errors.Is(err, ErrChoice) || l.Kind != None {
-					t.Errorf("Choose = %v with Kind %v; want ErrChoice and None", err, l.Kind)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || l.Kind != None {
+					t.Errorf("error %v with Kind %v; want one saying %q and None", err, l.Kind, tt.wantErr)
+				}
+				if tt.wantErr == ErrChoice.Error() && !errors.Is(err, ErrChoice) {
+					t.Errorf("error %v is not ErrChoice", err)
 				}
 				return
 			}
-			if err != nil || l != tt.want {
-				t.Errorf("Choose = %v, link %+v; want %+v", err, l, tt.want)
+			got := Link{Kind: l.Kind, Server: l.Server, Iface: l.Iface, Frame: l.Frame, Network: l.Network}
+			if err != nil || got != tt.want {
+				t.Errorf("Choose = %v, link %+v; want %+v", err, got, tt.want)
 			}
 		})
 	}
 }
 
-func TestBadNetworkFlag(t *testing.T) {
+func TestParseAddr(t *testing.T) {
+	tests := []struct {
+		in   string
+		def  ipx.Socket
+		want string // the address, or what the error says
+		ok   bool
+	}{
+		{"1:020000000001:4000", 0, "00000001:020000000001:4000", true},
+		{"1:020000000001", 0x9086, "00000001:020000000001:9086", true},
+		{"1:020000000001:4000", 0x9086, "00000001:020000000001:4000", true},
+		{"0:7f0000015334:9086", 0x9086, "00000000:7f0000015334:9086", true},
+		{"1:02:00:00:00:00:01", 0x9086, "00000001:020000000001:9086", true},
+		{"1:02-00-00-00-00-01:5", 0, "00000001:020000000001:0005", true},
+		{"1:020000000001", 0, `socket "" is not 1 to 4 hex digits`, false},
+		{"nope", 0x9086, "want network:node[:socket]", false},
+		{"nope", 0, "want network:node:socket", false},
+		{"123456789:020000000001", 1, `network "123456789" is not 1 to 8 hex digits`, false},
+		{"1:zz", 1, `node "zz" is not 12 hex digits`, false},
+		{"1:020000000001:12345", 1, `socket "12345" is not 1 to 4 hex digits`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			a, err := ParseAddr(tt.in, tt.def)
+			if !tt.ok {
+				if !errors.Is(err, ErrBadAddr) || !strings.Contains(err.Error(), tt.want) ||
+					!strings.Contains(err.Error(), `address "`+tt.in+`"`) {
+					t.Errorf("ParseAddr(%q) error %v, want ErrBadAddr quoting the input and saying %q", tt.in, err, tt.want)
+				}
+				return
+			}
+			if err != nil || a.String() != tt.want {
+				t.Errorf("ParseAddr(%q) = %v, %v; want %s", tt.in, a, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestUsageOnce(t *testing.T) {
 	var l Link
-	var out bytes.Buffer
-	fs := NewFlagSet("test", "usage: test\n", &out)
+	fs := NewFlagSet("test", "usage: test\n")
 	l.Register(fs, "demo")
 	err := fs.Parse([]string{"-net", "zz"})
 	if err == nil || !strings.Contains(err.Error(), ErrBadNetwork.Error()) {
 		t.Errorf("Parse error %v, want one saying %q", err, ErrBadNetwork)
 	}
-	// flag prints the error, then the usage.
-	if !strings.Contains(out.String(), "for flag -net: network \"zz\"") || !strings.Contains(out.String(), "usage: test\n") {
-		t.Errorf("usage printed:\n%s", out.String())
+	var out bytes.Buffer
+	if got := Usage(&out, fs, err); got != 2 {
+		t.Errorf("Usage returned %d, want 2", got)
+	}
+	want := "test: invalid value \"zz\" for flag -net: network \"zz\": not a segment's network number (not hex)\nRun 'test -h' for usage.\n"
+	if out.String() != want {
+		t.Errorf("Usage printed\n%q\nwant\n%q", out.String(), want)
 	}
 }
 
 func TestUsage(t *testing.T) {
 	var l Link
-	var out bytes.Buffer
-	fs := NewFlagSet("test", "usage: test [flags]\n\nFlags:\n", &out)
+	fs := NewFlagSet("test", "usage: test [flags]\n\nFlags:\n")
 	l.Register(fs, "run the demo")
-	if err := fs.Parse([]string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+	err := fs.Parse([]string{"-h"})
+	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("Parse(-h) = %v, want flag.ErrHelp", err)
+	}
+	var out bytes.Buffer
+	if got := Usage(&out, fs, err); got != 0 {
+		t.Errorf("Usage(-h) returned %d, want 0", got)
 	}
 	for _, want := range []string{
 		"usage: test [flags]\n\nFlags:\n",
@@ -149,13 +213,22 @@ func TestUsage(t *testing.T) {
 		"-net network\n",
 		"(default 00000001)",
 		"-udp-server host:port\n",
-		"-ether interface\n",
-		"-frame type\n",
-		`(default "auto")`,
+		"-ether IFACE[:frame[:net]]\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+func TestBindError(t *testing.T) {
+	err := BindError("127.0.0.1:213", &net.OpError{Op: "listen", Net: "udp", Err: os.NewSyscallError("bind", syscall.EACCES)})
+	if !errors.Is(err, syscall.EACCES) || !strings.Contains(err.Error(), "choose another, e.g. 127.0.0.1:21300") {
+		t.Errorf("BindError = %v", err)
+	}
+	other := errors.New("address in use")
+	if got := BindError("127.0.0.1:213", other); got != other {
+		t.Errorf("BindError changed %v to %v", other, got)
 	}
 }
 
@@ -239,9 +312,8 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"none", Link{}, "cannot open link none"},
 		{"demo", Link{Kind: Demo}, "cannot open link -memlan-demo"},
-		{"ether without interface", Link{Kind: Ether, Frame: "auto"}, "needs an interface"},
-		{"ether bad frame", Link{Kind: Ether, Iface: "lo", Frame: "token-ring"}, `-frame "token-ring": unknown frame type (want auto,`},
-		{"ether no such interface", Link{Kind: Ether, Iface: "linkflag-none0", Frame: "auto"}, "linkflag-none0"},
+		{"ether without interface", Link{Kind: Ether}, "needs an interface"},
+		{"ether no such interface", Link{Kind: Ether, Iface: "linkflag-none0"}, "linkflag-none0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
