@@ -20,19 +20,58 @@ import (
 // errDone stops reading once the -c limit is reached.
 var errDone = errors.New("done")
 
-// dumper prints frames and counts what it skipped.
+// errTruncated reports a capture that ends inside a record.
+var errTruncated = errors.New("capture truncated")
+
+// dumper prints packets and counts what it skipped.
 type dumper struct {
 	w       io.Writer
-	limit   int // stop after this many IPX frames; 0 = no limit
+	limit   int // stop after this many IPX packets; 0 = no limit
 	printed int
 	skipped int
+	first   layers.LinkType // the capture's link type
 	line    strings.Builder
+}
+
+// summary writes the closing line: what was printed and skipped, and
+// whether the capture was cut short.
+func (d *dumper) summary(w io.Writer, err error) {
+	fmt.Fprintf(w, "ipxdump: %d IPX %s, %d other %s skipped", d.printed, plural(d.printed, "packet"), d.skipped, plural(d.skipped, "frame"))
+	if errors.Is(err, errTruncated) {
+		fmt.Fprintf(w, "; %v", err)
+	}
+	fmt.Fprintln(w)
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
 }
 
 // packetSource is what pcapgo's pcap and pcapng readers have in common.
 type packetSource interface {
 	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
 	LinkType() layers.LinkType
+}
+
+// firstLayer returns the layer a capture of link type lt starts with, if
+// ipxdump reads it.
+func firstLayer(lt layers.LinkType) (gopacket.LayerType, bool) {
+	switch lt {
+	case layers.LinkTypeEthernet:
+		return layers.LayerTypeEthernet, true
+	case layers.LinkTypeRaw, layers.LinkTypeIPv4:
+		return layers.LayerTypeIPv4, true
+	case layers.LinkTypeIPv6:
+		return layers.LayerTypeIPv6, true
+	case layers.LinkTypeLinuxSLL:
+		return layers.LayerTypeLinuxSLL, true
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		return layers.LayerTypeLoopback, true
+	}
+	return 0, false
 }
 
 // readFile dumps a pcap or pcapng file.
@@ -56,13 +95,17 @@ func (d *dumper) readFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if lt := src.LinkType(); lt != layers.LinkTypeEthernet {
-		return fmt.Errorf("%s: link type %v; ipxdump reads Ethernet captures", path, lt)
+	d.first = src.LinkType()
+	if _, ok := firstLayer(d.first); !ok {
+		return fmt.Errorf("%s: link type %v; ipxdump reads Ethernet, raw IP, Linux cooked and loopback captures", path, d.first)
 	}
-	for {
+	for records := 0; ; records++ {
 		data, ci, err := src.ReadPacketData()
 		if errors.Is(err, io.EOF) {
 			return nil
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%w after %d %s (%s ends inside a record)", errTruncated, records, plural(records, "record"), path)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
@@ -76,34 +119,20 @@ func (d *dumper) readFile(path string) error {
 	}
 }
 
-// frame prints one line for an IPX frame, or counts a frame that carries
-// no IPX. It returns errDone when the -c limit is reached.
+// frame prints one line for a frame that carries IPX, directly on
+// Ethernet or in a UDP datagram, or counts one that does not. It returns
+// errDone when the -c limit is reached.
 func (d *dumper) frame(ts time.Time, data []byte) error {
-	if _, _, err := ipx.DetectFrame(data); err != nil {
-		d.skipped++
-		return nil
-	}
 	d.line.Reset()
 	d.line.WriteString(ts.UTC().Format("15:04:05.000000"))
-	pkt := gopacket.NewPacket(data, ipx.LayerTypeEthernetIPX, gopacket.NoCopy)
-	eth, _ := pkt.Layer(ipx.LayerTypeEthernetIPX).(*ipx.EthernetIPX)
-	x, _ := pkt.Layer(ipx.LayerTypeIPX).(*ipx.IPX)
 	switch {
-	case eth == nil:
-		fmt.Fprintf(&d.line, " malformed frame: %v", errorOf(pkt))
-	case x == nil:
-		fmt.Fprintf(&d.line, " %v malformed IPX: %v", eth.Type, errorOf(pkt))
+	case d.first == layers.LinkTypeEthernet && isIPXFrame(data):
+		d.ethernet(data)
 	default:
-		h := &x.Header
-		fmt.Fprintf(&d.line, " %v %v > %v: %v len %d hops %d", eth.Type, h.Src, h.Dst, h.Type, h.Length, h.TransportControl)
-		if h.Checksum != ipx.ChecksumNone {
-			if x.VerifyChecksum() == nil {
-				d.line.WriteString(" cksum ok")
-			} else {
-				fmt.Fprintf(&d.line, " cksum %#04x bad", h.Checksum)
-			}
+		if !d.tunnel(data) {
+			d.skipped++
+			return nil
 		}
-		d.upper(pkt)
 	}
 	d.line.WriteByte('\n')
 	if _, err := io.WriteString(d.w, d.line.String()); err != nil {
@@ -114,6 +143,92 @@ func (d *dumper) frame(ts time.Time, data []byte) error {
 		return errDone
 	}
 	return nil
+}
+
+func isIPXFrame(data []byte) bool {
+	_, _, err := ipx.DetectFrame(data)
+	return err == nil
+}
+
+// ethernet describes an IPX frame on Ethernet.
+func (d *dumper) ethernet(data []byte) {
+	pkt := gopacket.NewPacket(data, ipx.LayerTypeEthernetIPX, gopacket.NoCopy)
+	eth, _ := pkt.Layer(ipx.LayerTypeEthernetIPX).(*ipx.EthernetIPX)
+	switch {
+	case eth == nil:
+		fmt.Fprintf(&d.line, " malformed frame: %v", errorOf(pkt))
+	default:
+		d.ipx(eth.Type.String(), pkt)
+	}
+}
+
+// tunnel describes an IPX packet carried in UDP, as the DOSBox tunnel
+// carries them on any port, and reports whether the frame was one.
+func (d *dumper) tunnel(data []byte) bool {
+	lt, _ := firstLayer(d.first)
+	outer := gopacket.NewPacket(data, lt, gopacket.DecodeOptions{NoCopy: true, Lazy: true})
+	u, _ := outer.Layer(layers.LayerTypeUDP).(*layers.UDP)
+	if u == nil || !looksLikeIPX(u.Payload) {
+		return false
+	}
+	var from, to string
+	switch ip := outer.NetworkLayer().(type) {
+	case *layers.IPv4:
+		from, to = ip.SrcIP.String(), ip.DstIP.String()
+	case *layers.IPv6:
+		from, to = "["+ip.SrcIP.String()+"]", "["+ip.DstIP.String()+"]"
+	default:
+		return false
+	}
+	pkt := gopacket.NewPacket(u.Payload, ipx.LayerTypeIPX, gopacket.NoCopy)
+	d.ipx(fmt.Sprintf("UDP %s:%d > %s:%d", from, u.SrcPort, to, u.DstPort), pkt)
+	return true
+}
+
+// looksLikeIPX reports whether a UDP payload is an IPX packet as the
+// tunnel sends them: a whole header whose length field is the datagram's
+// and whose checksum is off (0xFFFF), as DOSBox always sends.
+func looksLikeIPX(p []byte) bool {
+	var h ipx.Header
+	return len(p) >= ipx.HeaderLen && h.UnmarshalBinary(p) == nil &&
+		h.Checksum == ipx.ChecksumNone && int(h.Length) == len(p)
+}
+
+// ipx describes the IPX packet in pkt, which came by how.
+func (d *dumper) ipx(how string, pkt gopacket.Packet) {
+	x, _ := pkt.Layer(ipx.LayerTypeIPX).(*ipx.IPX)
+	if x == nil {
+		fmt.Fprintf(&d.line, " %s malformed IPX: %v", how, errorOf(pkt))
+		return
+	}
+	h := &x.Header
+	fmt.Fprintf(&d.line, " %s %v > %v: %s len %d hops %d", how, h.Src, h.Dst, protocol(h), h.Length, h.TransportControl)
+	if h.Checksum != ipx.ChecksumNone {
+		if x.VerifyChecksum() == nil {
+			d.line.WriteString(" cksum ok")
+		} else {
+			fmt.Fprintf(&d.line, " cksum %#04x bad", h.Checksum)
+		}
+	}
+	d.upper(pkt)
+}
+
+// protocol names what an IPX packet carries, chosen as NetWare and the
+// ipx package's decoder choose: by socket first (RIP 0453, SAP 0452,
+// whatever the packet type: a SAP query sent with type 0 is SAP), then
+// by packet type.
+func protocol(h *ipx.Header) string {
+	switch {
+	case h.Dst.Socket == ipx.SocketRIP:
+		return "RIP"
+	case h.Dst.Socket == ipx.SocketSAP:
+		return "SAP"
+	case h.Src.Socket == ipx.SocketRIP:
+		return "RIP"
+	case h.Src.Socket == ipx.SocketSAP:
+		return "SAP"
+	}
+	return h.Type.String()
 }
 
 // upper appends the summary of the layer after IPX, if it has one.

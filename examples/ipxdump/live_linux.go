@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/gopacket/layers"
 	"github.com/mdlayher/packet"
 )
 
@@ -30,6 +31,7 @@ func (d *dumper) readLive(name string) error {
 		return fmt.Errorf("capture on %s: %w", name, err)
 	}
 	defer c.Close()
+	d.first = layers.LinkTypeEthernet
 	buf := make([]byte, 65536)
 	for {
 		n, _, err := c.ReadFrom(buf)

@@ -45,8 +45,8 @@ func TestLive(t *testing.T) {
 	}
 
 	out := &syncbuf.Buffer{}
-	done := make(chan error, 1)
-	go func() { done <- run([]string{"-i", "lo", "-c", "1"}, out, &bytes.Buffer{}) }()
+	done := make(chan int, 1)
+	go func() { done <- run([]string{"-ether", "lo", "-c", "1"}, out, &bytes.Buffer{}) }()
 	// Send until ipxdump has printed a line; each frame is seen at least
 	// once on lo. The ticker is real time, since capture is real I/O.
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -54,9 +54,9 @@ func TestLive(t *testing.T) {
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
+		case code := <-done:
+			if code != 0 {
+				t.Fatalf("exit %d", code)
 			}
 			got := out.String()
 			want := "Ethernet_II 1d0d7e57:020000000042:4712 > 1d0d7e57:ffffffffffff:4711: PEP len 34 hops 0\n"

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -123,21 +122,21 @@ func sampleFrames() []sampleFrame {
 			frame: mustFrame(ipx.Frame8022, bcast, nodeA, ipx.Header{Checksum: 0xFFFF, Type: ipx.TypeUnknown,
 				Dst: a(0, bcast, ipx.SocketSAP), Src: a(1, nodeA, 0x4001)},
 				cat(be16(1), be16(4)), false),
-			line:  "12:00:00.020000 802.2 00000001:020000000001:4001 > 00000000:ffffffffffff:0452: unknown len 34 hops 0",
+			line:  "12:00:00.020000 802.2 00000001:020000000001:4001 > 00000000:ffffffffffff:0452: SAP len 34 hops 0",
 			upper: ipx.LayerNumberSAP,
 		},
 		{
 			frame: mustFrame(ipx.Frame8022, nodeA, nodeR, ipx.Header{Checksum: 0xFFFF, Type: ipx.TypePEP,
 				Dst: a(1, nodeA, 0x4001), Src: a(1, nodeR, ipx.SocketSAP)},
 				cat(be16(2), be16(4), sapName("FS1"), be32(0x00C0FFEE), nodeFS[:], be16(0x0451), be16(2)), false),
-			line:  "12:00:00.030000 802.2 00000001:020000000002:0452 > 00000001:020000000001:4001: PEP len 96 hops 0",
+			line:  "12:00:00.030000 802.2 00000001:020000000002:0452 > 00000001:020000000001:4001: SAP len 96 hops 0",
 			upper: ipx.LayerNumberSAP,
 		},
 		{
 			frame: mustFrame(ipx.FrameSNAP, bcast, nodeA, ipx.Header{Checksum: 0xFFFF, Type: ipx.TypePEP,
 				Dst: a(0, bcast, ipx.SocketSAP), Src: a(1, nodeA, 0x4002)},
 				cat(be16(3), be16(4)), false),
-			line:  "12:00:00.040000 SNAP 00000001:020000000001:4002 > 00000000:ffffffffffff:0452: PEP len 34 hops 0",
+			line:  "12:00:00.040000 SNAP 00000001:020000000001:4002 > 00000000:ffffffffffff:0452: SAP len 34 hops 0",
 			upper: ipx.LayerNumberSAP,
 		},
 		{
@@ -260,11 +259,11 @@ func TestGenerateSample(t *testing.T) {
 
 func TestDumpSample(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"-r", filepath.Join("testdata", "sample.pcap")}, &stdout, &stderr); err != nil {
-		t.Fatal(err)
+	if code := run([]string{"-r", filepath.Join("testdata", "sample.pcap")}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	checkLines(t, stdout.String(), sampleFrames())
-	if got := stderr.String(); got != "ipxdump: 9 IPX frames, 1 other frames skipped\n" {
+	if got := stderr.String(); got != "ipxdump: 9 IPX packets, 1 other frame skipped\n" {
 		t.Errorf("stderr %q", got)
 	}
 }
@@ -291,8 +290,8 @@ func TestDumpPcapng(t *testing.T) {
 	}
 	f.Close()
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"-r", path}, &stdout, &stderr); err != nil {
-		t.Fatal(err)
+	if code := run([]string{"-r", path}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	checkLines(t, stdout.String(), fs)
 }
@@ -309,8 +308,8 @@ func TestDumpMalformedAndCount(t *testing.T) {
 	path := tsharktest.WritePcap(t, frames)
 
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"-r", path, "-c", "4"}, &stdout, &stderr); err != nil {
-		t.Fatal(err)
+	if code := run([]string{"-r", path, "-c", "4"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
 	if len(lines) != 4 {
@@ -330,8 +329,9 @@ func TestDumpMalformedAndCount(t *testing.T) {
 	if !strings.Contains(lines[1], "SPX len 47 hops 1 cksum 0x") || !strings.Contains(lines[1], " bad") {
 		t.Errorf("line 1 = %q, want the checksum marked bad", lines[1])
 	}
-	if stderr.Len() != 0 {
-		t.Errorf("stderr %q", stderr.String())
+	// The summary line comes whatever was skipped.
+	if got := stderr.String(); got != "ipxdump: 4 IPX packets, 0 other frames skipped\n" {
+		t.Errorf("stderr %q", got)
 	}
 }
 
@@ -344,11 +344,11 @@ func TestDumpUpperError(t *testing.T) {
 		Src: ipx.Addr{Net: 1, Node: nodeA, Socket: 0x4001}}
 	frame := mustFrame(ipx.FrameEthernetII, ipx.NodeBroadcast, nodeA, h, []byte{0}, false)
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"-r", tsharktest.WritePcap(t, [][]byte{frame})}, &stdout, &stderr); err != nil {
-		t.Fatal(err)
+	if code := run([]string{"-r", tsharktest.WritePcap(t, [][]byte{frame})}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	got := strings.TrimSuffix(stdout.String(), "\n")
-	prefix := "00:00:00.000000 Ethernet_II 00000001:020000000001:4001 > 00000001:ffffffffffff:0452: unknown len 31 hops 0: "
+	prefix := "00:00:00.000000 Ethernet_II 00000001:020000000001:4001 > 00000001:ffffffffffff:0452: SAP len 31 hops 0: "
 	if !strings.HasPrefix(got, prefix) {
 		t.Fatalf("got %q, want prefix %q", got, prefix)
 	}
@@ -363,53 +363,166 @@ func TestDumpUpperError(t *testing.T) {
 }
 
 func TestUsageAndErrors(t *testing.T) {
-	notEth := filepath.Join(t.TempDir(), "raw.pcap")
+	notIPX := filepath.Join(t.TempDir(), "tr.pcap")
 	{
 		var buf bytes.Buffer
 		w := pcapgo.NewWriter(&buf)
-		if err := w.WriteFileHeader(65535, layers.LinkTypeRaw); err != nil {
+		if err := w.WriteFileHeader(65535, layers.LinkTypeTokenRing); err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(notEth, buf.Bytes(), 0o644)
+		os.WriteFile(notIPX, buf.Bytes(), 0o644)
 	}
 	junk := filepath.Join(t.TempDir(), "junk.pcap")
 	os.WriteFile(junk, []byte("this is not a capture file"), 0o644)
 	tests := []struct {
-		name     string
-		args     []string
-		errIs    error
-		errText  string
-		wantHelp bool
+		name string
+		args []string
+		code int
+		want string // on stderr
 	}{
-		{name: "help", args: []string{"-h"}, errIs: flag.ErrHelp, wantHelp: true},
-		{name: "no source", args: nil, errText: "exactly one of -r and -i", wantHelp: true},
-		{name: "both sources", args: []string{"-r", "x", "-i", "lo"}, errText: "exactly one", wantHelp: true},
-		{name: "extra argument", args: []string{"-r", "x", "y"}, errText: "unexpected argument", wantHelp: true},
-		{name: "bad flag", args: []string{"-z"}, errText: "-z", wantHelp: true},
-		{name: "negative count", args: []string{"-r", "x", "-c", "-1"}, errText: "negative"},
-		{name: "missing file", args: []string{"-r", filepath.Join(t.TempDir(), "none.pcap")}, errIs: os.ErrNotExist},
-		{name: "not a capture", args: []string{"-r", junk}, errText: junk},
-		{name: "not Ethernet", args: []string{"-r", notEth}, errText: "link type"},
-		{name: "no such interface", args: []string{"-i", "ipxdump-none0"}, errText: "ipxdump-none0"},
+		{"help", []string{"-h"}, 0, "usage: ipxdump"},
+		{"no source", nil, 2, "ipxdump: give exactly one of -r FILE and -ether IFACE\nRun 'ipxdump -h' for usage.\n"},
+		{"both sources", []string{"-r", "x", "-ether", "lo"}, 2, "exactly one"},
+		{"extra argument", []string{"-r", "x", "y"}, 2, "unexpected argument"},
+		{"bad flag", []string{"-z"}, 2, "ipxdump: flag provided but not defined: -z\n"},
+		{"negative count", []string{"-r", "x", "-c", "-1"}, 2, "-c -1: must not be negative"},
+		{"missing file", []string{"-r", filepath.Join(t.TempDir(), "none.pcap")}, 1, "no such file"},
+		{"not a capture", []string{"-r", junk}, 1, junk},
+		{"link type not read", []string{"-r", notIPX}, 1, "link type"},
+		{"no such interface", []string{"-ether", "ipxdump-none0"}, 1, "ipxdump-none0"},
+		{"no such interface, -i", []string{"-i", "ipxdump-none0"}, 1, "ipxdump-none0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := run(tt.args, &stdout, &stderr)
-			if err == nil {
-				t.Fatal("no error")
+			if code := run(tt.args, &stdout, &stderr); code != tt.code {
+				t.Errorf("exit %d, want %d", code, tt.code)
 			}
-			if tt.errIs != nil && !errors.Is(err, tt.errIs) {
-				t.Errorf("err = %v, want %v", err, tt.errIs)
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tt.want)
 			}
-			if tt.errText != "" && !strings.Contains(err.Error(), tt.errText) {
-				t.Errorf("err = %v, want it to mention %q", err, tt.errText)
+			if tt.code == 2 && strings.Count(stderr.String(), "ipxdump:") != 1 {
+				t.Errorf("usage error told more than once: %q", stderr.String())
 			}
-			if tt.wantHelp && !strings.Contains(stderr.String(), "usage: ipxdump") {
-				t.Errorf("no usage text on stderr: %q", stderr.String())
+			if tt.code == 1 && !strings.Contains(stderr.String(), "ipxdump: 0 IPX packets, 0 other frames skipped\n") {
+				t.Errorf("no summary line: %q", stderr.String())
 			}
 			if stdout.Len() != 0 {
 				t.Errorf("stdout %q", stdout.String())
+			}
+		})
+	}
+}
+
+// TestTruncated reads captures cut inside a record header and inside a
+// record: both are reported as truncated, after the packets before.
+func TestTruncated(t *testing.T) {
+	whole, err := os.ReadFile(filepath.Join("testdata", "sample.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := 24 + 16 + len(sampleFrames()[0].frame) // file header, one record
+	for _, cut := range []struct {
+		name string
+		n    int
+	}{{"in a record header", first + 5}, {"in a record", first + 16 + 10}} {
+		t.Run(cut.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cut.pcap")
+			os.WriteFile(path, whole[:cut.n], 0o644)
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"-r", path}, &stdout, &stderr); code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			want := "ipxdump: 1 IPX packet, 0 other frames skipped; capture truncated after 1 record (" + path + " ends inside a record)\n"
+			if stderr.String() != want {
+				t.Errorf("stderr %q, want %q", stderr.String(), want)
+			}
+			if strings.Count(stdout.String(), "\n") != 1 {
+				t.Errorf("stdout %q, want the first packet", stdout.String())
+			}
+		})
+	}
+}
+
+// tunnelPacket is an IPX packet as the DOSBox tunnel carries it: the
+// whole packet, checksum off, in one UDP datagram.
+func tunnelPacket(t *testing.T, h ipx.Header, payload []byte) []byte {
+	t.Helper()
+	p := ipx.Packet{Header: h, Payload: payload}
+	p.Header.Checksum = ipx.ChecksumNone
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// udpFrame wraps payload in UDP from sport to dport over IPv4, in
+// Ethernet when eth is set, else as a raw IP packet.
+func udpFrame(t *testing.T, eth bool, sport, dport layers.UDPPort, payload []byte) []byte {
+	t.Helper()
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP,
+		SrcIP: []byte{192, 168, 1, 10}, DstIP: []byte{192, 168, 1, 1}}
+	u := &layers.UDP{SrcPort: sport, DstPort: dport}
+	u.SetNetworkLayerForChecksum(ip)
+	ls := []gopacket.SerializableLayer{ip, u, gopacket.Payload(payload)}
+	if eth {
+		ls = append([]gopacket.SerializableLayer{&layers.Ethernet{
+			SrcMAC: nodeA.HardwareAddr(), DstMAC: nodeR.HardwareAddr(), EthernetType: layers.EthernetTypeIPv4}}, ls...)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestTunnelCapture decodes a DOSBox tunnel captured on a port other than
+// 213, in Ethernet and raw IP captures: a registration and a SAP query
+// sent with packet type 0. Other UDP traffic is skipped.
+func TestTunnelCapture(t *testing.T) {
+	reg := tunnelPacket(t, ipx.Header{Dst: ipx.Addr{Socket: 2}, Src: ipx.Addr{Socket: 2}}, nil)
+	query := tunnelPacket(t, ipx.Header{Type: ipx.TypeUnknown,
+		Dst: ipx.Addr{Node: ipx.NodeBroadcast, Socket: ipx.SocketSAP},
+		Src: ipx.Addr{Node: ipx.Node{0xc0, 0xa8, 1, 10, 0x4e, 0x20}, Socket: 0x4001}},
+		[]byte{0, 1, 0, 4})
+	dns := []byte("not ipx, a DNS query perhaps, long enough to be looked at")
+	for _, tt := range []struct {
+		name string
+		lt   layers.LinkType
+		eth  bool
+	}{{"ethernet", layers.LinkTypeEthernet, true}, {"raw IP", layers.LinkTypeRaw, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w := pcapgo.NewWriter(&buf)
+			if err := w.WriteFileHeader(65535, tt.lt); err != nil {
+				t.Fatal(err)
+			}
+			for i, f := range [][]byte{
+				udpFrame(t, tt.eth, 20000, 19900, reg),
+				udpFrame(t, tt.eth, 20000, 19900, query),
+				udpFrame(t, tt.eth, 20001, 53, dns),
+			} {
+				ci := gopacket.CaptureInfo{Timestamp: sampleTime(i), CaptureLength: len(f), Length: len(f)}
+				if err := w.WritePacket(ci, f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := filepath.Join(t.TempDir(), "tunnel.pcap")
+			os.WriteFile(path, buf.Bytes(), 0o644)
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"-r", path}, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			want := []string{
+				"12:00:00.000000 UDP 192.168.1.10:20000 > 192.168.1.1:19900 00000000:000000000000:0002 > 00000000:000000000000:0002: unknown len 30 hops 0\n",
+				"12:00:00.010000 UDP 192.168.1.10:20000 > 192.168.1.1:19900 00000000:c0a8010a4e20:4001 > 00000000:ffffffffffff:0452: SAP len 34 hops 0: SAP general query type 0004\n",
+			}
+			if got := stdout.String(); got != strings.Join(want, "") {
+				t.Errorf("got\n%s\nwant\n%s", got, strings.Join(want, ""))
+			}
+			if got := stderr.String(); got != "ipxdump: 2 IPX packets, 1 other frame skipped\n" {
+				t.Errorf("stderr %q", got)
 			}
 		})
 	}
