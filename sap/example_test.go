@@ -3,6 +3,7 @@ package sap_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
@@ -68,4 +69,31 @@ func ExampleAdvertiser() {
 		fmt.Println(s.Name, s.Addr, s.Hops)
 	}
 	// Output: FS1 00000010:020000000001:0451 1
+}
+
+// ExampleTable_Subscribe follows a table's changes; a subscriber told it
+// missed some reads the whole table again.
+func ExampleTable_Subscribe() {
+	tab, _ := sap.NewTable(sap.TableConfig{})
+	sub := tab.Subscribe(1)
+	defer sub.Close()
+
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	from := ipx.Node{2, 0, 0, 0, 0, 1}
+	for _, name := range []string{"FS1", "FS2", "FS3"} {
+		tab.Update(now, sap.Entry{Type: sap.TypeFileServer, Name: sap.MustName(name), Hops: 1}, 1, from)
+	}
+	fmt.Println((<-sub.C).Kind, "then", sub.Missed(), "missed")
+	tab.Update(now, sap.Entry{Type: sap.TypeFileServer, Name: sap.MustName("FS1"), Hops: 16}, 1, from)
+	if ch := <-sub.C; ch.Missed > 0 {
+		fmt.Println(ch.Kind, ch.Service.Name, "after missing", ch.Missed, "- resync:")
+		for _, s := range tab.Services(sap.TypeWildcard, nil) {
+			fmt.Println(s.Name)
+		}
+	}
+	// Output:
+	// added then 2 missed
+	// removed FS1 after missing 2 - resync:
+	// FS2
+	// FS3
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipxkit/ipxkit/ipx"
@@ -105,6 +106,11 @@ func (k ChangeKind) String() string {
 type Change struct {
 	Kind    ChangeKind
 	Service Service
+	// Missed counts the changes this subscription dropped, its buffer
+	// full, since the one before this: when it is not zero, the
+	// subscriber's picture is stale, and Table.Services gives the whole
+	// table again. Zero in the changes Update returns.
+	Missed uint64
 }
 
 // TableStats counts what a Table did.
@@ -121,6 +127,9 @@ type TableStats struct {
 	// BadEntries counts entries ignored for hops above 16 or an unset
 	// name.
 	BadEntries uint64
+	// ChangesDropped counts changes not delivered to a full
+	// subscription.
+	ChangesDropped uint64
 }
 
 type key struct {
@@ -182,6 +191,7 @@ type Table struct {
 	nbs   map[neighbour]*nbRecord
 	max   *nbRecord // the neighbour holding the most, if maxOK
 	maxOK bool
+	subs  []*Subscription
 	stats TableStats
 }
 
@@ -227,7 +237,7 @@ func (t *Table) update(now time.Time, e Entry, link ipx.LinkID, from ipx.Node, e
 		t.stats.Removed++
 		gone := old.Service
 		gone.Hops, gone.Updated = MaxHops, now
-		return Change{Kind: Removed, Service: gone}, true, nil
+		return t.publish(Change{Kind: Removed, Service: gone}), true, nil
 	case !ok:
 		id := neighbour{link, from}
 		nb := t.nbs[id]
@@ -239,7 +249,7 @@ func (t *Table) update(now time.Time, e Entry, link ipx.LinkID, from ipx.Node, e
 		t.m[k] = s
 		t.attach(k, s, id)
 		t.stats.Added++
-		return Change{Kind: Added, Service: s.Service}, true, nil
+		return t.publish(Change{Kind: Added, Service: s.Service}), true, nil
 	case sameOrigin:
 		changed := old.Entry != e
 		old.Entry, old.Updated = e, now
@@ -247,7 +257,7 @@ func (t *Table) update(now time.Time, e Entry, link ipx.LinkID, from ipx.Node, e
 			return Change{}, false, nil
 		}
 		t.stats.Changed++
-		return Change{Kind: Changed, Service: old.Service}, true, nil
+		return t.publish(Change{Kind: Changed, Service: old.Service}), true, nil
 	case e.Hops < old.Hops:
 		id := neighbour{link, from}
 		nb := t.nbs[id]
@@ -259,7 +269,7 @@ func (t *Table) update(now time.Time, e Entry, link ipx.LinkID, from ipx.Node, e
 		old.Service = Service{Entry: e, Link: link, From: from, Updated: now}
 		t.attach(k, old, id)
 		t.stats.Changed++
-		return Change{Kind: Changed, Service: old.Service}, true, nil
+		return t.publish(Change{Kind: Changed, Service: old.Service}), true, nil
 	}
 	return Change{}, false, nil
 }
@@ -287,10 +297,11 @@ func (t *Table) admit(nb *nbRecord, evicted *[]Change, now time.Time) bool {
 	s := t.m[k]
 	t.remove(k, s)
 	t.stats.Evicted++
+	gone := s.Service
+	gone.Hops, gone.Updated = MaxHops, now
+	ch := t.publish(Change{Kind: Removed, Service: gone})
 	if evicted != nil {
-		gone := s.Service
-		gone.Hops, gone.Updated = MaxHops, now
-		*evicted = append(*evicted, Change{Kind: Removed, Service: gone})
+		*evicted = append(*evicted, ch)
 	}
 	return true
 }
@@ -392,6 +403,7 @@ func errBadEntry(e Entry) error {
 func (t *Table) Expire(now time.Time, removed []Service) []Service {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	start := len(removed)
 	for k, s := range t.m {
 		if now.Sub(s.Updated) >= t.cfg.MaxAge {
 			t.remove(k, s)
@@ -401,7 +413,10 @@ func (t *Table) Expire(now time.Time, removed []Service) []Service {
 			removed = append(removed, gone)
 		}
 	}
-	slices.SortFunc(removed, compareServices)
+	slices.SortFunc(removed[start:], compareServices)
+	for _, s := range removed[start:] {
+		t.publish(Change{Kind: Removed, Service: s})
+	}
 	return removed
 }
 
@@ -479,7 +494,73 @@ func (t *Table) dropLink(now time.Time, link ipx.LinkID) []Change {
 	}
 	t.maxOK = false
 	slices.SortFunc(changes, func(a, b Change) int { return compareServices(a.Service, b.Service) })
+	for _, ch := range changes {
+		t.publish(ch)
+	}
 	return changes
+}
+
+// Subscription delivers a Table's Changes until closed.
+type Subscription struct {
+	// C receives the changes. It is closed by Close.
+	C <-chan Change
+	c chan Change
+	t *Table
+	// pending counts the changes dropped since the last delivered,
+	// under t.mu; missed all the changes dropped.
+	pending uint64
+	missed  atomic.Uint64
+}
+
+// Missed returns how many changes the subscription has dropped so far
+// because its buffer was full.
+func (s *Subscription) Missed() uint64 { return s.missed.Load() }
+
+// Subscribe returns a subscription whose channel holds up to buffer
+// changes (at least 1). Changes that find it full are dropped and counted
+// in TableStats.ChangesDropped and Subscription.Missed: a slow subscriber
+// never stalls the table. The next change delivered says how many it
+// missed (Change.Missed); the subscriber then reads Table.Services,
+// which reflects at least every change reported until then, to
+// resynchronise.
+func (t *Table) Subscribe(buffer int) *Subscription {
+	c := make(chan Change, max(buffer, 1))
+	s := &Subscription{C: c, c: c, t: t}
+	t.mu.Lock()
+	t.subs = append(t.subs, s)
+	t.mu.Unlock()
+	return s
+}
+
+// Close ends the subscription and closes C. It is safe to call twice.
+func (s *Subscription) Close() {
+	s.t.mu.Lock()
+	defer s.t.mu.Unlock()
+	for i, x := range s.t.subs {
+		if x == s {
+			s.t.subs = slices.Delete(s.t.subs, i, i+1)
+			close(s.c)
+			return
+		}
+	}
+}
+
+// publish offers ch to every subscriber and returns it. The caller holds
+// t.mu.
+func (t *Table) publish(ch Change) Change {
+	for _, s := range t.subs {
+		out := ch
+		out.Missed = s.pending
+		select {
+		case s.c <- out:
+			s.pending = 0
+		default:
+			s.pending++
+			s.missed.Add(1)
+			t.stats.ChangesDropped++
+		}
+	}
+	return ch
 }
 
 // Len is the number of services held.

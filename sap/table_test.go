@@ -215,3 +215,67 @@ func TestTablePerNeighbour(t *testing.T) {
 		t.Fatalf("negative MaxPerNeighbour: %v", err)
 	}
 }
+
+// TestTableSubscribe: a subscriber sees every change, adds, changes,
+// removals, expiries and evictions alike; one that falls behind learns
+// how many it missed with the next change, and resynchronises from
+// Services.
+func TestTableSubscribe(t *testing.T) {
+	tab, _ := NewTable(TableConfig{MaxServices: 4, MaxAge: time.Minute})
+	sub := tab.Subscribe(2)
+	tab.Update(t0, fs("A", 1, 1), 1, nodeA)
+	tab.Update(t0, fs("A", 1, 1), 1, nodeA) // a refresh: no change
+	tab.Update(t0, fs("A", 1, 2), 1, nodeA)
+	for _, want := range []string{"added A/1", "changed A/2"} {
+		if ch := <-sub.C; fmt.Sprintf("%v %s/%d", ch.Kind, ch.Service.Name, ch.Service.Hops) != want || ch.Missed != 0 {
+			t.Fatalf("got %+v, want %s", ch, want)
+		}
+	}
+	// Falling behind: B and C fill the buffer; D, B's removal and E
+	// find it full.
+	for _, n := range []string{"B", "C", "D"} {
+		tab.Update(t0, fs(n, 1, 1), 1, nodeA)
+	}
+	tab.Update(t0, fs("B", 1, 16), 1, nodeA)
+	tab.Update(t0, fs("E", 1, 1), 1, nodeA)
+	<-sub.C
+	<-sub.C
+	if sub.Missed() != 3 || tab.Stats().ChangesDropped != 3 {
+		t.Fatalf("missed %d, stats %+v", sub.Missed(), tab.Stats())
+	}
+	// The table is full: a newcomer evicts one of A's. The next change
+	// says three were missed.
+	tab.Update(t0.Add(30*time.Second), fs("F", 2, 1), 2, nodeB)
+	ch := <-sub.C
+	if ch.Kind != Removed || ch.Missed != 3 {
+		t.Fatalf("after falling behind: %+v", ch)
+	}
+	if ch := <-sub.C; ch.Kind != Added || ch.Service.Name.String() != "F" || ch.Missed != 0 {
+		t.Fatalf("then %+v", ch)
+	}
+	if got := tab.Services(TypeWildcard, nil); len(got) != 4 {
+		t.Fatalf("resync from %v", got)
+	}
+	sub.Close()
+	sub.Close()
+	if _, ok := <-sub.C; ok {
+		t.Fatal("C open after Close")
+	}
+
+	// Expiry and a link's removal are changes too.
+	sub = tab.Subscribe(10)
+	defer sub.Close()
+	tab.Expire(t0.Add(time.Minute), nil)
+	for range 3 {
+		if ch := <-sub.C; ch.Kind != Removed || ch.Service.Hops != MaxHops || ch.Service.Link != 1 {
+			t.Fatalf("expiry as %+v", ch)
+		}
+	}
+	tab.dropLink(t0, 2)
+	if ch := <-sub.C; ch.Kind != Removed || ch.Service.Name.String() != "F" {
+		t.Fatalf("link removal as %+v", ch)
+	}
+	if tab.Len() != 0 || len(sub.C) != 0 || sub.Missed() != 0 {
+		t.Fatalf("%d left, %d changes more, %d missed", tab.Len(), len(sub.C), sub.Missed())
+	}
+}
