@@ -24,13 +24,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 )
 
 func main() {
@@ -60,14 +61,9 @@ in-memory LAN. Exits 1 if a check fails.
 Flags:
 `
 
-func parse(args []string, stderr io.Writer) (options, error) {
+func parse(args []string) (options, *flag.FlagSet, error) {
 	o := options{}
-	fs := flag.NewFlagSet("mirrordemo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
+	fs := linkflag.NewFlagSet("mirrordemo", usageText)
 	fs.BoolVar(&o.memlan, "memlan", false, "use an in-memory LAN instead of the loopback UDP tunnel")
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "how long the workload runs")
 	fs.DurationVar(&o.killAfter, "kill-after", time.Second, "when the primary crashes, from the workload's start")
@@ -75,33 +71,30 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.keys, "keys", 8, "keys each worker writes (1..1000)")
 	fs.BoolVar(&o.verbose, "v", false, "also print the servers' and the client's counters")
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, fs, err
 	}
+	var err error
 	switch {
 	case fs.NArg() > 0:
-		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+		err = linkflag.Usagef("unexpected arguments %q", fs.Args())
 	case o.duration <= 0 || o.duration > time.Hour:
-		return o, fmt.Errorf("-duration %v: want 0 < d <= 1h", o.duration)
+		err = linkflag.Usagef("-duration %v: want 0 < d <= 1h", o.duration)
 	case o.killAfter < 0 || o.killAfter >= o.duration:
-		return o, fmt.Errorf("-kill-after %v: want 0 <= k < -duration", o.killAfter)
+		err = linkflag.Usagef("-kill-after %v: want 0 <= k < -duration", o.killAfter)
 	case o.workers < 1 || o.workers > 64:
-		return o, fmt.Errorf("-workers %d: want 1..64", o.workers)
+		err = linkflag.Usagef("-workers %d: want 1..64", o.workers)
 	case o.keys < 1 || o.keys > 1000:
-		return o, fmt.Errorf("-keys %d: want 1..1000", o.keys)
+		err = linkflag.Usagef("-keys %d: want 1..1000", o.keys)
 	}
-	return o, nil
+	return o, fs, err
 }
 
 // run is main without the process: 0 if every check passed, 1 if one
 // failed or the demo could not run, 2 for a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := parse(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
+	o, fs, err := parse(args)
 	if err != nil {
-		fmt.Fprintln(stderr, "mirrordemo:", err)
-		return 2
+		return linkflag.Usage(stderr, fs, err)
 	}
 	d, err := newDemo(ctx, o, stdout)
 	if err != nil {

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"expvar"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/mirror"
+	"github.com/ipxkit/ipxkit/mirror/mirrortest"
+	"github.com/ipxkit/ipxkit/rip"
+	"github.com/ipxkit/ipxkit/spx"
+)
+
+const serverUsage = `usage: mirrorkv [link flags] -role primary|secondary -peer NET:NODE -key HEX [flags]
+       mirrorkv client [link flags] [-server NET:NODE:SOCKET] put KEY VALUE | get KEY | cas KEY OLD NEW
+       mirrorkv relay [-listen host:port]
+
+Runs one server of a mirrored key-value pair. The other server runs the
+same command with the other -role and this one's LAN address as -peer.
+Status: send SIGUSR1 or type "status". Stop: SIGINT or SIGTERM.
+
+Flags:
+`
+
+// serverOptions are a server's command line.
+type serverOptions struct {
+	link         linkFlags
+	role         mirror.Role
+	peer         ipx.Addr
+	mslListen    ipx.Socket
+	mslPeer      ipx.Addr
+	key          []byte
+	internalNet  ipx.Network
+	internalNode ipx.Node
+	socket       ipx.Socket
+	debugAddr    string
+}
+
+func parseServer(args []string) (serverOptions, *flag.FlagSet, error) {
+	o := serverOptions{mslListen: defaultMSLSocket, internalNode: defaultInternalNode, socket: mirror.DefaultSocket}
+	fs := linkflag.NewFlagSet("mirrorkv", serverUsage)
+	o.link.register(fs)
+	var role, peer, mslListen, mslPeer, key, keyFile, node, socket string
+	fs.StringVar(&role, "role", "", "the `role` this server starts in: primary or secondary (required)")
+	fs.StringVar(&peer, "peer", "", "the other server's LAN address, `NET:NODE` in hex (required)")
+	fs.StringVar(&mslListen, "msl-listen", defaultMSLSocket.String(), "the `socket` (hex) this server's MSL listens at")
+	fs.StringVar(&mslPeer, "msl-peer", "", "the other server's MSL address, `NET:NODE:SOCKET` (default the peer's LAN address at the -msl-listen socket)")
+	fs.StringVar(&key, "key", "", "the MSL key, the same on both servers: `hex`, at least 16 bytes")
+	fs.StringVar(&keyFile, "key-file", "", "a `file` holding the MSL key in hex, instead of -key")
+	o.internalNet = defaultInternalNet
+	fs.Func("internal-net", "the engine's internal `network` (hex), the same on both servers (default 00c0ffee)", func(s string) error {
+		n, err := linkflag.ParseNetwork(s)
+		o.internalNet = n
+		return err
+	})
+	fs.StringVar(&node, "internal-node", defaultInternalNode.String(), "the engine's `node` on its internal network")
+	fs.StringVar(&socket, "socket", mirror.DefaultSocket.String(), "the engine's `socket` (hex)")
+	fs.StringVar(&o.debugAddr, "debug-addr", "", "serve expvar counters at http://`host:port`/debug/vars")
+	if err := fs.Parse(args); err != nil {
+		return o, fs, err
+	}
+	if fs.NArg() > 0 {
+		return o, fs, linkflag.Usagef("unexpected arguments %q (a client starts with \"mirrorkv client\")", fs.Args())
+	}
+	if err := o.link.choose(); err != nil {
+		return o, fs, err
+	}
+	var err error
+	switch role {
+	case "primary":
+		o.role = mirror.RolePrimary
+	case "secondary":
+		o.role = mirror.RoleSecondary
+	default:
+		return o, fs, linkflag.Usagef("-role %q: want primary or secondary", role)
+	}
+	if peer == "" {
+		return o, fs, linkflag.Usagef("-peer is required")
+	}
+	if o.peer, err = parseNetNode(peer); err != nil {
+		return o, fs, linkflag.Usagef("-peer %v", err)
+	}
+	if o.mslListen, err = parseSocket(mslListen); err != nil {
+		return o, fs, linkflag.Usagef("-msl-listen: %v", err)
+	}
+	o.mslPeer = ipx.Addr{Net: o.peer.Net, Node: o.peer.Node, Socket: o.mslListen}
+	if mslPeer != "" {
+		if o.mslPeer, err = linkflag.ParseAddr(mslPeer, 0); err != nil {
+			return o, fs, linkflag.Usagef("-msl-peer: %v", err)
+		}
+	}
+	switch {
+	case key != "" && keyFile != "":
+		return o, fs, linkflag.Usagef("give -key or -key-file, not both")
+	case key != "":
+		if o.key, err = parseKey(key); err != nil {
+			return o, fs, linkflag.Usagef("-key: %v", err)
+		}
+	case keyFile != "":
+		if o.key, err = readKeyFile(keyFile); err != nil {
+			return o, fs, linkflag.Usagef("-key-file: %v", err)
+		}
+	default:
+		return o, fs, linkflag.Usagef("-key or -key-file is required")
+	}
+	if o.internalNode, err = ipx.ParseNode(node); err != nil {
+		return o, fs, linkflag.Usagef("-internal-node: %v", err)
+	}
+	if o.socket, err = parseSocket(socket); err != nil {
+		return o, fs, linkflag.Usagef("-socket: %v", err)
+	}
+	return o, fs, nil
+}
+
+// runServer runs a server until ctx ends.
+func runServer(ctx context.Context, o serverOptions, stdin io.Reader, stdout, stderr io.Writer) error {
+	st, lan, err := o.link.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.AddLinkConfig(ipx.NewInternalLink(o.internalNode), ipx.LinkConfig{Network: o.internalNet, Shared: true}); err != nil {
+		return fmt.Errorf("internal network: %w", err)
+	}
+	router, err := rip.NewRouter(st, rip.Config{
+		Shared: map[ipx.Network]rip.SharedState{o.internalNet: rip.SharedStandby},
+	})
+	if err != nil {
+		return err
+	}
+	defer router.Close()
+	ln, err := spx.Listen(st, o.mslListen)
+	if err != nil {
+		return fmt.Errorf("MSL listener: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := mirror.NewServer(mirror.Config{
+		Stack: st, Router: router, Engine: mirrortest.NewKV(), EngineVersion: "mirrorkv1",
+		Network: o.internalNet, Node: o.internalNode, Socket: o.socket, Start: o.role, Key: o.key,
+		Peer:     o.peer,
+		Listener: ln,
+		Dial: func(ctx context.Context) (net.Conn, error) {
+			return spx.Dial(ctx, st, o.mslPeer)
+		},
+		Logger: log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer srv.Close()
+	var out sync.Mutex // status lines come from two goroutines
+	printf := func(format string, a ...any) {
+		out.Lock()
+		defer out.Unlock()
+		fmt.Fprintf(stdout, format, a...)
+	}
+	printf("mirrorkv: serving %v as %v; LAN address %v:%v, MSL at socket %v, peer %v:%v\n",
+		ipx.Addr{Net: o.internalNet, Node: o.internalNode, Socket: o.socket}, o.role, lan.Net, lan.Node,
+		o.mslListen, o.peer.Net, o.peer.Node)
+
+	if o.debugAddr != "" {
+		hs, addr, err := serveExpvar(o.debugAddr, srv)
+		if err != nil {
+			return err
+		}
+		defer hs.Close()
+		printf("mirrorkv: expvar counters at http://%s/debug/vars\n", addr)
+	}
+
+	status := make(chan struct{}, 1)
+	stopSig := notifyStatus(status)
+	defer stopSig()
+	go readCommands(stdin, status)
+	for {
+		select {
+		case <-ctx.Done():
+			printf("mirrorkv: stopping\n")
+			return nil
+		case <-st.Done():
+			return errors.New("the stack closed: the link failed")
+		case <-status:
+			printf("%s\n", formatStatus(srv))
+		}
+	}
+}
+
+// readCommands asks for the status at each "status" line of r. It ends
+// at EOF, which leaves the server running.
+func readCommands(r io.Reader, status chan<- struct{}) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "status" {
+			select {
+			case status <- struct{}{}:
+			default: // one is pending already
+			}
+		}
+	}
+}
+
+// formatStatus says the server's state in one line.
+func formatStatus(srv *mirror.Server) string {
+	s, c := srv.Status(), srv.Stats()
+	heard := "never"
+	if !s.LastHeard.IsZero() {
+		heard = time.Since(s.LastHeard).Round(time.Millisecond).String() + " ago"
+	}
+	return fmt.Sprintf("mirrorkv: status: role=%v epoch=%d peer=%v applied=%d acked=%d lag=%d events/%v last-heard=%s clients=%d requests=%d replies=%d takeovers=%d msl-failures=%d",
+		s.Role, s.Epoch, s.Peer, s.Applied, s.Acked, s.LagEvents, s.LagTime, heard, s.Clients,
+		c.Requests, c.Replies, c.Takeovers, c.MSLFailures)
+}
+
+// published is the server whose counters expvar shows: expvar.Publish
+// takes a name once per process.
+var (
+	published   atomic.Pointer[mirror.Server]
+	publishOnce sync.Once
+)
+
+// serveExpvar publishes the server's counters as "mirror" and serves
+// expvar's handler at addr.
+func serveExpvar(addr string, srv *mirror.Server) (*http.Server, net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-debug-addr: %w", err)
+	}
+	published.Store(srv)
+	publishOnce.Do(func() {
+		expvar.Publish("mirror", expvar.Func(func() any {
+			if s := published.Load(); s != nil {
+				return s.Var().(expvar.Func)()
+			}
+			return nil
+		}))
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/debug/vars", expvar.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(l)
+	return hs, l.Addr(), nil
+}
