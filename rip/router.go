@@ -36,8 +36,9 @@ type Config struct {
 	// UpdateInterval is the period of full broadcasts on every link.
 	// Default DefaultUpdateInterval (60 s).
 	UpdateInterval time.Duration
-	// PacketGap is the pause between the packets of one update or
-	// answer. Default DefaultPacketGap (55 ms); negative means none.
+	// PacketGap is the least time between two packets the router sends
+	// on one link (answers routed elsewhere count as one more link).
+	// Default DefaultPacketGap (55 ms); negative means none.
 	PacketGap time.Duration
 	// ListenOnly makes a host that learns routes but never advertises
 	// them nor answers requests, as a NetWare workstation.
@@ -131,21 +132,16 @@ type Stats struct {
 	Sent                uint64 // RIP packets sent
 	SendErrors          uint64 // sends that failed
 	RequestsDropped     uint64 // requests for all routes over MaxPendingRequests
+	TriggersDropped     uint64 // changes left to the periodic update, too many pending
 	Table               TableStats
-}
-
-// answer is a queued reply to a request for all routes: the entries
-// follow split horizon on link; the packets go to dst through via.
-type answer struct {
-	link, via ipx.LinkID
-	dst       ipx.Addr
 }
 
 // Router speaks RIP on every link of an ipx.Stack and keeps a Table that
 // it installs as the Stack's route source. See the package comment for
-// the protocol. A Router owns two goroutines: one reads the RIP socket,
-// the other sends updates and answers and ages the table. Both end when
-// the Router or its Stack closes.
+// the protocol. A Router owns two goroutines: one reads the RIP socket
+// and only notes the work to do, the other sends, each link paced on its
+// own, and runs the timers. Both end when the Router or its Stack
+// closes. The protocol logic is an I/O-free core, as sap's.
 type Router struct {
 	cfg    Config
 	log    *slog.Logger
@@ -163,26 +159,25 @@ type Router struct {
 	closeCtx context.Context
 	wg       sync.WaitGroup
 
-	// shared holds the SharedState of shared networks; copy-on-write
-	// under mu, read without locks by the senders.
+	// shared is a copy of the core's shared states, replaced under mu,
+	// for the senders to read without locks.
 	shared atomic.Pointer[map[ipx.Network]SharedState]
 	// sendMu orders what the router sends about shared networks: each
 	// response packet reads their metrics from the table and goes out
 	// under it, and SetShared changes the table and sends under it, so
-	// no packet sent after SetShared carries the old metric.
+	// no packet sent after SetShared carries the old metric. It is
+	// taken before mu.
 	sendMu sync.Mutex
 
-	mu        sync.Mutex
-	triggered map[ipx.Network]struct{} // networks to advertise at once
-	wanted    map[ipx.Network]struct{} // networks to ask about
-	answers   []answer
-	closed    bool
+	mu     sync.Mutex
+	core   *core
+	closed bool
 	// closing makes the read loop ignore packets while the final poison
 	// goes out, so the router does not answer for routes it withdraws.
 	closing atomic.Bool
 
 	requests, responses, malformed, unknownOp atomic.Uint64
-	sent, sendErrors, requestsDropped         atomic.Uint64
+	sent, sendErrors                          atomic.Uint64
 }
 
 // NewRouter binds the RIP socket (0x0453) on stack, installs a new Table
@@ -209,18 +204,16 @@ func NewRouter(stack *ipx.Stack, cfg Config) (*Router, error) {
 	}
 	r := &Router{
 		cfg: cfg, log: cfg.Logger, stack: stack, table: table,
-		kick:      make(chan struct{}, 1),
-		stop:      make(chan struct{}),
-		triggered: make(map[ipx.Network]struct{}),
-		wanted:    make(map[ipx.Network]struct{}),
+		kick: make(chan struct{}, 1),
+		stop: make(chan struct{}),
 	}
-	shared := maps.Clone(cfg.Shared)
-	if shared == nil {
-		shared = make(map[ipx.Network]SharedState)
-	}
+	now := time.Now()
+	r.core = newCore(cfg, table, now)
+	shared := maps.Clone(r.core.shared)
 	r.shared.Store(&shared)
 	r.conn.Store(conn)
-	r.syncLinks(time.Now(), stack.Links())
+	changed := stack.LinksChanged()
+	r.core.setLinks(now, stack.Links())
 	r.routes = table
 	if cfg.Routes != nil {
 		r.routes = &routeChain{table: table, next: cfg.Routes}
@@ -228,7 +221,7 @@ func NewRouter(stack *ipx.Stack, cfg Config) (*Router, error) {
 	stack.SetRoutes(r.routes)
 	r.wg.Add(2)
 	go r.readLoop()
-	go r.loop()
+	go r.sendLoop(changed)
 	return r, nil
 }
 
@@ -237,12 +230,15 @@ func (r *Router) Table() *Table { return r.table }
 
 // Stats returns the router's counters.
 func (r *Router) Stats() Stats {
+	r.mu.Lock()
+	dropped, triggers := r.core.requestsDropped, r.core.triggersDropped
+	r.mu.Unlock()
 	return Stats{
 		Requests: r.requests.Load(), Responses: r.responses.Load(),
 		Malformed: r.malformed.Load(), UnknownOp: r.unknownOp.Load(),
 		Sent: r.sent.Load(), SendErrors: r.sendErrors.Load(),
-		RequestsDropped: r.requestsDropped.Load(),
-		Table:           r.table.Stats(),
+		RequestsDropped: dropped, TriggersDropped: triggers,
+		Table: r.table.Stats(),
 	}
 }
 
@@ -256,13 +252,13 @@ func (r *Router) Close() error {
 // CloseContext stops the router. Unless ListenOnly, it first advertises
 // every route it offers at 16 hops, so neighbours drop them at once
 // instead of waiting for them to age out. Those packets go PacketGap
-// apart, as any update's, but if ctx has a deadline they are spread
-// closer so that all go out before it; if ctx is cancelled the rest are
-// not sent. CloseContext then releases the socket and puts Config.Routes
-// back as the Stack's route source (nil: only the connected networks)
-// in place of what the router installed. If the Stack is closed, there
-// is nothing to send and CloseContext returns at once. A second call
-// returns a *net.OpError wrapping net.ErrClosed.
+// apart on each link, as any update's, but if ctx has a deadline they
+// are spread closer so that all go out before it; if ctx is cancelled
+// the rest are not sent. CloseContext then releases the socket and puts
+// Config.Routes back as the Stack's route source (nil: only the
+// connected networks) in place of what the router installed. If the
+// Stack is closed, there is nothing to send and CloseContext returns at
+// once. A second call returns a *net.OpError wrapping net.ErrClosed.
 func (r *Router) CloseContext(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
@@ -274,20 +270,26 @@ func (r *Router) CloseContext(ctx context.Context) error {
 	r.mu.Unlock()
 	r.closing.Store(true)
 	close(r.stop)
-	r.wg.Wait() // the loop has sent the poison
+	r.wg.Wait() // the send loop has sent the poison
 	r.stack.SetRoutes(r.cfg.Routes)
 	return nil
 }
 
 // SetMetric sets the metric advertised for a directly connected network
 // (see Table.SetMetric) and sends a triggered update at once if it
-// changed. hops of Unreachable withdraws the network.
+// changed. hops of Unreachable withdraws the network. For a network two
+// servers share, use SetShared.
 func (r *Router) SetMetric(n ipx.Network, hops, ticks uint16) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	events, err := r.table.SetMetric(time.Now(), n, hops, ticks, nil)
 	if err != nil {
 		return err
 	}
-	r.noteEvents(events)
+	r.core.note(events)
+	if len(events) > 0 {
+		r.wake()
+	}
 	return nil
 }
 
@@ -308,21 +310,26 @@ func (r *Router) SetShared(n ipx.Network, s SharedState) error {
 		r.mu.Unlock()
 		return errClosed("setshared")
 	}
-	shared := maps.Clone(*r.shared.Load())
-	shared[n] = s
+	r.core.shared[n] = s
+	shared := maps.Clone(r.core.shared)
 	r.shared.Store(&shared)
-	r.mu.Unlock()
 	hops, ticks := s.metric()
 	events, err := r.table.SetMetric(time.Now(), n, hops, ticks, nil)
-	if errors.Is(err, ErrNotConnected) || len(events) == 0 {
-		return nil
+	for _, ev := range events {
+		r.log.Debug("rip: shared network", "network", n, "state", s, "hops", ev.New.Hops, "ticks", ev.New.Ticks)
 	}
-	r.logEvents(events)
-	if r.cfg.ListenOnly {
+	var links []ipx.LinkInfo
+	for _, l := range r.core.links {
+		if wiredLink(l) {
+			links = append(links, l)
+		}
+	}
+	r.mu.Unlock()
+	if errors.Is(err, ErrNotConnected) || len(events) == 0 || r.cfg.ListenOnly {
 		return nil
 	}
 	wire := make([]byte, 0, MaxLen)
-	for _, l := range wired(r.stack.Links()) {
+	for _, l := range links {
 		e, ok := r.table.AdvertEntry(n, l.ID, true)
 		if !ok {
 			continue
@@ -372,12 +379,6 @@ func (r *Router) isClosed() bool {
 	return r.closed
 }
 
-// sharedState returns the state of n and whether n is shared.
-func (r *Router) sharedState(n ipx.Network) (SharedState, bool) {
-	s, ok := (*r.shared.Load())[n]
-	return s, ok
-}
-
 // refreshShared sets the metric of the shared networks among entries,
 // about to go out on link, to their current one. The caller holds
 // sendMu.
@@ -396,54 +397,6 @@ func (r *Router) refreshShared(entries []Entry, link ipx.LinkID) {
 	}
 }
 
-// syncLinks records the networks of links, the Stack's live ones,
-// internal networks included, as connected, a shared one at its state's
-// metric; and those of links removed or failed as lost.
-func (r *Router) syncLinks(now time.Time, links []ipx.LinkInfo) {
-	var events []Event
-	live := make(map[ipx.Network]ipx.LinkID, len(links))
-	for _, l := range links {
-		if l.Failed || l.Network == 0 {
-			continue
-		}
-		live[l.Network] = l.ID
-		var hops, ticks uint16
-		if s, ok := r.sharedState(l.Network); ok {
-			hops, ticks = s.metric()
-		}
-		events = r.table.setConnected(now, l.ID, l.Network, hops, ticks, events)
-	}
-	events = r.table.disconnect(now, live, events)
-	r.noteEvents(events)
-}
-
-func (r *Router) logEvents(events []Event) {
-	for _, ev := range events {
-		r.log.Debug("rip: route changed", "network", ev.Network, "reason", ev.Reason,
-			"link", ev.New.Link, "next_hop", ev.New.NextHop, "hops", ev.New.Hops, "ticks", ev.New.Ticks)
-	}
-}
-
-// noteEvents queues triggered updates (and, for lost routes, requests
-// for alternatives) for the events and wakes the loop.
-func (r *Router) noteEvents(events []Event) {
-	if len(events) == 0 {
-		return
-	}
-	r.logEvents(events)
-	r.mu.Lock()
-	for _, ev := range events {
-		if !r.cfg.ListenOnly {
-			r.triggered[ev.Network] = struct{}{}
-		}
-		if ev.Reason == ReasonPoisoned || ev.Reason == ReasonExpired {
-			r.wanted[ev.Network] = struct{}{}
-		}
-	}
-	r.mu.Unlock()
-	r.wake()
-}
-
 func (r *Router) wake() {
 	select {
 	case r.kick <- struct{}{}:
@@ -451,15 +404,15 @@ func (r *Router) wake() {
 	}
 }
 
-// readLoop handles every packet on the RIP socket until it is closed.
-// When every link of the Stack has failed, which ends a socket for good,
-// it waits for a live link and binds the socket again.
+// readLoop reads the RIP socket and hands each packet to the core, which
+// only notes the work; only the answer to a request for some networks,
+// one packet, is sent from here. When every link of the Stack has
+// failed, which ends a socket for good, it waits for a live link and
+// binds the socket again.
 func (r *Router) readLoop() {
 	defer r.wg.Done()
 	buf := make([]byte, ipx.MaxPacketLen)
 	p := Packet{Entries: make([]Entry, 0, MaxEntries)}
-	var events []Event
-	reply := make([]Entry, 0, MaxEntries)
 	wire := make([]byte, 0, MaxLen)
 	for {
 		conn := r.conn.Load()
@@ -483,39 +436,24 @@ func (r *Router) readLoop() {
 		switch p.Operation {
 		case OpResponse:
 			r.responses.Add(1)
-			if r.isOwnNode(info.Link, info.From) {
-				continue
-			}
-			events = r.table.Apply(time.Now(), info.Link, info.From, p.Entries, events[:0])
-			r.noteEvents(events)
 		case OpRequest:
 			r.requests.Add(1)
-			if r.cfg.ListenOnly {
-				continue
-			}
-			dst, via := r.replyAddr(info)
-			reply = reply[:0]
-			all := false
-			for _, e := range p.Entries {
-				if e.Network == ipx.NetworkAll {
-					all = true
-					break
-				}
-				if a, ok := r.table.AdvertEntry(e.Network, info.Link, false); ok {
-					reply = append(reply, a)
-				}
-			}
-			if all {
-				r.queueAnswer(answer{link: info.Link, via: via, dst: dst})
-			} else if len(reply) > 0 {
-				r.sendMu.Lock()
-				r.refreshShared(reply, info.Link)
-				wire, _ = (&Packet{Operation: OpResponse, Entries: reply}).AppendBinary(wire[:0])
-				r.send(wire, via, dst)
-				r.sendMu.Unlock()
-			}
 		default:
 			r.unknownOp.Add(1)
+			continue
+		}
+		r.mu.Lock()
+		reply, work := r.core.input(time.Now(), &p, info)
+		r.mu.Unlock()
+		if work {
+			r.wake()
+		}
+		if reply != nil {
+			r.sendMu.Lock()
+			r.refreshShared(reply.pkt.Entries, info.Link)
+			wire, _ = reply.pkt.AppendBinary(wire[:0])
+			r.send(wire, reply.link, reply.dst)
+			r.sendMu.Unlock()
 		}
 	}
 }
@@ -552,59 +490,6 @@ func (r *Router) rebind(old *ipx.Conn) bool {
 	return true
 }
 
-// replyAddr is where the answer to a request goes, and the link to send
-// it on (0: route by destination). That is the request's source, on the
-// arrival link if the source is there, else routed (a request from
-// another network); but if there is no route to the source's network (a
-// host known by an internal network it does not advertise), the same
-// socket at the link-level sender on the arrival link, which for such a
-// local request is the requester.
-func (r *Router) replyAddr(info ipx.RecvInfo) (ipx.Addr, ipx.LinkID) {
-	src := info.Header.Src
-	var arrival ipx.LinkInfo
-	for _, l := range r.stack.Links() {
-		if l.ID == info.Link {
-			arrival = l
-		}
-	}
-	if src.Net == 0 || src.Net == arrival.Network {
-		return src, info.Link
-	}
-	if rt, ok := r.table.Lookup(src.Net); ok && rt.Reachable() {
-		return src, 0
-	}
-	return ipx.Addr{Net: arrival.Network, Node: info.From, Socket: src.Socket}, info.Link
-}
-
-// wired returns the links with a wire that works: internal networks are
-// advertised but nothing is sent on them, nor on failed links.
-func wired(links []ipx.LinkInfo) []ipx.LinkInfo {
-	return slices.DeleteFunc(links, func(l ipx.LinkInfo) bool { return l.Internal || l.Failed })
-}
-
-func (r *Router) isOwnNode(link ipx.LinkID, n ipx.Node) bool {
-	for _, l := range r.stack.Links() {
-		if l.ID == link {
-			return l.Node == n
-		}
-	}
-	return false
-}
-
-func (r *Router) queueAnswer(a answer) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if slices.Contains(r.answers, a) {
-		return
-	}
-	if len(r.answers) >= r.cfg.MaxPendingRequests {
-		r.requestsDropped.Add(1)
-		return
-	}
-	r.answers = append(r.answers, a)
-	r.wake()
-}
-
 // send writes one encoded RIP packet to dst through link.
 func (r *Router) send(wire []byte, link ipx.LinkID, dst ipx.Addr) bool {
 	o := ipx.WriteOptions{Type: ipx.TypeRIP, Link: link}
@@ -617,253 +502,188 @@ func (r *Router) send(wire []byte, link ipx.LinkID, dst ipx.Addr) bool {
 	return true
 }
 
-func broadcastOn(l ipx.LinkInfo) ipx.Addr {
-	return ipx.Addr{Net: l.Network, Node: ipx.NodeBroadcast, Socket: ipx.SocketRIP}
-}
-
-// sender sends the packets of updates and answers so that no two leave
-// on the same link less than the configured gap apart: the gap spares
-// slow receivers on a segment, and keeps a packet from overtaking the
-// one before it on a segment that reorders; other segments need not
-// wait. The loop goroutine owns it.
-type sender struct {
-	r    *Router
-	wire []byte
-	// lastAt is when the last packet left on each link (0: routed).
-	lastAt map[ipx.LinkID]time.Time
-	// gap is the pause between packets.
-	gap time.Duration
-	// stop and done abort the pauses and the rest of the packets: the
-	// router or its Stack closing.
-	stop, done <-chan struct{}
-	// keep sends entries as given, without refreshShared (the final
-	// poison).
-	keep bool
-}
-
-func (r *Router) newSender() *sender {
-	return &sender{
-		r: r, wire: make([]byte, 0, MaxLen), lastAt: make(map[ipx.LinkID]time.Time),
-		gap: r.cfg.PacketGap, stop: r.stop, done: r.stack.Done(),
+// write sends one packet the core handed out, its shared networks at
+// their current metric.
+func (r *Router) write(o *out, wire []byte) []byte {
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	if o.pkt.Operation == OpResponse {
+		r.refreshShared(o.pkt.Entries, o.link)
 	}
+	wire, _ = o.pkt.AppendBinary(wire[:0])
+	r.send(wire, o.link, o.dst)
+	return wire
 }
 
-// sendAll sends entries (operation op) to dst on link in packets of at
-// most MaxEntries; false if the router is stopping.
-func (s *sender) sendAll(op Operation, entries []Entry, link ipx.LinkID, dst ipx.Addr) bool {
-	for p := range Split(op, entries) {
-		if last, ok := s.lastAt[link]; ok && time.Since(last) < s.gap {
-			t := time.NewTimer(s.gap - time.Since(last))
-			select {
-			case <-t.C:
-			case <-s.stop:
-				t.Stop()
-				return false
-			case <-s.done:
-				t.Stop()
-				return false
-			}
+// lane is what one link is sending: the rest of the current job of each
+// kind, the kind whose turn it is, and when its next packet may go.
+type lane struct {
+	jobs [jobKinds][]out
+	turn int
+	next time.Time
+}
+
+// pick returns the next packet to send on the lane, taking the next job
+// of a kind from the core when the kind's current one is done; nil if
+// there is none. The caller holds r.mu.
+func (ln *lane) pick(c *core, id ipx.LinkID) *out {
+	for i := range jobKinds {
+		k := (ln.turn + i) % jobKinds
+		if len(ln.jobs[k]) == 0 {
+			ln.jobs[k] = c.next(id, k)
 		}
-		s.lastAt[link] = time.Now()
-		s.r.sendMu.Lock()
-		if op == OpResponse && !s.keep {
-			s.r.refreshShared(p.Entries, link)
-		}
-		s.wire, _ = p.AppendBinary(s.wire[:0])
-		ok := s.r.send(s.wire, link, dst)
-		s.r.sendMu.Unlock()
-		if !ok {
-			return false
+		if len(ln.jobs[k]) > 0 {
+			o := ln.jobs[k][0]
+			ln.jobs[k][0] = out{}
+			ln.jobs[k] = ln.jobs[k][1:]
+			ln.turn = k + 1
+			return &o
 		}
 	}
-	return true
+	return nil
 }
 
-// loop sends periodic and triggered updates, answers queued requests and
-// ages the table; it follows the Stack's links as they change; on stop it
-// poisons the router's routes and closes the socket. It ends, sending
-// nothing more, when the Stack closes.
-func (r *Router) loop() {
+// sendLoop sends what the core hands out, each link paced on its own,
+// runs the core's timers and follows the Stack's links. On Close it
+// withdraws the routes and closes the socket, which ends the reader; it
+// ends, sending nothing more, when the Stack closes.
+func (r *Router) sendLoop(changed <-chan struct{}) {
 	defer r.wg.Done()
-	s := r.newSender()
-	var entries []Entry
-	var events []Event
-	var nets []ipx.Network
-	done := r.stack.Done()
-
-	now := time.Now()
-	linksCh := r.stack.LinksChanged()
-	links := wired(r.stack.Links())
-	known := make(map[ipx.LinkID]bool, len(links))
-	// At start: ask for all routes and, as a router, announce ours.
-	for _, l := range links {
-		known[l.ID] = true
-		s.sendAll(OpRequest, []Entry{RequestEntry(ipx.NetworkAll)}, l.ID, broadcastOn(l))
-	}
-	// Every interval the links are synced and, unless ListenOnly, the
-	// whole table goes out; the first time at once.
-	nextUpdate := now
+	lanes := make(map[ipx.LinkID]*lane)
+	var keys []ipx.LinkID
+	var ready []*out
+	wire := make([]byte, 0, MaxLen)
+	var tickAt time.Time // zero: at once
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		wake := r.table.NextDeadline()
-		if wake.IsZero() || nextUpdate.Before(wake) {
-			wake = nextUpdate
+		now := time.Now()
+		wake := tickAt
+		ready = ready[:0]
+		r.mu.Lock()
+		if !now.Before(tickAt) {
+			r.core.tick(now)
+			tickAt = r.core.deadline()
+			wake = tickAt
+		}
+		keys = r.core.keys(keys[:0])
+		for k := range lanes {
+			if !slices.Contains(keys, k) {
+				delete(lanes, k) // a link gone
+			}
+		}
+		for _, k := range keys {
+			ln := lanes[k]
+			if ln == nil {
+				ln = &lane{}
+				lanes[k] = ln
+			}
+			if !now.Before(ln.next) {
+				if o := ln.pick(r.core, k); o != nil {
+					ready = append(ready, o)
+					ln.next = now.Add(r.cfg.PacketGap)
+				}
+			}
+			if now.Before(ln.next) {
+				// Work may wait in the core: come back when the
+				// link may send again.
+				wake = minTime(wake, ln.next)
+			}
+		}
+		r.mu.Unlock()
+		for _, o := range ready {
+			wire = r.write(o, wire)
 		}
 		timer.Reset(max(time.Until(wake), 0))
-		changed := false
 		select {
-		case <-r.stop:
-			r.shutdown(s)
-			return
-		case <-done:
-			r.conn.Load().Close()
-			return
-		case <-linksCh:
-			changed = true
-		case <-r.kick:
 		case <-timer.C:
-		}
-		select {
-		case <-done: // the Stack's Close also closes linksCh
+		case <-r.kick:
+		case <-changed:
+			select {
+			case <-r.stack.Done():
+				r.conn.Load().Close()
+				return
+			default:
+			}
+			changed = r.stack.LinksChanged()
+			links := r.stack.Links()
+			r.mu.Lock()
+			r.core.setLinks(time.Now(), links)
+			// A table change (a network lost) may bring the
+			// deadline forward.
+			tickAt = time.Time{}
+			r.mu.Unlock()
+		case <-r.stack.Done():
 			r.conn.Load().Close()
 			return
-		default:
+		case <-r.stop:
+			r.shutdown()
+			return
 		}
-		now = time.Now()
-		events = r.table.Expire(now, events[:0])
-		r.noteEvents(events)
-
-		full := false
-		if !now.Before(nextUpdate) {
-			full = !r.cfg.ListenOnly
-			nextUpdate = now.Add(r.cfg.UpdateInterval)
-			changed = true
-		}
-		var fresh []ipx.LinkInfo // links new since the last sync
-		if changed {
-			linksCh = r.stack.LinksChanged()
-			all := r.stack.Links()
-			r.syncLinks(now, all)
-			links = wired(all)
-			for id := range known {
-				if !slices.ContainsFunc(links, func(l ipx.LinkInfo) bool { return l.ID == id }) {
-					delete(known, id)
-				}
-			}
-			for _, l := range links {
-				if !known[l.ID] {
-					known[l.ID] = true
-					fresh = append(fresh, l)
-				}
-			}
-		}
+		// Events noted by the reader may bring the table's deadline
+		// forward (a dying route): take it again.
 		r.mu.Lock()
-		nets = nets[:0]
-		for n := range r.triggered {
-			nets = append(nets, n)
-		}
-		clear(r.triggered)
-		wanted := slices.Collect(maps.Keys(r.wanted))
-		clear(r.wanted)
-		answers := slices.Clone(r.answers)
-		r.answers = r.answers[:0]
+		tickAt = minTime(tickAt, r.core.deadline())
 		r.mu.Unlock()
-		slices.Sort(nets)
-		slices.Sort(wanted)
-
-		// A new link: ask it for all routes and tell it ours.
-		for _, l := range fresh {
-			s.sendAll(OpRequest, []Entry{RequestEntry(ipx.NetworkAll)}, l.ID, broadcastOn(l))
-			if !full && !r.cfg.ListenOnly {
-				entries = r.table.AppendAdvert(entries[:0], l.ID)
-				s.sendAll(OpResponse, entries, l.ID, broadcastOn(l))
-			}
-		}
-		if full {
-			for _, l := range links {
-				entries = r.table.AppendAdvert(entries[:0], l.ID)
-				if !s.sendAll(OpResponse, entries, l.ID, broadcastOn(l)) {
-					break
-				}
-			}
-		} else if len(nets) > 0 {
-			for _, l := range links {
-				entries = r.triggeredEntries(entries[:0], nets, l.ID)
-				if !s.sendAll(OpResponse, entries, l.ID, broadcastOn(l)) {
-					break
-				}
-			}
-		}
-		if len(wanted) > 0 {
-			entries = entries[:0]
-			for _, n := range wanted {
-				if rt, ok := r.table.Lookup(n); !ok || !rt.Reachable() {
-					entries = append(entries, RequestEntry(n))
-				}
-			}
-			for _, l := range links {
-				s.sendAll(OpRequest, entries, l.ID, broadcastOn(l))
-			}
-		}
-		for _, a := range answers {
-			entries = r.table.AppendAdvert(entries[:0], a.link)
-			s.sendAll(OpResponse, entries, a.via, a.dst)
-		}
 	}
 }
 
-// triggeredEntries appends the entries of a triggered update on link for
-// the changed networks nets. It uses poison reverse: a route now learned
-// on link goes out there at 16 hops, so a neighbour there that routed
-// through us drops the route at once instead of letting it age out.
-func (r *Router) triggeredEntries(dst []Entry, nets []ipx.Network, link ipx.LinkID) []Entry {
-	for _, n := range nets {
-		rt, ok := r.table.Lookup(n)
-		if !ok {
-			continue
-		}
-		e := advertised(rt.Network, rt.Hops, rt.Ticks)
-		if rt.Origin == OriginRIP && rt.Link == link {
-			e.Hops = Unreachable
-		}
-		dst = append(dst, e)
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
 	}
-	return dst
+	return a
 }
 
-// shutdown advertises every offered route at 16 hops (unless
-// ListenOnly), within the bound of closeCtx, and closes the socket,
-// which ends the read loop.
-func (r *Router) shutdown(s *sender) {
-	ctx := r.closeCtx
-	if !r.cfg.ListenOnly {
-		s.keep, s.stop = true, ctx.Done()
-		var entries []Entry
-		links := wired(r.stack.Links())
-		per := make([][]Entry, len(links))
-		packets := 0
-		for i, l := range links {
-			entries = r.table.AppendAdvert(nil, l.ID)
-			for j := range entries {
-				entries[j].Hops = Unreachable
-			}
-			per[i] = entries
-			packets += (len(entries) + MaxEntries - 1) / MaxEntries
-		}
-		// Spread the packets to fit before the deadline, gaps included.
-		if d, ok := ctx.Deadline(); ok && packets > 1 {
-			s.gap = min(s.gap, time.Until(d)/time.Duration(packets))
-		}
-		for i, l := range links {
-			if !s.sendAll(OpResponse, per[i], l.ID, broadcastOn(l)) {
-				break
-			}
-		}
-	}
+// shutdown sends the withdrawal of the router's routes, each link paced
+// on its own, PacketGap apart or closer so that all of it goes out
+// before the close context's deadline, and none after the context ends;
+// then it closes the socket.
+func (r *Router) shutdown() {
+	defer func() {
+		r.mu.Lock()
+		r.conn.Load().Close()
+		r.mu.Unlock()
+	}()
 	r.mu.Lock()
-	r.conn.Load().Close()
+	msgs := r.core.shutdown()
+	ctx := r.closeCtx
 	r.mu.Unlock()
+	byLink := make(map[ipx.LinkID][]out)
+	most := 0
+	for _, o := range msgs {
+		byLink[o.link] = append(byLink[o.link], o)
+		most = max(most, len(byLink[o.link]))
+	}
+	gap := r.cfg.PacketGap
+	if d, ok := ctx.Deadline(); ok && most > 1 {
+		// The first packets go at once: most-1 gaps, with a margin.
+		gap = min(gap, time.Until(d)/time.Duration(most))
+	}
+	wire := make([]byte, 0, MaxLen)
+	for i := 0; i < most; i++ {
+		if i > 0 && gap > 0 {
+			t := time.NewTimer(gap)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-r.stack.Done():
+				t.Stop()
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		for _, os := range byLink {
+			if i < len(os) {
+				wire, _ = os[i].pkt.AppendBinary(wire[:0])
+				r.send(wire, os[i].link, os[i].dst)
+			}
+		}
+	}
 }
 
 // errClosed is the error of a call on a closed Router, as the standard
