@@ -21,6 +21,7 @@ const (
 	DefaultVerifyInterval = 3 * time.Second
 	DefaultAbortTimeout   = 30 * time.Second
 	DefaultBacklog        = 16
+	DefaultLinger         = 30 * time.Second
 )
 
 // Config tunes connections made by Dial and accepted by Listen. The zero
@@ -55,6 +56,13 @@ type Config struct {
 	// Backlog bounds the connections a Listener holds before Accept; more
 	// connection requests are dropped and counted.
 	Backlog int
+	// Linger bounds how long Close waits for the data written to be
+	// acknowledged and the end of connection to be confirmed; past it the
+	// connection is aborted and Close returns an error wrapping
+	// ErrNotDelivered. Zero means DefaultLinger; a negative value makes
+	// Close return at once, delivery going on in the background with
+	// nobody told of its outcome.
+	Linger time.Duration
 	// Logger receives connection events at debug level; nil discards them.
 	Logger *slog.Logger
 }
@@ -100,6 +108,9 @@ func (c *Config) setDefaults() {
 	def(&c.AbortTimeout, DefaultAbortTimeout)
 	if c.Backlog == 0 {
 		c.Backlog = DefaultBacklog
+	}
+	if c.Linger == 0 {
+		c.Linger = DefaultLinger
 	}
 	if c.MaxPacket != 0 && c.MaxPacket < ipx.MaxPacketLen {
 		c.MaxPacket = ipx.MaxPacketLen

@@ -2,6 +2,7 @@ package spx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -43,6 +44,10 @@ type Conn struct {
 	removed            bool
 	removedFlag        atomic.Bool // removed, for the mux's lock-free cache
 	lingerUntil        time.Time
+	// progress is closed, and cleared, when the peer acknowledges more
+	// data or the connection ends: Close and Flush wait on it.
+	progress chan struct{}
+	seenUna  uint16
 
 	// Packets the endpoint queued are encoded into out by after and
 	// written by unlock once c.mu is released: a write may loop back
@@ -150,6 +155,11 @@ func (c *Conn) after() {
 	} else {
 		c.arm(c.ep.nextDeadline())
 	}
+	if c.progress != nil && (c.ep.sndUna != c.seenUna || c.ep.state == stDone || c.ep.undelivered) {
+		close(c.progress)
+		c.progress = nil
+	}
+	c.seenUna = c.ep.sndUna
 	// Wake only a waiter that will find what it waits for: a reader is
 	// not woken by acknowledgements, nor a writer by data.
 	if c.rwaiting && (c.dialing || c.ep.readable()) {
@@ -454,10 +464,98 @@ func (c *Conn) CloseWrite() error {
 	}
 }
 
-// Close ends the connection: data already written is still delivered,
-// followed by an end of connection (0xFE), in the background. Pending
-// reads and writes are unblocked.
+// progressWait returns a channel closed when the peer acknowledges more
+// data or the connection ends; c.mu held.
+func (c *Conn) progressWait() chan struct{} {
+	if c.progress == nil {
+		c.progress = make(chan struct{})
+	}
+	return c.progress
+}
+
+// Flush waits until the peer has acknowledged every byte written before
+// the call, or ctx ends. If the connection ended with some of that data
+// unacknowledged, it returns an error wrapping ErrNotDelivered.
+// Acknowledged means received by the peer's SPX, not yet read by its
+// application.
+func (c *Conn) Flush(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.unlock()
+		return c.opErr("flush", net.ErrClosed)
+	}
+	upTo := c.ep.sendEnd()
+	for {
+		ok, done := c.ep.flushed(upTo)
+		if ok || done {
+			err := c.deliveryErr(ok)
+			c.unlock()
+			return c.opErr("flush", err)
+		}
+		w := c.progressWait()
+		c.unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return c.opErr("flush", ctx.Err())
+		}
+		c.mu.Lock()
+	}
+}
+
+// deliveryErr is what Close and Flush report when the data they waited
+// for was (ok) or was not delivered; c.mu held.
+func (c *Conn) deliveryErr(ok bool) error {
+	switch {
+	case ok && !c.ep.undelivered:
+		return nil
+	case errors.Is(c.ep.err, ErrNotDelivered):
+		return c.ep.err
+	case c.ep.err != nil:
+		return fmt.Errorf("spx: %w: %w", ErrNotDelivered, c.ep.err)
+	case c.ep.peerEnded:
+		return fmt.Errorf("spx: %w: %w", ErrNotDelivered, ErrTerminated)
+	}
+	return fmt.Errorf("spx: %w", ErrNotDelivered)
+}
+
+// Close ends the connection: the data already written is delivered,
+// followed by an end of connection (0xFE), and Close waits for both to
+// be acknowledged, at most Config.Linger. If some of the data was not
+// acknowledged (the connection failed, the peer ended it first, or the
+// linger time passed and Close aborted it), Close returns an error
+// wrapping ErrNotDelivered. With a negative Linger it returns at once and
+// the close goes on in the background. Pending reads and writes are
+// unblocked at once.
 func (c *Conn) Close() error {
+	if err := c.startClose(); err != nil {
+		return err
+	}
+	linger := c.m.cfg.Linger
+	if linger < 0 {
+		return nil
+	}
+	t := time.NewTimer(linger)
+	defer t.Stop()
+	c.mu.Lock()
+	for c.ep.state != stDone {
+		w := c.progressWait()
+		c.unlock()
+		select {
+		case <-w:
+		case <-t.C:
+			c.abort(fmt.Errorf("spx: close: linger %v passed: %w", linger, ErrNotDelivered))
+		}
+		c.mu.Lock()
+	}
+	err := c.deliveryErr(true)
+	c.unlock()
+	return c.opErr("close", err)
+}
+
+// startClose is the non-waiting part of Close: it queues the end of
+// connection and unblocks pending reads and writes.
+func (c *Conn) startClose() error {
 	c.mu.Lock()
 	defer c.unlock()
 	if c.closed {

@@ -26,7 +26,10 @@
 // (ErrPeerSilent) after Config.AbortTimeout of silence.
 //
 // Closing sends an end-of-connection packet (datastream type 0xFE),
-// answered by 0xFF. When both ends speak SPX II, CloseWrite sends an orderly
+// answered by 0xFF, after the data written. Close waits, at most
+// Config.Linger, for both to be acknowledged, and returns an error
+// wrapping ErrNotDelivered if some of the data never was; Flush waits for
+// the data alone without closing. When both ends speak SPX II, CloseWrite sends an orderly
 // release (0xFC, answered by 0xFD): the peer reads io.EOF but may keep
 // sending. SPX II ends also negotiate packets larger than the classic 576
 // bytes: every SPX II packet carries the largest IPX packet its sender

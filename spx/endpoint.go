@@ -146,6 +146,9 @@ type endpoint struct {
 	peerReleased        bool // 0xFC delivered in order
 	peerEnded           bool // 0xFE delivered in order
 	appClosed           bool // owner closed: discard arriving data
+	// undelivered records data discarded before the peer acknowledged
+	// it: the connection failed or the peer ended it first.
+	undelivered bool
 
 	lastHeard time.Time
 	heardLate bool      // heard since lastHeard, which heardBy's timer updates
@@ -490,12 +493,34 @@ func (e *endpoint) finish(err error) {
 	e.state = stDone
 	e.err = err
 	e.probe = probeDone
-	for e.sendq.len() > 0 {
-		e.recycle(e.sendq.pop())
-	}
-	e.sent = 0
+	e.discardSendq()
 	e.dropOOO()
 }
+
+// discardSendq drops the send queue, noting whether it held data the peer
+// never acknowledged (a size probe or a release is no data).
+func (e *endpoint) discardSendq() {
+	for e.sendq.len() > 0 {
+		s := e.sendq.pop()
+		if s.dstype == 0 && s.ctl&ControlNegotiate == 0 {
+			e.undelivered = true
+		}
+		e.recycle(s)
+	}
+	e.sent = 0
+}
+
+// flushed reports whether the peer acknowledged everything queued up to
+// sequence number upTo (exclusive), or, with done, that it never will.
+func (e *endpoint) flushed(upTo uint16) (ok, done bool) {
+	if seqLessEq(upTo, e.sndUna) {
+		return true, true
+	}
+	return false, e.state == stDone || e.undelivered
+}
+
+// sendEnd is the sequence number following the last segment queued.
+func (e *endpoint) sendEnd() uint16 { return e.sndUna + uint16(e.sendq.len()) }
 
 // fail ends the connection with err, discarding what was buffered.
 func (e *endpoint) fail(err error) {
@@ -865,10 +890,7 @@ func (e *endpoint) deliver(s *segment) {
 		e.ackNow = true
 		// Our unsent and unacknowledged data is lost with the connection,
 		// a size probe with it.
-		for e.sendq.len() > 0 {
-			e.recycle(e.sendq.pop())
-		}
-		e.sent = 0
+		e.discardSendq()
 		e.probe = probeDone
 		e.rtoAt = time.Time{}
 		e.dropOOO()

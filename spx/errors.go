@@ -28,6 +28,10 @@ var (
 	// ErrNotSPX2 reports an SPX II-only operation (orderly release) on a
 	// connection whose peer speaks plain SPX.
 	ErrNotSPX2 = errors.New("peer does not speak SPX II")
+	// ErrNotDelivered reports data written but never acknowledged by the
+	// peer: Close or Flush found the connection over (failed, aborted
+	// after Config.Linger, or ended by the peer) with data outstanding.
+	ErrNotDelivered = errors.New("data not delivered")
 	// ErrMessageTooLong reports a WriteMessage larger than the send buffer.
 	ErrMessageTooLong = errors.New("message longer than the send buffer")
 )

@@ -139,7 +139,7 @@ func (l *Listener) drain() {
 	for {
 		select {
 		case c := <-l.acceptq:
-			c.Close()
+			c.startClose() // nobody waits for a connection never accepted
 		default:
 			return
 		}

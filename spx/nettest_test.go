@@ -42,8 +42,13 @@ func TestNetConn(t *testing.T) {
 				}
 				a := <-ch
 				stop = func() {
-					d.Close()
+					// Close waits for the data written to be acknowledged:
+					// both at once, so that neither waits for the other to
+					// read.
+					done := make(chan struct{})
+					go func() { d.Close(); close(done) }()
 					a.Close()
+					<-done
 					ln.Close()
 					n.a.Close()
 					n.b.Close()

@@ -143,8 +143,8 @@ func (h *hexValue) Set(s string) error {
 }
 
 // run is main without the process. It returns the exit status: 0 when
-// the copy finished, 1 on a connection or link failure, 2 on a usage
-// error.
+// the copy finished, 1 on a connection or link failure or data the peer
+// never acknowledged, 2 on a usage error.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o, fs, err := parse(args)
 	if err != nil {
@@ -250,7 +250,11 @@ func copyBoth(conn *spx.Conn, in io.Reader, out io.Writer) error {
 		// The peer's data ended cleanly; ours may still be on its way
 		// (SPX II peers take data after releasing their direction).
 		sendErr = <-sent
-		conn.Close()
+		// Close waits until the peer has acknowledged our data and
+		// reports it if that never happened.
+		if err := conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return errors.Join(sendErr, err)
+		}
 	} else {
 		conn.Close() // also ends a send blocked on the connection
 		select {
@@ -260,8 +264,12 @@ func copyBoth(conn *spx.Conn, in io.Reader, out io.Writer) error {
 			// connection is over: exit without it.
 		}
 	}
-	if errors.Is(sendErr, net.ErrClosed) || errors.Is(sendErr, spx.ErrTerminated) {
-		sendErr = nil // the peer ended the connection first
+	switch {
+	case errors.Is(sendErr, net.ErrClosed):
+		sendErr = nil // we closed it: the receive side says why
+	case errors.Is(sendErr, spx.ErrTerminated):
+		// The peer ended the connection with input still to send.
+		sendErr = fmt.Errorf("%w (%w)", spx.ErrNotDelivered, sendErr)
 	}
 	return errors.Join(sendErr, recvErr)
 }

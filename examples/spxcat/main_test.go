@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/udp"
+	"github.com/ipxkit/ipxkit/spx"
 )
 
 func TestDemoEcho(t *testing.T) {
@@ -144,5 +146,50 @@ func TestOverUDPTunnel(t *testing.T) {
 	}
 	if lout.String() != "request\n" || dout.String() != "reply\n" {
 		t.Errorf("listener got %q, dialler got %q", lout.String(), dout.String())
+	}
+}
+
+// TestNotDeliveredExitsNonZero: a peer that ends the connection while our
+// data is still on its way makes spxcat exit 1, saying so.
+func TestNotDeliveredExitsNonZero(t *testing.T) {
+	srv, err := udp.ListenServer("127.0.0.1:0", udp.ServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	link, err := udp.Dial(ctx, srv.Addr().String(), udp.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack, err := ipx.NewStack(ipx.StackConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stack.Close()
+	if _, err := stack.AddLink(link, 0); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := spx.Listen(stack, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.AcceptSPX()
+		if err != nil {
+			return
+		}
+		// Take a little, then hang up on the rest.
+		io.ReadFull(c, make([]byte, 64<<10))
+		c.Close()
+	}()
+	var out, errOut bytes.Buffer
+	in := bytes.NewReader(make([]byte, 8<<20))
+	code := run(ctx, []string{"-udp-server", srv.Addr().String(), ln.Addr().String()}, in, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "not delivered") {
+		t.Errorf("exit %d, stderr %q; want 1 and a report of undelivered data", code, errOut.String())
 	}
 }
