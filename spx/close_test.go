@@ -291,3 +291,31 @@ func TestCloseDeliversUDP(t *testing.T) {
 	}
 	t.Logf("%d runs of %s at 5%% loss over the tunnel: %d reported an error at the sender", runs, byteSize(size), failed)
 }
+
+// TestRelistenAfterPeerClose: once the application has closed a
+// connection the peer ended, and its listener, the socket is free at
+// once, not after the verify interval.
+func TestRelistenAfterPeerClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newTestNet(t, memlan.Config{Seed: 8})
+		c, s, ln := n.connect(t, Config{}, Config{})
+		if _, err := c.Write([]byte("bye")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := io.ReadAll(s); err != nil || string(b) != "bye" {
+			t.Fatalf("read %q, %v", b, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		ln.Close()
+		ln2, err := Listen(n.b, 0x5000)
+		if err != nil {
+			t.Fatalf("listen again at once: %v", err)
+		}
+		ln2.Close()
+	})
+}

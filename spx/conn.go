@@ -44,6 +44,9 @@ type Conn struct {
 	removed            bool
 	removedFlag        atomic.Bool // removed, for the mux's lock-free cache
 	lingerUntil        time.Time
+	noLinger           bool // retire at once when done: the socket is released
+	lingerPending      bool // started lingering: tell the mux after the writes
+	lingerCounted      bool // counted in mux.nLinger; guarded by m.mu
 	// progress is closed, and cleared, when the peer acknowledges more
 	// data or the connection ends: Close and Flush wait on it.
 	progress chan struct{}
@@ -127,6 +130,22 @@ func (c *Conn) abort(err error) {
 	defer c.unlock()
 	c.ep.fail(err)
 	c.lingerUntil = time.Time{}
+	c.noLinger = true
+	c.after()
+}
+
+// endLinger retires a connection lingering after a clean end, once its
+// socket is released: it repeats the acknowledgement of the peer's end
+// of connection, in case the first was lost, and leaves.
+func (c *Conn) endLinger() {
+	c.mu.Lock()
+	defer c.unlock()
+	if c.removed || c.lingerUntil.IsZero() {
+		return
+	}
+	c.ep.repeatEndAck()
+	c.lingerUntil = time.Time{}
+	c.noLinger = true
 	c.after()
 }
 
@@ -141,8 +160,9 @@ func (c *Conn) after() {
 	c.flush()
 	if c.ep.state == stDone {
 		if !c.removed && c.lingerUntil.IsZero() {
-			if c.ep.err == nil && c.ep.peerEnded {
+			if c.ep.err == nil && c.ep.peerEnded && !c.noLinger {
 				c.lingerUntil = now().Add(c.linger())
+				c.lingerPending = true
 			} else {
 				c.unregister()
 			}
@@ -271,7 +291,7 @@ func (c *Conn) unlock() {
 	// Wake-ups and the removal wait for the packets: a reader woken by
 	// data finds its acknowledgement sent, and a socket closed with its
 	// last connection has sent that connection's last packets.
-	remove := false
+	remove, lingering := false, false
 	if !c.sending {
 		if c.wakeR {
 			c.wakeR = false
@@ -281,12 +301,14 @@ func (c *Conn) unlock() {
 			c.wakeW = false
 			signal(c.wwake)
 		}
-		remove = c.removePending
-		c.removePending = false
+		remove, lingering = c.removePending, c.lingerPending && !c.removePending
+		c.removePending, c.lingerPending = false, false
 	}
 	c.mu.Unlock()
 	if remove {
 		c.m.remove(c)
+	} else if lingering {
+		c.m.lingering(c)
 	}
 }
 

@@ -599,8 +599,7 @@ func (e *endpoint) input(h *Header, data []byte, clk *clock) {
 		// connection, whose first acknowledgement was lost, so the peer
 		// finishes too.
 		if e.err == nil && e.peerEnded && h.Control&ControlSystem == 0 && seqLess(h.Seq, e.rcvNxt) {
-			e.pendingType = DatastreamEndOfConnectionAck
-			e.emit(Header{Control: ControlSystem, SrcID: e.localID, DstID: e.remoteID}, nil)
+			e.repeatEndAck()
 		}
 		return
 	}
@@ -640,6 +639,12 @@ func (e *endpoint) input(h *Header, data []byte, clk *clock) {
 	}
 	e.transmit(clk)
 	e.flushAck(clk)
+}
+
+// repeatEndAck acknowledges the peer's end of connection again.
+func (e *endpoint) repeatEndAck() {
+	e.pendingType = DatastreamEndOfConnectionAck
+	e.emit(Header{Control: ControlSystem, SrcID: e.localID, DstID: e.remoteID}, nil)
 }
 
 // heard notes, for the watchdog, that the peer was heard. It reads the

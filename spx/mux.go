@@ -21,10 +21,12 @@ type mux struct {
 	cfg   *Config
 	ln    *Listener // nil for a dialled connection's socket
 
-	mu       sync.Mutex
-	conns    map[uint16]*Conn
-	lnClosed bool // no more connections will be added
-	pcClosed bool
+	mu        sync.Mutex
+	conns     map[uint16]*Conn
+	nLinger   int  // of conns, those lingering after a clean end
+	lnClosed  bool // no more connections will be added
+	releasing bool // maybeRelease is retiring the lingering connections
+	pcClosed  bool
 
 	last atomic.Pointer[Conn] // the latest packet's connection, to skip the map
 	pool *segPool
@@ -182,12 +184,25 @@ func (m *mux) remove(c *Conn) {
 	m.mu.Lock()
 	if m.conns[c.id] == c {
 		delete(m.conns, c.id)
+		if c.lingerCounted {
+			c.lingerCounted = false
+			m.nLinger--
+		}
 	}
-	last := len(m.conns) == 0 && m.lnClosed
 	m.mu.Unlock()
-	if last {
-		m.closePC()
+	m.maybeRelease()
+}
+
+// lingering notes that c lingers after a clean end, to answer a repeated
+// end of connection.
+func (m *mux) lingering(c *Conn) {
+	m.mu.Lock()
+	if m.conns[c.id] == c && !c.lingerCounted {
+		c.lingerCounted = true
+		m.nLinger++
 	}
+	m.mu.Unlock()
+	m.maybeRelease()
 }
 
 // closeListener stops new connections and closes the socket if none
@@ -195,10 +210,37 @@ func (m *mux) remove(c *Conn) {
 func (m *mux) closeListener() {
 	m.mu.Lock()
 	m.lnClosed = true
-	last := len(m.conns) == 0
 	m.mu.Unlock()
-	if last {
+	m.maybeRelease()
+}
+
+// maybeRelease closes the socket once no more connections can come and
+// none is left but those lingering after a clean end: these go first.
+// Lingering is a courtesy to a peer whose acknowledgement was lost; it
+// must not keep a socket the application gave up, nor its Stack.
+func (m *mux) maybeRelease() {
+	m.mu.Lock()
+	if !m.lnClosed || len(m.conns) > m.nLinger {
+		m.mu.Unlock()
+		return
+	}
+	if len(m.conns) == 0 {
+		m.mu.Unlock()
 		m.closePC()
+		return
+	}
+	if m.releasing {
+		m.mu.Unlock()
+		return
+	}
+	m.releasing = true
+	cs := make([]*Conn, 0, len(m.conns))
+	for _, c := range m.conns {
+		cs = append(cs, c)
+	}
+	m.mu.Unlock()
+	for _, c := range cs {
+		c.endLinger() // removes c, and the last one closes the socket
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"golang.org/x/net/nettest"
 
@@ -49,6 +50,11 @@ func TestNetConn(t *testing.T) {
 					go func() { d.Close(); close(done) }()
 					a.Close()
 					<-done
+					// A test's own Close may still wait for its last
+					// acknowledgement: closing the Stacks under it would
+					// make it report the data undelivered.
+					waitDone(d, 5*time.Second)
+					waitDone(a.(*Conn), 5*time.Second)
 					ln.Close()
 					n.a.Close()
 					n.b.Close()
@@ -57,4 +63,22 @@ func TestNetConn(t *testing.T) {
 			})
 		})
 	}
+}
+
+// waitDone waits until c's connection is over, at most d.
+func waitDone(c *Conn, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	c.mu.Lock()
+	for c.ep.state != stDone {
+		w := c.progressWait()
+		c.unlock()
+		select {
+		case <-w:
+		case <-t.C:
+			return
+		}
+		c.mu.Lock()
+	}
+	c.unlock()
 }
