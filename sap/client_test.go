@@ -88,7 +88,7 @@ func TestClientRetries(t *testing.T) {
 		if d := time.Since(start); d != 1500*time.Millisecond {
 			t.Fatalf("answered after %v", d)
 		}
-		if err := (&sap.ClientConfig{Attempts: -1}).Validate(); err == nil {
+		if err := (&sap.ClientConfig{Attempts: -1}).Validate(); !errors.Is(err, sap.ErrBadConfig) {
 			t.Fatal("negative attempts accepted")
 		}
 	})
