@@ -148,9 +148,11 @@ type Stats struct {
 // the links in parallel. Both stop when the Stack closes.
 type Advertiser struct {
 	stack *ipx.Stack
-	conn  *ipx.Conn
-	cfg   Config
-	log   *slog.Logger
+	// conn is the SAP socket; replaced when a link comes back after
+	// "all links down" ended it.
+	conn atomic.Pointer[ipx.Conn]
+	cfg  Config
+	log  *slog.Logger
 
 	mu   sync.Mutex // guards core and closed
 	core *core
@@ -183,9 +185,10 @@ func NewAdvertiser(s *ipx.Stack, cfg Config) (*Advertiser, error) {
 		return nil, fmt.Errorf("sap: %w", err)
 	}
 	a := &Advertiser{
-		stack: s, conn: conn, cfg: cfg, log: cfg.Logger, core: c,
+		stack: s, cfg: cfg, log: cfg.Logger, core: c,
 		kick: make(chan struct{}, 1), done: make(chan struct{}),
 	}
+	a.conn.Store(conn)
 	// Take the channel before the links, so that no change is missed.
 	changed := s.LinksChanged()
 	c.setLinks(now, s.Links())
@@ -269,7 +272,7 @@ func (a *Advertiser) CloseContext(ctx context.Context) error {
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
-		return &net.OpError{Op: "close", Net: "ipx", Source: a.conn.Addr(), Err: net.ErrClosed}
+		return &net.OpError{Op: "close", Net: "ipx", Source: a.conn.Load().Addr(), Err: net.ErrClosed}
 	}
 	a.closed = true
 	a.closeCtx = ctx
@@ -291,12 +294,16 @@ func (a *Advertiser) readLoop() {
 	buf := make([]byte, 2048)
 	m := NewMessage()
 	for {
-		n, info, err := a.conn.ReadMsg(buf)
+		conn := a.conn.Load()
+		n, info, err := conn.ReadMsg(buf)
 		if err != nil {
 			// Only closing the socket (Close, or the Stack closing)
-			// or losing every link ends a read; either way there is
-			// nothing more to read.
-			if !errors.Is(err, net.ErrClosed) {
+			// or losing every link ends a read. After the latter, a
+			// link may come back.
+			if errors.Is(err, ipx.ErrLinkDown) && a.rebind() {
+				continue
+			}
+			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, ipx.ErrLinkDown) {
 				a.log.Warn("sap: read", "err", err)
 			}
 			return
@@ -314,6 +321,53 @@ func (a *Advertiser) readLoop() {
 			a.wake()
 		}
 	}
+}
+
+// rebind waits until the Stack has a live link again and the socket
+// that "all links down" ended is replaced (by whichever of the reader and
+// the sender sees it first). False if the Advertiser or the Stack closes
+// first.
+func (a *Advertiser) rebind() bool {
+	for {
+		ch := a.stack.LinksChanged()
+		a.mu.Lock()
+		ok := a.reviveLocked()
+		a.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-a.done:
+			return false
+		case <-a.stack.Done():
+			return false
+		}
+	}
+}
+
+// reviveLocked replaces the socket if "all links down" ended it and a
+// link is live again. It reports whether the socket is usable. The
+// caller holds a.mu.
+func (a *Advertiser) reviveLocked() bool {
+	c := a.conn.Load()
+	select {
+	case <-c.Done():
+	default:
+		return true
+	}
+	if a.closed || !errors.Is(c.Err(), ipx.ErrLinkDown) ||
+		!slices.ContainsFunc(a.stack.Links(), func(l ipx.LinkInfo) bool { return !l.Failed }) {
+		return false
+	}
+	c.Close()
+	nc, err := a.stack.Listen(ipx.SocketSAP)
+	if err != nil {
+		a.log.Warn("sap: cannot bind the socket again", "err", err)
+		return false
+	}
+	a.conn.Store(nc)
+	return true
 }
 
 // lane is what one link is sending: the rest of the current job of each
@@ -349,7 +403,12 @@ func (ln *lane) pick(c *core, id ipx.LinkID) *out {
 // closes the socket, which ends the reader.
 func (a *Advertiser) sendLoop(changed <-chan struct{}) {
 	defer a.wg.Done()
-	defer a.conn.Close()
+	defer func() {
+		// Under mu: a new socket is stored only before Close.
+		a.mu.Lock()
+		a.conn.Load().Close()
+		a.mu.Unlock()
+	}()
 	lanes := make(map[ipx.LinkID]*lane)
 	var keys []ipx.LinkID
 	var ready []*out
@@ -409,6 +468,9 @@ func (a *Advertiser) sendLoop(changed <-chan struct{}) {
 			changed = a.stack.LinksChanged()
 			links := a.stack.Links()
 			a.mu.Lock()
+			// Bind again first if need be, so that the answers to
+			// the query sent on a new link find the socket.
+			a.reviveLocked()
 			a.core.setLinks(time.Now(), links)
 			a.mu.Unlock()
 		case <-a.stack.Done():
@@ -479,7 +541,7 @@ func (a *Advertiser) write(o *out) {
 		a.log.Warn("sap: encode", "err", err)
 		return
 	}
-	if _, err := a.conn.WriteMsg(b, o.dst, ipx.WriteOptions{Type: a.cfg.PacketType, Link: o.link}); err != nil {
+	if _, err := a.conn.Load().WriteMsg(b, o.dst, ipx.WriteOptions{Type: a.cfg.PacketType, Link: o.link}); err != nil {
 		a.sendErrors.Add(1)
 		a.log.Debug("sap: send", "link", o.link, "dst", o.dst, "err", err)
 		return

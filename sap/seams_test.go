@@ -360,3 +360,36 @@ func TestFlood(t *testing.T) {
 		}
 	})
 }
+
+// TestAllLinksDownThenAdded: once every link has failed the socket is
+// done; a link added later brings the Advertiser back, reading and
+// advertising.
+func TestAllLinksDownThenAdded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		segA := memlan.NewSegment(memlan.Config{Seed: 30})
+		segB := memlan.NewSegment(memlan.Config{Seed: 31})
+		server := newHost(t, 1, false, attach{segA, 0xA})
+		other := newHost(t, 2, false, attach{segB, 0xB})
+		obs := other.advertiser(sap.Config{})
+		obs.Add(fileServer("THERE", 1))
+		adv := server.advertiser(sap.Config{})
+		adv.Add(fileServer("HERE", 1))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		server.links[0].Close() // the only link fails
+		time.Sleep(time.Second)
+		synctest.Wait()
+		l, err := segB.Attach(node(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := server.stack.AddLink(l, 0xB); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if !has(obs, "HERE") || !has(adv, "THERE") {
+			t.Fatalf("after all links down and a new link: observer has HERE %v, server has THERE %v", has(obs, "HERE"), has(adv, "THERE"))
+		}
+	})
+}
