@@ -23,20 +23,26 @@
 //
 // # Protocol
 //
-// A Router broadcasts its table on every link every minute (no two
-// packets on one link less than 55 ms apart), with split horizon: routes
-// are not advertised back on the link they were learned from. Changes go
-// out at once as triggered updates; a route that disappears is advertised
-// at 16 hops before it is removed; on Close the router advertises all its
-// routes at 16 hops, within a bound the caller sets (Config.CloseTimeout,
-// or the context of CloseContext). It follows the Stack's links as they
-// come, go and fail, and stops when the Stack closes. Its table is the
-// Stack's route source, followed by the embedder's Config.Routes. Learned routes age out after three minutes of
-// silence. While a lost route is advertised at 16 hops, offers worse than
-// it are held down, so stale copies echoed around a loop cannot count to
-// infinity; offers as good are taken at once. At start the router asks for all routes instead of waiting for
-// the next broadcasts. In listener-only mode it learns but never
-// advertises or answers, as a workstation does.
+// A Router broadcasts its table on every link every minute, with split
+// horizon: routes are not advertised back on the link they were learned
+// from. Changes go out at once as triggered updates, between the packets
+// of any update under way; no two packets leave on one link less than
+// 55 ms apart. A route that disappears is advertised at 16 hops before it
+// is removed. Learned routes age out after three minutes of silence.
+// While a lost route is advertised at 16 hops, offers worse than it are
+// held down, so stale copies echoed around a loop cannot count to
+// infinity; offers as good are taken at once. At start the router asks
+// for all routes instead of waiting for the next broadcasts. In
+// listener-only mode it learns but never advertises or answers, as a
+// workstation does.
+//
+// The router follows the Stack's links as they come, go and fail, and
+// stops when the Stack closes. On Close it advertises all its routes at
+// 16 hops, within a bound the caller sets (Config.CloseTimeout, or the
+// context of CloseContext). Its table is the Stack's route source,
+// followed by the embedder's Config.Routes. Its protocol logic is a core
+// free of I/O and of the clock (core.go), as sap's; the Router around it
+// owns the socket, the goroutines and the timer.
 //
 // The table holds at most TableConfig.MaxRoutes learned routes, and at
 // most MaxPerNeighbour through any one neighbour, so that one node
