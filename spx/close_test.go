@@ -319,3 +319,21 @@ func TestRelistenAfterPeerClose(t *testing.T) {
 		ln2.Close()
 	})
 }
+
+// TestDialNoRoute: Dial to a network with no route fails at once with
+// an error wrapping ipx.ErrNoRoute, not when ctx ends.
+func TestDialNoRoute(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newTestNet(t, memlan.Config{})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		start := time.Now()
+		_, err := Dial(ctx, n.a, ipx.Addr{Net: 99, Node: n.nodeB, Socket: 0x5000})
+		if !errors.Is(err, ipx.ErrNoRoute) {
+			t.Fatalf("Dial = %v, want ipx.ErrNoRoute", err)
+		}
+		if el := time.Since(start); el != 0 {
+			t.Errorf("Dial took %v", el)
+		}
+	})
+}

@@ -274,19 +274,26 @@ func (c *Conn) release(batch [][]byte, segs []*segment) {
 
 // unlock releases c.mu, first writing the packets after queued and then
 // waking the waiters after chose, unless another goroutine is writing
-// packets already: that one does both when done. Write errors are not
-// reported: SPX recovers lost packets itself, and a closed Stack is
-// noticed by the mux.
+// packets already: that one does both when done. Write errors are
+// ignored (SPX recovers lost packets itself, and the mux notices a closed
+// Stack), except no route for a connection request.
 func (c *Conn) unlock() {
 	for len(c.out) > 0 && !c.sending {
 		c.sending = true
 		batch, segs, dst := c.out, c.outSegs, c.remote
 		c.out, c.outSegs = c.outSpare[:0], c.outSegsSpare[:0]
 		c.mu.Unlock()
-		c.m.pc.WritePackets(batch, dst, ipx.WriteOptions{Type: ipx.TypeSPX})
+		_, err := c.m.pc.WritePackets(batch, dst, ipx.WriteOptions{Type: ipx.TypeSPX})
 		c.mu.Lock()
 		c.sending = false
 		c.release(batch, segs)
+		if c.ep.state == stConnecting && errors.Is(err, ipx.ErrNoRoute) {
+			// No answer can come: fail Dial now rather than when its
+			// requests run out. Later, a route lost is a route to be
+			// learned again, and SPX retransmits.
+			c.ep.finish(fmt.Errorf("spx: connection request: %w", err))
+			c.after()
+		}
 	}
 	// Wake-ups and the removal wait for the packets: a reader woken by
 	// data finds its acknowledgement sent, and a socket closed with its
