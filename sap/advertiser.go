@@ -121,10 +121,10 @@ type Stats struct {
 	// Learned counts table changes from advertisements; BadEntries
 	// entries refused by the table (bad hops, table full).
 	Learned, BadEntries uint64
-	// ChangesDropped counts entries left out of a triggered update
+	// TriggeredDropped counts entries left out of a triggered update
 	// because too many were waiting on a busy link; the next periodic
 	// update carries them.
-	ChangesDropped uint64
+	TriggeredDropped uint64
 	// Sent counts packets sent; SendErrors failed sends.
 	Sent, SendErrors uint64
 	// Table is the learned-service table's own counters.
@@ -202,7 +202,8 @@ func NewAdvertiser(s *ipx.Stack, cfg Config) (*Advertiser, error) {
 func (a *Advertiser) Table() *Table { return a.core.table }
 
 // Add advertises a service of this host, or replaces the one of the same
-// type and name, and broadcasts it at once. A zero Addr.Net and Addr.Node
+// type and name, and broadcasts it at once in a triggered update (PacketGap
+// after any packet the link has just sent). A zero Addr.Net and Addr.Node
 // stand for this host: its internal network's address if the Stack has
 // one (not a Shared one), else the address on each link. Hops is
 // advertised as given (NetWare servers say 1 for a service on their
@@ -246,7 +247,7 @@ func (a *Advertiser) Stats() Stats {
 		Received: a.received.Load(), Malformed: a.malformed.Load(), Ignored: cs.ignored,
 		Queries: cs.queries, NearestQueries: cs.nearestQueries, Answered: cs.answered,
 		QueriesDropped: cs.queriesDropped,
-		Learned:        cs.learned, BadEntries: cs.badEntries, ChangesDropped: cs.changesDropped,
+		Learned:        cs.learned, BadEntries: cs.badEntries, TriggeredDropped: cs.triggeredDropped,
 		Sent: a.sent.Load(), SendErrors: a.sendErrors.Load(),
 		Table: a.core.table.Stats(),
 	}

@@ -20,7 +20,7 @@ type out struct {
 // coreStats are the counters the core keeps; the Advertiser reports them.
 type coreStats struct {
 	queries, nearestQueries, answered, learned, badEntries, ignored uint64
-	queriesDropped, changesDropped                                  uint64
+	queriesDropped, triggeredDropped                                uint64
 }
 
 // query is a query waiting for its answer.
@@ -115,7 +115,7 @@ func (c *core) note(ch Change, local bool) {
 	k := key{ch.Service.Type, ch.Service.Name}
 	for _, w := range c.work {
 		if _, ok := w.changes[k]; !ok && len(w.changes) >= c.maxChanges() {
-			c.stats.changesDropped++ // the periodic update carries it
+			c.stats.triggeredDropped++ // the periodic update carries it
 			continue
 		}
 		w.changes[k] = pending{ch: ch, local: local}

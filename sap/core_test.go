@@ -277,3 +277,22 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestCoreTriggeredBound: the entries waiting for a busy link's triggered
+// update are bounded, however many services come and go meanwhile.
+func TestCoreTriggeredBound(t *testing.T) {
+	c := newTestCore(t, Config{Table: TableConfig{MaxServices: 2}})
+	for i := range 6 {
+		name := fmt.Sprintf("S%d", i)
+		c.input(t0, response(fs(name, 7, 1)), recv(1, nodeA))
+		c.input(t0, response(fs(name, 7, 16)), recv(1, nodeA))
+	}
+	// Room for 4 per link: S4 and S5 come and go unannounced, on both
+	// links.
+	if c.stats.triggeredDropped != 8 {
+		t.Fatalf("stats %+v", c.stats)
+	}
+	if got := fmt.Sprint(sent(drain(c), 2)); got != "[S0/16 S1/16 S2/16 S3/16]" {
+		t.Fatalf("link 2 got %v", got)
+	}
+}
