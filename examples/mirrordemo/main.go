@@ -65,6 +65,7 @@ func parse(args []string) (options, *flag.FlagSet, error) {
 	o := options{}
 	fs := linkflag.NewFlagSet("mirrordemo", usageText)
 	fs.BoolVar(&o.memlan, "memlan", false, "use an in-memory LAN instead of the loopback UDP tunnel")
+	fs.BoolVar(&o.memlan, "memlan-demo", false, "the same as -memlan, as the other example programs spell it")
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "how long the workload runs")
 	fs.DurationVar(&o.killAfter, "kill-after", time.Second, "when the primary crashes, from the workload's start")
 	fs.IntVar(&o.workers, "workers", 4, "concurrent requests the client keeps going (1..64)")

@@ -39,6 +39,7 @@ func TestDemo(t *testing.T) {
 	}{
 		{"udp", nil, "IPX over UDP, a loopback tunnel at 127.0.0.1:"},
 		{"memlan", []string{"-memlan"}, "an in-memory LAN"},
+		{"memlan-demo", []string{"-memlan-demo"}, "an in-memory LAN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
