@@ -79,6 +79,10 @@ IPXPING.NLM on a NetWare server, or a Cisco router.
 Flags:
 `
 
+// routeWait bounds the wait for a route to another network: routers
+// answer the RIP request sent at start at once.
+const routeWait = 3 * time.Second
+
 // minSize is the smallest ping: an IPX header and a ping header.
 const minSize = ipx.HeaderLen + echo.HeaderLen
 
@@ -159,6 +163,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if mtu := linkMTU(stack); o.size > mtu {
 		fmt.Fprintf(stderr, "ipxping: -s %d: over the link's MTU of %d bytes\n", o.size, mtu)
 		return 2
+	}
+	if o.link.Kind != linkflag.Demo {
+		// Another network is reached through a router RIP told of.
+		wctx, cancel := context.WithTimeout(ctx, routeWait)
+		err := o.link.WaitRoute(wctx, stack, target.Net)
+		cancel()
+		if err != nil {
+			fmt.Fprintln(stderr, "ipxping:", err)
+			return 1
+		}
 	}
 	conn, err := stack.Listen(0)
 	if err != nil {

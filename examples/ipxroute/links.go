@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -58,12 +59,12 @@ func addUDP(ctx context.Context, stack *ipx.Stack, spec string) error {
 	if err != nil {
 		return fmt.Errorf("-udp-server %w", err)
 	}
-	l, err := linkflag.DialUDP(ctx, addr)
+	l, learned, err := linkflag.DialTunnel(ctx, addr)
 	if err != nil {
 		return err
 	}
 	if !hasNet {
-		network = l.Network()
+		network = learned
 	}
 	if _, err := stack.AddLink(l, network); err != nil {
 		l.Close()
@@ -95,7 +96,7 @@ func addEther(stack *ipx.Stack, spec string) error {
 // addUDPServer runs a tunnel server on spec, host:port/net, and attaches
 // the router to its Port, so that the server hands the router whatever
 // its clients send to other networks.
-func addUDPServer(stack *ipx.Stack, spec string) (*udp.Server, error) {
+func addUDPServer(stack *ipx.Stack, spec string, w io.Writer) (*udp.Server, error) {
 	addr, network, err := parseUDPListen(spec)
 	if err != nil {
 		return nil, fmt.Errorf("-udp-listen %w", err)
@@ -113,5 +114,23 @@ func addUDPServer(stack *ipx.Stack, spec string) (*udp.Server, error) {
 		srv.Close()
 		return nil, fmt.Errorf("-udp-listen %s: %w", spec, err)
 	}
+	fmt.Fprintf(w, "tunnel server on %v for network %v\n", srv.Addr(), network)
 	return srv, nil
+}
+
+// addPeer opens the point-to-point link named by spec, LOCAL=REMOTE/net.
+func addPeer(stack *ipx.Stack, spec string) error {
+	local, remote, network, err := parsePeer(spec)
+	if err != nil {
+		return fmt.Errorf("-udp-peer %w", err)
+	}
+	l, err := listenPeer(local, remote)
+	if err != nil {
+		return fmt.Errorf("-udp-peer %s: %w", spec, err)
+	}
+	if _, err := stack.AddLink(l, network); err != nil {
+		l.Close()
+		return fmt.Errorf("-udp-peer %s: %w", spec, err)
+	}
+	return nil
 }

@@ -14,6 +14,8 @@
 //	-udp-listen host:port/net      be the tunnel server DOSBox clients
 //	                               connect to (ipxnet connect), routing
 //	                               for them; net (hex) numbers the tunnel
+//	-udp-peer LOCAL=REMOTE/net     point-to-point IPX over UDP to another
+//	                               router (IPv4 host:port each end)
 //	-ether IFACE:frame:net         raw Ethernet (Linux, CAP_NET_RAW);
 //	                               frame is auto, ethernet_ii, 802.3,
 //	                               802.2 or snap; net in hex
@@ -25,7 +27,14 @@
 // router must be the tunnel server (-udp-listen): it then receives every
 // packet for a node the server does not know. As a client of another
 // server (-udp-server) it exchanges routes over the tunnel but cannot
-// forward through it.
+// forward through it: the server relays only what a client sends from
+// its own node. Two routing tunnel servers are joined by -udp-peer:
+//
+//	ipxroute -udp-listen 127.0.0.1:21301/a -udp-peer 127.0.0.1:21311=127.0.0.1:21312/c
+//	ipxroute -udp-listen 127.0.0.1:21302/b -udp-peer 127.0.0.1:21312=127.0.0.1:21311/c
+//
+// A client of either tunnel learns its network number from the router
+// (linkflag.DialTunnel) and reaches the other.
 //
 // It runs SAP as routers do, passing the services heard on one link to
 // the others, and can be a server itself:
@@ -79,6 +88,8 @@ It forwards packets between them and prints its table on every change.
   -udp-server host:port[/net]  DOSBox IPX tunnel client; net in hex
   -udp-listen host:port/net    be a DOSBox IPX tunnel server and route
                                for its clients; net in hex
+  -udp-peer LOCAL=REMOTE/net   point-to-point IPX over UDP to another
+                               router: joins two -udp-listen routers
   -ether IFACE:frame:net       raw Ethernet (Linux, CAP_NET_RAW); frame is
                                auto, ethernet_ii, 802.3, 802.2 or snap
   -memlan-demo                 in-memory demo with two more routers
@@ -101,6 +112,7 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 type options struct {
 	udp, udpListen, ether []string
+	peers                 []string
 	demo                  bool
 	interval              time.Duration
 	duration              time.Duration
@@ -115,6 +127,7 @@ func parse(args []string) (*options, *flag.FlagSet, error) {
 	fs.Var((*listFlag)(&o.udp), "udp-server", "DOSBox tunnel server `host:port[/net]` to join (repeatable)")
 	fs.Var((*listFlag)(&o.udpListen), "udp-listen", "run a tunnel server on `host:port/net` and route for its clients (repeatable)")
 	fs.Var((*listFlag)(&o.ether), "ether", "raw Ethernet link `IFACE:frame:net` (repeatable)")
+	fs.Var((*listFlag)(&o.peers), "udp-peer", "point-to-point IPX over UDP to another router, `LOCAL=REMOTE/net` (repeatable)")
 	fs.BoolVar(&o.demo, "memlan-demo", false, "run on in-memory segments with two demo routers")
 	fs.DurationVar(&o.interval, "interval", rip.DefaultUpdateInterval, "RIP and SAP broadcast `interval`")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this `duration` (0: until interrupted)")
@@ -126,8 +139,8 @@ func parse(args []string) (*options, *flag.FlagSet, error) {
 	switch {
 	case fs.NArg() > 0:
 		return o, fs, linkflag.Usagef("unexpected arguments %q", fs.Args())
-	case len(o.udp) == 0 && len(o.udpListen) == 0 && len(o.ether) == 0 && !o.demo:
-		return o, fs, linkflag.Usagef("no links: give -udp-server, -udp-listen, -ether or -memlan-demo")
+	case len(o.udp) == 0 && len(o.udpListen) == 0 && len(o.ether) == 0 && len(o.peers) == 0 && !o.demo:
+		return o, fs, linkflag.Usagef("no links: give -udp-server, -udp-listen, -udp-peer, -ether or -memlan-demo")
 	case o.interval <= 0:
 		return o, fs, linkflag.Usagef("-interval %v: must be positive", o.interval)
 	case o.duration < 0:
@@ -147,6 +160,11 @@ func parse(args []string) (*options, *flag.FlagSet, error) {
 	for _, spec := range o.ether {
 		if _, _, _, err := parseEther(spec); err != nil {
 			return o, fs, linkflag.Usagef("-ether %v", err)
+		}
+	}
+	for _, spec := range o.peers {
+		if _, _, _, err := parsePeer(spec); err != nil {
+			return o, fs, linkflag.Usagef("-udp-peer %v", err)
 		}
 	}
 	return o, fs, nil
@@ -197,12 +215,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	for _, s := range o.udpListen {
-		srv, err := addUDPServer(stack, s)
+		srv, err := addUDPServer(stack, s, stdout)
 		if err != nil {
 			fmt.Fprintln(stderr, "ipxroute:", err)
 			return 1
 		}
 		servers = append(servers, srv)
+	}
+	for _, s := range o.peers {
+		if err := addPeer(stack, s); err != nil {
+			fmt.Fprintln(stderr, "ipxroute:", err)
+			return 1
+		}
 	}
 	for _, s := range o.ether {
 		if err := addEther(stack, s); err != nil {

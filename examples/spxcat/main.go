@@ -183,7 +183,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			dst = o.dst
 		}
 		dctx, cancel := context.WithTimeout(ctx, o.timeout)
-		conn, err = spx.DialConfig(dctx, stack, dst, cfg)
+		if o.link.Kind != linkflag.Demo {
+			// Another network is reached through a router RIP told of.
+			err = o.link.WaitRoute(dctx, stack, dst.Net)
+		}
+		if err == nil {
+			conn, err = spx.DialConfig(dctx, stack, dst, cfg)
+		}
 		cancel()
 		if err != nil {
 			fmt.Fprintln(stderr, "spxcat:", err)

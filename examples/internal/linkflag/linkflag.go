@@ -16,7 +16,7 @@
 // adds these flags, [Link.Choose] checks what was given, and [Link.Open]
 // opens a tunnel or Ethernet link and a host Stack on it. ipxroute, which
 // takes several links, uses the parts: [ParseEther], [ParseNetwork] and
-// [DialUDP].
+// [DialTunnel].
 //
 // Numbers are hex, as IPX numbers are written: -net 0000beef, -net beef
 // and -net 0xbeef are the same network.
@@ -40,7 +40,7 @@ import (
 
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/ether"
-	"github.com/ipxkit/ipxkit/ipx/udp"
+	"github.com/ipxkit/ipxkit/rip"
 )
 
 // DefaultNetwork numbers the local segment when -net is not given.
@@ -48,7 +48,7 @@ const DefaultNetwork ipx.Network = 1
 
 // RegisterTimeout bounds the registration with a tunnel server, which
 // answers at once when it is there. A shorter deadline on the context
-// given to Open or DialUDP wins.
+// given to Open, DialUDP or DialTunnel wins.
 const RegisterTimeout = 10 * time.Second
 
 // Errors, matchable with errors.Is.
@@ -120,6 +120,8 @@ type Link struct {
 	Frame ipx.FrameType
 	// Network numbers the local segment for Ether and Demo.
 	Network ipx.Network
+
+	routes *rip.Table // what the Stack's RIP listener learned
 
 	demo   bool // -memlan-demo was given
 	netSet bool // -net was given
@@ -196,14 +198,21 @@ func (l *Link) Choose() error {
 // Open opens the UDP or Ether link l names and returns a Stack with cfg
 // on it, owning the link: closing the Stack closes it. A Demo link is the
 // program's to build, so Open refuses it, and None.
+//
+// The Stack runs RIP as a listener, as a NetWare workstation does: it
+// asks for every route at once and learns what routers advertise, so
+// that other networks can be reached; WaitRoute waits for one.
 func (l *Link) Open(ctx context.Context, cfg ipx.StackConfig) (*ipx.Stack, error) {
+	var s *ipx.Stack
 	switch l.Kind {
 	case UDP:
-		lk, err := DialUDP(ctx, l.Server)
+		lk, network, err := DialTunnel(ctx, l.Server)
 		if err != nil {
 			return nil, err
 		}
-		return NewStack(lk, lk.Network(), cfg)
+		if s, err = NewStack(lk, network, cfg); err != nil {
+			return nil, err
+		}
 	case Ether:
 		if l.Iface == "" {
 			return nil, errors.New("linkflag: raw Ethernet needs an interface")
@@ -215,21 +224,58 @@ func (l *Link) Open(ctx context.Context, cfg ipx.StackConfig) (*ipx.Stack, error
 			}
 			return nil, fmt.Errorf("-ether %s: %w", l.Iface, err)
 		}
-		return NewStack(lk, l.Network, cfg)
+		if s, err = NewStack(lk, l.Network, cfg); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("linkflag: cannot open link %v", l.Kind)
 	}
-	return nil, fmt.Errorf("linkflag: cannot open link %v", l.Kind)
+	// The listener ends with the Stack.
+	r, err := rip.NewRouter(s, rip.Config{ListenOnly: true})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	l.routes = r.Table()
+	return s, nil
 }
 
-// DialUDP registers with the tunnel server at host[:port], giving up
-// after RegisterTimeout or when ctx ends.
-func DialUDP(ctx context.Context, server string) (*udp.Link, error) {
-	ctx, cancel := context.WithTimeout(ctx, RegisterTimeout)
-	defer cancel()
-	l, err := udp.Dial(ctx, server, udp.Config{})
-	if err != nil {
-		return nil, fmt.Errorf("-udp-server %s: %w", server, err)
+// ErrNoRoute reports that no router offered a route to a network.
+var ErrNoRoute = errors.New("no route")
+
+// WaitRoute returns once the Stack Open built can reach network n: at
+// once for 0 (this network) and for a network of its own links, else
+// when RIP has learned a route, or with an error wrapping ErrNoRoute
+// when ctx ends first.
+func (l *Link) WaitRoute(ctx context.Context, s *ipx.Stack, n ipx.Network) error {
+	if n == ipx.NetworkLocal {
+		return nil
 	}
-	return l, nil
+	for _, li := range s.Links() {
+		if li.Network == n {
+			return nil
+		}
+	}
+	if l.routes == nil {
+		return fmt.Errorf("network %v: %w", n, ErrNoRoute)
+	}
+	sub := l.routes.Subscribe(16)
+	defer sub.Close()
+	// Events wake the wait; the tick covers events missed by a full
+	// buffer.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if rt, ok := l.routes.Lookup(n); ok && rt.Reachable() {
+			return nil
+		}
+		select {
+		case <-sub.C:
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("network %v: %w: no router on this link advertises it", n, ErrNoRoute)
+		}
+	}
 }
 
 // NewStack returns a Stack with cfg and l added as network, closing l if
