@@ -22,6 +22,7 @@ const (
 	DefaultAbortTimeout   = 30 * time.Second
 	DefaultBacklog        = 16
 	DefaultLinger         = 30 * time.Second
+	DefaultMaxConns       = 1024
 )
 
 // Config tunes connections made by Dial and accepted by Listen. The zero
@@ -56,6 +57,11 @@ type Config struct {
 	// Backlog bounds the connections a Listener holds before Accept; more
 	// connection requests are dropped and counted.
 	Backlog int
+	// MaxConns bounds the connections a Listener holds at once, waiting
+	// for Accept or accepted and not yet ended; more connection requests
+	// are refused (dropped, as SPX has no refusal) and counted in
+	// ListenerStats.Refused. At most 65534 (the connection ids).
+	MaxConns int
 	// Linger bounds how long Close waits for the data written to be
 	// acknowledged and the end of connection to be confirmed; past it the
 	// connection is aborted and Close returns an error wrapping
@@ -82,6 +88,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("spx: AbortTimeout %v not above VerifyInterval %v", d.AbortTimeout, d.VerifyInterval)
 	case d.Backlog < 1:
 		return fmt.Errorf("spx: Backlog %d below 1", d.Backlog)
+	case d.MaxConns < 1 || d.MaxConns > 0xFFFE:
+		return fmt.Errorf("spx: MaxConns %d outside 1..65534", d.MaxConns)
 	case d.MaxPacket > 0xFFFF:
 		return fmt.Errorf("spx: MaxPacket %d beyond the IPX length field", d.MaxPacket)
 	}
@@ -108,6 +116,9 @@ func (c *Config) setDefaults() {
 	def(&c.AbortTimeout, DefaultAbortTimeout)
 	if c.Backlog == 0 {
 		c.Backlog = DefaultBacklog
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
 	}
 	if c.Linger == 0 {
 		c.Linger = DefaultLinger

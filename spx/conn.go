@@ -677,7 +677,7 @@ func DialConfig(ctx context.Context, stack *ipx.Stack, addr ipx.Addr, cfg Config
 	m.mu.Lock()
 	id, _ := m.newID() // a new socket: all ids are free
 	c := newConn(m, id, addr, now())
-	m.conns[id] = c
+	m.addLocked(c)
 	m.lnClosed = true // the socket closes with this connection
 	m.mu.Unlock()
 

@@ -263,6 +263,15 @@ func (e *endpoint) maxData() int {
 	return e.sendMax - ipx.HeaderLen - HeaderLen2
 }
 
+// maxRecv is the most data a packet from the peer may carry: 534 bytes
+// in plain SPX (576-byte packets), what our size allows in SPX II.
+func (e *endpoint) maxRecv() int {
+	if !e.spx2 {
+		return ipx.MaxPacketLen - ipx.HeaderLen - HeaderLen
+	}
+	return e.localMax - ipx.HeaderLen - HeaderLen
+}
+
 // probeState tracks the SPX II size probe.
 type probeState uint8
 
@@ -806,7 +815,7 @@ func (e *endpoint) receive(h *Header, data []byte, clk *clock) {
 		e.ackNow = true
 		return
 	}
-	if len(data) > e.localMax-ipx.HeaderLen-HeaderLen {
+	if len(data) > e.maxRecv() {
 		e.stats.OutOfWindow++
 		return // larger than we ever allowed
 	}

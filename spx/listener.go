@@ -1,6 +1,8 @@
 package spx
 
 import (
+	"context"
+	"log/slog"
 	"net"
 	"sync"
 
@@ -24,6 +26,7 @@ var _ net.Listener = (*Listener)(nil)
 type ListenerStats struct {
 	Requests     uint64 // connection requests, repeats included
 	BacklogDrops uint64 // requests dropped because the backlog was full
+	Refused      uint64 // requests dropped because Config.MaxConns were open
 	Malformed    uint64 // packets too short for an SPX header
 	NotSPX       uint64 // packets of another IPX packet type
 	UnknownConn  uint64 // packets for no connection of this socket
@@ -56,17 +59,21 @@ func (l *Listener) request(h *Header, src ipx.Addr) {
 	m.c.requests.Add(1)
 	m.mu.Lock()
 	// A repeated request means our reply was lost: answer it again.
-	for _, c := range m.conns {
-		if c.remote == src && c.peerID == h.SrcID {
-			m.mu.Unlock()
-			c.repeatReply()
-			return
-		}
+	if c := m.byPeer[peerKey{src, h.SrcID}]; c != nil {
+		m.mu.Unlock()
+		c.repeatReply()
+		return
+	}
+	if !m.lnClosed && len(m.conns)-m.nLinger >= m.cfg.MaxConns {
+		m.mu.Unlock()
+		m.c.refused.Add(1)
+		m.debug("spx: connection request refused: MaxConns open", src, h.SrcID)
+		return
 	}
 	if m.lnClosed || len(l.acceptq) == cap(l.acceptq) {
 		m.mu.Unlock()
 		m.c.backlogDrops.Add(1)
-		m.cfg.Logger.Debug("spx: connection request dropped: backlog full", "from", src, "id", h.SrcID)
+		m.debug("spx: connection request dropped: backlog full", src, h.SrcID)
 		return
 	}
 	id, ok := m.newID()
@@ -83,12 +90,20 @@ func (l *Listener) request(h *Header, src ipx.Addr) {
 	c.ep.accept(h, now())
 	spx2 := c.ep.spx2
 	l.acceptq <- c // room checked above; only request adds, under m.mu
-	m.conns[id] = c
+	m.addLocked(c)
 	m.mu.Unlock()
 	c.mu.Lock()
 	c.after() // sends the reply, unless a caller of Accept did already
 	c.unlock()
 	m.cfg.Logger.Debug("spx: connection accepted", "local", c.local, "remote", src, "id", id, "spx2", spx2)
+}
+
+// debug logs a dropped request; checking the level first saves a storm
+// of dropped requests the arguments' allocations.
+func (m *mux) debug(msg string, src ipx.Addr, id uint16) {
+	if m.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		m.cfg.Logger.Debug(msg, "from", src, "id", id)
+	}
 }
 
 // repeatReply answers a repeated connection request.
@@ -160,6 +175,7 @@ func (l *Listener) Stats() ListenerStats {
 	return ListenerStats{
 		Requests:     c.requests.Load(),
 		BacklogDrops: c.backlogDrops.Load(),
+		Refused:      c.refused.Load(),
 		Malformed:    c.malformed.Load(),
 		NotSPX:       c.notSPX.Load(),
 		UnknownConn:  c.unknownConn.Load(),

@@ -22,10 +22,11 @@ type mux struct {
 	ln    *Listener // nil for a dialled connection's socket
 
 	mu        sync.Mutex
-	conns     map[uint16]*Conn
-	nLinger   int  // of conns, those lingering after a clean end
-	lnClosed  bool // no more connections will be added
-	releasing bool // maybeRelease is retiring the lingering connections
+	conns     map[uint16]*Conn  // by local connection id
+	byPeer    map[peerKey]*Conn // accepted ones, by the peer's address and id
+	nLinger   int               // of conns, those lingering after a clean end
+	lnClosed  bool              // no more connections will be added
+	releasing bool              // maybeRelease is retiring the lingering connections
 	pcClosed  bool
 
 	last atomic.Pointer[Conn] // the latest packet's connection, to skip the map
@@ -34,14 +35,29 @@ type mux struct {
 }
 
 type muxCounters struct {
-	malformed, notSPX, unknownConn, requests, backlogDrops atomic.Uint64
+	malformed, notSPX, unknownConn, requests, backlogDrops, refused atomic.Uint64
+}
+
+// peerKey names a connection by the peer's end: a repeated connection
+// request carries only this.
+type peerKey struct {
+	addr ipx.Addr
+	id   uint16
+}
+
+// addLocked registers c; m.mu held.
+func (m *mux) addLocked(c *Conn) {
+	m.conns[c.id] = c
+	if c.peerID != 0 {
+		m.byPeer[peerKey{c.remote, c.peerID}] = c
+	}
 }
 
 // newMux binds socket on stack for SPX. ln is the Listener taking
 // connection requests, nil for a dialled connection's socket; it must be
 // ready for requests, which may arrive before newMux returns.
 func newMux(stack *ipx.Stack, socket ipx.Socket, cfg *Config, ln *Listener) (*mux, error) {
-	m := &mux{stack: stack, cfg: cfg, ln: ln, conns: make(map[uint16]*Conn)}
+	m := &mux{stack: stack, cfg: cfg, ln: ln, conns: make(map[uint16]*Conn), byPeer: make(map[peerKey]*Conn)}
 	m.pool = newSegPool(m.bufLen())
 	if ln != nil {
 		ln.m = m
@@ -184,6 +200,9 @@ func (m *mux) remove(c *Conn) {
 	m.mu.Lock()
 	if m.conns[c.id] == c {
 		delete(m.conns, c.id)
+		if k := (peerKey{c.remote, c.peerID}); c.peerID != 0 && m.byPeer[k] == c {
+			delete(m.byPeer, k)
+		}
 		if c.lingerCounted {
 			c.lingerCounted = false
 			m.nLinger--

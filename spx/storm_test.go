@@ -1,0 +1,117 @@
+package spx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/ipx/memlan"
+)
+
+// TestMaxConns: a listener holds at most Config.MaxConns connections;
+// requests beyond are refused and counted, and room frees as they end.
+func TestMaxConns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newTestNet(t, memlan.Config{})
+		ln, err := ListenConfig(n.b, 0x5000, Config{MaxConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addr := ipx.Addr{Net: 1, Node: n.nodeB, Socket: 0x5000}
+		dial := func() (*Conn, error) {
+			return DialConfig(context.Background(), n.a, addr, Config{RetryLimit: 2})
+		}
+		var conns []*Conn
+		for range 2 {
+			c, err := dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		if _, err := dial(); !errors.Is(err, ErrConnRefused) {
+			t.Fatalf("third Dial = %v, want ErrConnRefused", err)
+		}
+		if st := ln.Stats(); st.Refused != 3 { // the request and its 2 retries
+			t.Errorf("Refused = %d, want 3", st.Refused)
+		}
+		// One ends: there is room again.
+		s, err := ln.AcceptSPX()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[0].Close()
+		s.Close()
+		synctest.Wait()
+		c, err := dial()
+		if err != nil {
+			t.Fatalf("Dial after one ended: %v", err)
+		}
+		c.Close()
+		conns[1].Close()
+	})
+}
+
+// TestPlainSPXMaxData: a plain SPX connection takes at most 534 bytes of
+// data per packet, whatever the link carries.
+func TestPlainSPXMaxData(t *testing.T) {
+	for _, plain := range []bool{true, false} {
+		t.Run(fmt.Sprint("plain=", plain), func(t *testing.T) {
+			p := newPipe(t, Config{PlainSPX: plain})
+			for _, size := range []int{534, 535, 1400} {
+				h := Header{SrcID: p.a.localID, DstID: p.b.localID, Seq: p.b.rcvNxt, Ack: p.b.sndUna, Alloc: p.a.advAlloc}
+				before := p.b.rcvNxt
+				p.b.input(&h, make([]byte, size), fixed(p.now))
+				took := p.b.rcvNxt != before
+				if want := size <= 534 || !plain; took != want {
+					t.Errorf("%d bytes: taken %v, want %v", size, took, want)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkListenerRequest measures the handling of a repeated
+// connection request, with none and with 30,000 other connections on the
+// listener's socket.
+func BenchmarkListenerRequest(b *testing.B) {
+	for _, conns := range []int{0, 30000} {
+		b.Run(fmt.Sprint("conns=", conns), func(b *testing.B) {
+			n := newTestNet(b, memlan.Config{})
+			ln, err := ListenConfig(n.b, 0x5000, Config{MaxConns: 0xFFFE, Backlog: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			m := ln.m
+			peer := func(i int) ipx.Addr {
+				return ipx.Addr{Net: 1, Node: ipx.Node{2, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}, Socket: 0x4000}
+			}
+			m.mu.Lock()
+			for i := range conns {
+				id, _ := m.newID()
+				c := newConn(m, id, peer(i), time.Now())
+				c.peerID = 1
+				m.addLocked(c)
+			}
+			m.mu.Unlock()
+			h := Header{Control: ControlSystem | ControlSendAck, SrcID: 1, DstID: IDUnknown}
+			pkt := make([]byte, 0, HeaderLen)
+			info := &ipx.RecvInfo{Header: ipx.Header{Type: ipx.TypeSPX, Src: peer(conns + 1)}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				// A new peer each time: after the first, which fills
+				// the backlog, each is looked up and dropped.
+				h.SrcID = uint16(i%0xFFF0) + 1
+				pkt, _ = h.AppendBinary(pkt[:0])
+				m.handle(pkt, info)
+			}
+		})
+	}
+}
