@@ -161,8 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		target = o.dst
 	}
 	if mtu := linkMTU(stack); o.size > mtu {
-		fmt.Fprintf(stderr, "ipxping: -s %d: over the link's MTU of %d bytes\n", o.size, mtu)
-		return 2
+		return linkflag.Usage(stderr, fs, linkflag.Usagef("-s %d: over the link's MTU of %d bytes", o.size, mtu))
 	}
 	if o.link.Kind != linkflag.Demo {
 		// Another network is reached through a router RIP told of.
