@@ -34,6 +34,11 @@ var (
 	mslKey       = []byte("mirrordemo MSL key, 32 bytes....")
 )
 
+// mslSPX configures the MSL's SPX connections. A server closes a failed
+// MSL and must not wait there for a dead peer to acknowledge: Close
+// returns at once.
+var mslSPX = spx.Config{Linger: -1}
+
 // Timeouts of the setup phases; the demo gives up past them.
 const (
 	setupTimeout   = 5 * time.Second
@@ -237,7 +242,7 @@ func (d *demo) startServer(s, peer *server, start mirror.Role) error {
 	if err != nil {
 		return fmt.Errorf("%s: router: %w", s.name, err)
 	}
-	ln, err := spx.Listen(st, mslSocket)
+	ln, err := spx.ListenConfig(st, mslSocket, mslSPX)
 	if err != nil {
 		return fmt.Errorf("%s: MSL listener: %w", s.name, err)
 	}
@@ -258,7 +263,7 @@ func (d *demo) startServer(s, peer *server, start mirror.Role) error {
 		Peer:     ipx.Addr{Net: lanNet, Node: peerNode},
 		Listener: ln,
 		Dial: func(ctx context.Context) (net.Conn, error) {
-			return spx.Dial(ctx, st, peerMSL)
+			return spx.DialConfig(ctx, st, peerMSL, mslSPX)
 		},
 		Logger: log,
 	})

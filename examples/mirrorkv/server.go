@@ -142,7 +142,7 @@ func runServer(ctx context.Context, o serverOptions, stdin io.Reader, stdout, st
 		return err
 	}
 	defer router.Close()
-	ln, err := spx.Listen(st, o.mslListen)
+	ln, err := spx.ListenConfig(st, o.mslListen, mslSPX)
 	if err != nil {
 		return fmt.Errorf("MSL listener: %w", err)
 	}
@@ -153,7 +153,7 @@ func runServer(ctx context.Context, o serverOptions, stdin io.Reader, stdout, st
 		Peer:     o.peer,
 		Listener: ln,
 		Dial: func(ctx context.Context) (net.Conn, error) {
-			return spx.Dial(ctx, st, o.mslPeer)
+			return spx.DialConfig(ctx, st, o.mslPeer, mslSPX)
 		},
 		Logger: log,
 	})
@@ -223,6 +223,11 @@ func formatStatus(srv *mirror.Server) string {
 		s.Role, s.Epoch, s.Peer, s.Applied, s.Acked, s.LagEvents, s.LagTime, heard, s.Clients,
 		c.Requests, c.Replies, c.Takeovers, c.MSLFailures)
 }
+
+// mslSPX configures the MSL's SPX connections. A server closes a failed
+// MSL and must not wait there for a dead peer to acknowledge: Close
+// returns at once.
+var mslSPX = spx.Config{Linger: -1}
 
 // published is the server whose counters expvar shows: expvar.Publish
 // takes a name once per process.
