@@ -46,13 +46,22 @@ func sendAndExit(t *testing.T, seed uint64, size int, loss float64) (got, want [
 	return <-recv, want, sendErr
 }
 
+// -close.runs sets how many runs TestCloseDelivers makes; 0 means 200,
+// 20 under -race (where 200 take about a minute), 10 with -short.
+var closeRuns = flag.Int("close.runs", 0, "runs of TestCloseDelivers (0: by mode)")
+
 // TestCloseDelivers: every run of a write, close and exit across 5 %
 // loss ends with the data delivered byte-exact, or an error at the
-// sender. -short runs fewer.
+// sender.
 func TestCloseDelivers(t *testing.T) {
 	runs, size := 200, 2<<20
-	if testing.Short() {
+	switch {
+	case *closeRuns > 0:
+		runs = *closeRuns
+	case testing.Short():
 		runs = 10
+	case raceEnabled:
+		runs = 20
 	}
 	var failed int
 	for seed := range uint64(runs) {
@@ -216,18 +225,11 @@ func (l *lossyLink) WritePacket(p []byte, dst ipx.Node) error {
 // TestCloseDeliversUDP is TestCloseDelivers over the UDP tunnel on
 // loopback, 5 % of the packets each end sends dropped.
 func TestCloseDeliversUDP(t *testing.T) {
-	runs, size := *closeUDPRuns, 2<<20
 	if testing.Short() {
-		runs = 1
+		t.Skip("real time: seconds per run")
 	}
-	srv, err := udp.ListenServer("127.0.0.1:0", udp.ServerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve() }()
-	defer func() { srv.Close(); <-done }()
-	stack := func(seed uint64) *ipx.Stack {
+	runs, size := *closeUDPRuns, 2<<20
+	stack := func(srv *udp.Server, seed uint64) *ipx.Stack {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		l, err := udp.Dial(ctx, srv.Addr().String(), udp.Config{})
@@ -245,7 +247,14 @@ func TestCloseDeliversUDP(t *testing.T) {
 	}
 	var failed int
 	for seed := range uint64(runs) {
-		sa, sb := stack(2*seed+1), stack(2*seed+2)
+		// A server per run: one refuses a host's clients after 64.
+		srv, err := udp.ListenServer("127.0.0.1:0", udp.ServerConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); srv.Serve() }()
+		sa, sb := stack(srv, 2*seed+1), stack(srv, 2*seed+2)
 		cfg := Config{Window: 64}
 		ln, err := ListenConfig(sb, 0, cfg)
 		if err != nil {
@@ -280,6 +289,8 @@ func TestCloseDeliversUDP(t *testing.T) {
 		got := <-recv
 		ln.Close()
 		sb.Close()
+		srv.Close()
+		<-done
 		switch {
 		case err != nil:
 			failed++

@@ -1,0 +1,6 @@
+//go:build race
+
+package spx
+
+// raceEnabled reports a -race build, where long tests run fewer rounds.
+const raceEnabled = true
