@@ -11,10 +11,30 @@ import (
 
 	"github.com/google/gopacket/layers"
 	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
 )
 
 // ethPAll is ETH_P_ALL: every protocol, so that 802.3 frames arrive too.
 const ethPAll = 0x0003
+
+// packetOutgoing is the kernel's PACKET_OUTGOING packet type.
+const packetOutgoing = 4
+
+// notOutgoing is a socket filter that drops frames this host sends.
+var notOutgoing = mustAssemble([]bpf.Instruction{
+	bpf.LoadExtension{Num: bpf.ExtType},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: packetOutgoing, SkipTrue: 1},
+	bpf.RetConstant{Val: 1 << 18},
+	bpf.RetConstant{Val: 0},
+})
+
+func mustAssemble(prog []bpf.Instruction) []bpf.RawInstruction {
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		panic(err) // a constant program
+	}
+	return raw
+}
 
 // readLive dumps frames captured on the named interface until an error
 // or the -c limit.
@@ -23,7 +43,13 @@ func (d *dumper) readLive(name string) error {
 	if err != nil {
 		return fmt.Errorf("interface %s: %w", name, err)
 	}
-	c, err := packet.Listen(ifi, packet.Raw, ethPAll, nil)
+	var cfg *packet.Config
+	if ifi.Flags&net.FlagLoopback != 0 {
+		// On loopback each frame is seen going out and coming in: keep
+		// one, as tcpdump does.
+		cfg = &packet.Config{Filter: notOutgoing}
+	}
+	c, err := packet.Listen(ifi, packet.Raw, ethPAll, cfg)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
 			return fmt.Errorf("capture on %s needs CAP_NET_RAW (run as root): %w", name, err)
