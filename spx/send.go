@@ -1,0 +1,354 @@
+package spx
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ipxkit/ipxkit/ipx"
+)
+
+// sender is an endpoint's send side. sendq holds segments from sndUna
+// on; the first sent of them have been transmitted at least once.
+type sender struct {
+	sndUna      uint16
+	sendq       ring
+	sent        int
+	peerAlloc   uint16
+	sinceAckReq int // segments sent since the last one asking for an ack
+
+	// A release (0xFC) or end (0xFE) segment is queued once.
+	relQueued, relAcked bool
+	finQueued, finAcked bool
+	// undelivered records data discarded before the peer acknowledged
+	// it: the connection failed or the peer ended it first.
+	undelivered bool
+}
+
+// writable reports whether write would accept at least one byte.
+func (e *endpoint) writable() bool {
+	if e.state != stEstablished || e.relQueued || e.finQueued || e.peerEnded {
+		return true // write reports the error
+	}
+	if !e.sendq.full() {
+		return true
+	}
+	t := e.sendq.back()
+	return e.sent < e.sendq.len() && t.dstype == 0 && t.ctl == 0 && len(t.data) < e.maxData()
+}
+
+// writeErr is the error a write meets now, or nil.
+func (e *endpoint) writeErr() error {
+	switch {
+	case e.state == stDone && e.err != nil:
+		return e.err
+	case e.peerEnded:
+		return ErrTerminated
+	case e.relQueued || e.finQueued || e.appClosed || e.state == stDone:
+		return ErrWriteClosed
+	}
+	return nil
+}
+
+// write queues as much of b as the send buffer takes and returns how much.
+// With eom the last packet of b is marked end of message, and only if all
+// of b fits; attn marks every packet as attention. It sends what the
+// window allows.
+func (e *endpoint) write(b []byte, eom, attn bool, clk *clock) (int, error) {
+	if err := e.writeErr(); err != nil {
+		return 0, err
+	}
+	if e.state != stEstablished {
+		return 0, nil
+	}
+	max := e.maxData()
+	n := 0
+	if eom && len(b) == 0 {
+		if e.sendq.full() {
+			return 0, nil
+		}
+		s := e.newSegment()
+		s.seq = e.sndUna + uint16(e.sendq.len())
+		s.ctl = ControlEOM
+		e.sendq.push(s)
+		e.transmit(clk)
+		return 0, nil
+	}
+	for n < len(b) {
+		var s *segment
+		// Coalesce into the last queued segment while it is unsent.
+		if e.sendq.len() > e.sent {
+			t := e.sendq.back()
+			if t.dstype == 0 && t.ctl == 0 && !attn && len(t.data) < max {
+				s = t
+			}
+		}
+		if s == nil {
+			if e.sendq.full() {
+				break
+			}
+			s = e.newSegment()
+			s.seq = e.sndUna + uint16(e.sendq.len())
+			if attn {
+				s.ctl |= ControlAttention
+			}
+			e.sendq.push(s)
+		}
+		k := min(len(b)-n, max-len(s.data))
+		s.data = append(s.data, b[n:n+k]...)
+		n += k
+	}
+	if eom && n == len(b) && n > 0 {
+		e.sendq.back().ctl |= ControlEOM
+	}
+	e.transmit(clk)
+	return n, nil
+}
+
+// queueControl queues an empty sequenced segment of type t (0xFC or 0xFE).
+// It reports false when the send buffer is full; the caller retries.
+func (e *endpoint) queueControl(t DatastreamType, clk *clock) bool {
+	if e.sendq.full() {
+		return false
+	}
+	s := e.newSegment()
+	s.seq = e.sndUna + uint16(e.sendq.len())
+	s.dstype = t
+	e.sendq.push(s)
+	e.transmit(clk)
+	return true
+}
+
+// closeWrite starts an SPX II orderly release of our direction.
+func (e *endpoint) closeWrite(clk *clock) (bool, error) {
+	if !e.spx2 {
+		return false, ErrNotSPX2
+	}
+	if err := e.writeErr(); err != nil {
+		return false, err
+	}
+	if !e.queueControl(DatastreamOrderlyRelease, clk) {
+		return false, nil
+	}
+	e.relQueued = true
+	return true, nil
+}
+
+// close is the owner's Close: from now on arriving data is discarded, and
+// an end of connection (0xFE) follows the queued data unless the
+// connection is already over. It reports false if the send buffer is full
+// (the owner retries when it drains).
+func (e *endpoint) close(clk *clock) bool {
+	e.appClosed = true
+	for e.readyq.len() > 0 {
+		e.recycle(e.readyq.pop())
+	}
+	switch {
+	case e.state == stConnecting:
+		e.finish(nil)
+		return true
+	case e.state == stDone || e.finQueued:
+		return true
+	case e.peerEnded:
+		e.finish(nil)
+		return true
+	case e.relAcked && e.peerReleased:
+		e.finish(nil)
+		return true
+	}
+	if !e.queueControl(DatastreamEndOfConnection, clk) {
+		return false
+	}
+	e.finQueued = true
+	return true
+}
+
+// discardSendq drops the send queue, noting whether it held data the peer
+// never acknowledged (a size probe or a release is no data).
+func (e *endpoint) discardSendq() {
+	for e.sendq.len() > 0 {
+		s := e.sendq.pop()
+		if s.dstype == 0 && s.ctl&ControlNegotiate == 0 {
+			e.undelivered = true
+		}
+		e.recycle(s)
+	}
+	e.sent = 0
+}
+
+// flushed reports whether the peer acknowledged everything queued up to
+// sequence number upTo (exclusive), or, with done, that it never will.
+func (e *endpoint) flushed(upTo uint16) (ok, done bool) {
+	if seqLessEq(upTo, e.sndUna) {
+		return true, true
+	}
+	return false, e.state == stDone || e.undelivered
+}
+
+// sendEnd is the sequence number following the last segment queued.
+func (e *endpoint) sendEnd() uint16 { return e.sndUna + uint16(e.sendq.len()) }
+
+// transmit sends the queued segments the peer's allocation admits.
+func (e *endpoint) transmit(clk *clock) {
+	if e.state != stEstablished {
+		return
+	}
+	every := max(1, e.cfg.Window/4)
+	for e.sent < e.sendq.len() && e.sent < e.cwnd {
+		s := e.sendq.at(e.sent)
+		if !seqLessEq(s.seq, e.peerAlloc) {
+			break
+		}
+		e.sent++
+		now := clk.now()
+		s.sentAt, s.lastSent = now, now
+		ctl := s.ctl
+		e.sinceAckReq++
+		// Ask for an acknowledgement when the window closes behind this
+		// packet, every quarter window, and on release and end packets.
+		last := e.sent == e.sendq.len() || !seqLessEq(s.seq+1, e.peerAlloc)
+		if last || e.sinceAckReq >= every || s.dstype != 0 {
+			ctl |= ControlSendAck
+			e.sinceAckReq = 0
+		}
+		e.emitSeg(Header{Control: ctl, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data, s)
+		if e.rtoAt.IsZero() {
+			e.rtoAt = now.Add(e.currentRTO())
+		}
+	}
+	if e.sent < e.sendq.len() && !seqLessEq(e.sendq.at(e.sent).seq, e.peerAlloc) {
+		// Window closed with data waiting: probe in case the peer's
+		// window update is lost.
+		if at := clk.now().Add(e.currentRTO()); e.probeAt.IsZero() || e.probeAt.After(at) {
+			e.probeAt = at
+		}
+	}
+}
+
+// retransmit sends the oldest unacknowledged segment again.
+func (e *endpoint) retransmit(clk *clock) { e.retransmitAt(0, clk) }
+
+// retransmitAt sends the i-th unacknowledged segment again.
+func (e *endpoint) retransmitAt(i int, clk *clock) {
+	s := e.sendq.at(i)
+	s.retx++
+	s.lastSent = clk.now()
+	e.stats.Retransmits++
+	if s.ctl&ControlNegotiate != 0 && s.retx > probeRetries && len(s.data) > 0 {
+		s.data = s.data[:0] // the path does not carry the size: go on small
+	}
+	if s.retx > e.cfg.RetryLimit {
+		e.fail(fmt.Errorf("spx: packet %d unacknowledged after %d retransmissions: %w", s.seq, e.cfg.RetryLimit, ErrRetryLimit))
+		return
+	}
+	e.emitSeg(Header{Control: s.ctl | ControlSendAck, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data, s)
+}
+
+// processAck applies the peer's acknowledge and allocation numbers.
+func (e *endpoint) processAck(h *Header, clk *clock) {
+	ack := h.Ack
+	next := e.sndUna + uint16(e.sent)
+	if !seqLessEq(ack, next) || seqLess(ack, e.sndUna) {
+		if seqLess(next, ack) {
+			e.stats.BogusAcks++ // acknowledges data never sent: ignored
+		}
+		return
+	}
+	n := seqDiff(e.sndUna, ack)
+	if n > 0 {
+		var newest *segment
+		var retxLast time.Time // latest retransmission in the batch
+		for range n {
+			s := e.sendq.pop()
+			if s.retx > 0 && s.lastSent.After(retxLast) {
+				retxLast = s.lastSent
+			}
+			if s.ctl&ControlNegotiate != 0 {
+				e.probe = probeDone
+				if len(s.data) > 0 { // arrived whole
+					e.sendMax = min(e.localMax, e.peerMax)
+				}
+			}
+			switch s.dstype {
+			case DatastreamOrderlyRelease:
+				e.relAcked = true
+			case DatastreamEndOfConnection:
+				e.finAcked = true
+			}
+			if newest != nil {
+				e.recycle(newest)
+			}
+			newest = s
+		}
+		// Karn's rule, refined: sample the newest packet acknowledged if it
+		// was sent once, and after any retransmission this ack covers
+		// (otherwise the ack may have waited for that retransmission).
+		if newest.retx == 0 && !newest.sentAt.Before(retxLast) {
+			e.rtt.update(clk.now().Sub(newest.sentAt))
+		}
+		e.recycle(newest)
+		e.sndUna = ack
+		e.sent -= n
+		e.backoff = 0
+		e.dupAcks = 0
+		if e.sent > 0 {
+			e.rtoAt = clk.now().Add(e.currentRTO())
+		} else {
+			e.rtoAt = time.Time{}
+		}
+		switch {
+		case !e.inRecovery:
+			e.grow(n)
+		case !seqLess(ack, e.recoverSeq) || e.sent == 0:
+			e.inRecovery, e.rtoRecovery = false, false
+		case e.rtoRecovery:
+			e.grow(n) // slow start
+			e.resent = max(e.resent-n, 0)
+			// Only what was outstanding at the timeout: later packets
+			// went out once, after it, and are not suspect.
+			suspect := min(seqDiff(e.sndUna, e.recoverSeq), e.sent)
+			for e.resent < min(e.cwnd, suspect) {
+				e.retransmitAt(e.resent, clk)
+				if e.state == stDone {
+					return
+				}
+				e.resent++
+			}
+		default:
+			e.retransmit(clk) // partial ack: the next hole
+			if e.state == stDone {
+				return
+			}
+		}
+	} else if e.sent > 0 && h.Control&ControlSystem != 0 && h.Alloc == e.peerAlloc {
+		e.dupAcks++
+		if e.dupAcks == 3 && !e.inRecovery {
+			e.inRecovery = true
+			e.recoverSeq = next
+			e.stats.FastRetransmits++
+			e.congested(max(e.sent/2, 2))
+			e.retransmit(clk)
+			if e.state == stDone {
+				return
+			}
+			e.rtoAt = clk.now().Add(e.currentRTO())
+		}
+	}
+	if a := h.Alloc; seqLessEq(ack-1, a) && seqLessEq(e.peerAlloc, a) {
+		e.peerAlloc = a
+	}
+	if e.finAcked {
+		e.finish(nil)
+		return
+	}
+	if e.relAcked && e.peerReleased && e.appClosed {
+		e.finish(nil)
+	}
+}
+
+// maxData is the data a packet may carry now.
+func (e *endpoint) maxData() int {
+	if !e.spx2 {
+		return ipx.MaxPacketLen - ipx.HeaderLen - HeaderLen
+	}
+	return e.sendMax - ipx.HeaderLen - HeaderLen2
+}
