@@ -17,6 +17,13 @@
 // nearest query is answered with one entry, the best by route ticks, then
 // by hops, its hops increased by one.
 //
+// No neighbour can stall or lock out the others. The Advertiser's reader
+// never sends: updates and answers go out from a bounded queue, PacketGap
+// apart on each link, so a long answer does not make it deaf. A Table
+// that is full is shared fairly between the neighbours that offer
+// services (see TableConfig.MaxServices), and Table.Subscribe reports
+// every change, with a count of those a slow subscriber missed.
+//
 // The layout follows Novell's IPX Router Specification and Wireshark's
 // packet-ipx.c (the "ipxsap" dissector). All fields are big-endian.
 //
