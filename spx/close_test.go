@@ -327,7 +327,36 @@ func TestRelistenAfterPeerClose(t *testing.T) {
 		if err != nil {
 			t.Fatalf("listen again at once: %v", err)
 		}
-		ln2.Close()
+		defer ln2.Close()
+
+		// The other way round: the dialled end's dynamic socket, too,
+		// closes with the connection, and nothing keeps the Stack
+		// (no timer, no table entry).
+		go func() {
+			s, err := ln2.AcceptSPX()
+			if err != nil {
+				return
+			}
+			s.Write([]byte("bye"))
+			s.Close()
+		}()
+		c, err = Dial(context.Background(), n.a, ipx.Addr{Net: 1, Node: n.nodeB, Socket: 0x5000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := io.ReadAll(c); err != nil || string(b) != "bye" {
+			t.Fatalf("read %q, %v", b, err)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		m := c.m
+		m.mu.Lock()
+		conns, closed := len(m.conns), m.pcClosed
+		m.mu.Unlock()
+		if conns != 0 || !closed {
+			t.Errorf("after Close: %d connections, socket closed %v", conns, closed)
+		}
 	})
 }
 

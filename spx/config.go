@@ -73,25 +73,26 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Validate reports whether the configuration is usable, after defaults.
+// Validate reports whether the configuration is usable, after defaults;
+// its errors wrap ErrBadConfig.
 func (c *Config) Validate() error {
 	d := *c
 	d.setDefaults()
 	switch {
 	case d.Window < 1 || d.Window > 0x4000:
-		return fmt.Errorf("spx: Window %d outside 1..16384", d.Window)
+		return fmt.Errorf("spx: Window %d outside 1..16384: %w", d.Window, ErrBadConfig)
 	case d.RetryLimit < 1:
-		return fmt.Errorf("spx: RetryLimit %d below 1", d.RetryLimit)
+		return fmt.Errorf("spx: RetryLimit %d below 1: %w", d.RetryLimit, ErrBadConfig)
 	case d.MinRTO <= 0 || d.MaxRTO < d.MinRTO:
-		return fmt.Errorf("spx: RTO bounds %v..%v", d.MinRTO, d.MaxRTO)
+		return fmt.Errorf("spx: RTO bounds %v..%v: %w", d.MinRTO, d.MaxRTO, ErrBadConfig)
 	case d.AbortTimeout <= d.VerifyInterval:
-		return fmt.Errorf("spx: AbortTimeout %v not above VerifyInterval %v", d.AbortTimeout, d.VerifyInterval)
+		return fmt.Errorf("spx: AbortTimeout %v not above VerifyInterval %v: %w", d.AbortTimeout, d.VerifyInterval, ErrBadConfig)
 	case d.Backlog < 1:
-		return fmt.Errorf("spx: Backlog %d below 1", d.Backlog)
+		return fmt.Errorf("spx: Backlog %d below 1: %w", d.Backlog, ErrBadConfig)
 	case d.MaxConns < 1 || d.MaxConns > 0xFFFE:
-		return fmt.Errorf("spx: MaxConns %d outside 1..65534", d.MaxConns)
+		return fmt.Errorf("spx: MaxConns %d outside 1..65534: %w", d.MaxConns, ErrBadConfig)
 	case d.MaxPacket > 0xFFFF:
-		return fmt.Errorf("spx: MaxPacket %d beyond the IPX length field", d.MaxPacket)
+		return fmt.Errorf("spx: MaxPacket %d beyond the IPX length field: %w", d.MaxPacket, ErrBadConfig)
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ var (
 	// ErrShortBuffer reports input too short for an SPX header. It is
 	// ipx.ErrShortBuffer, so it also matches io.ErrUnexpectedEOF.
 	ErrShortBuffer = ipx.ErrShortBuffer
+	// ErrBadConfig reports a Config that Validate refuses.
+	ErrBadConfig = errors.New("invalid configuration")
 	// ErrRetryLimit reports that a packet went unacknowledged through
 	// Config.RetryLimit retransmissions.
 	ErrRetryLimit = errors.New("retransmission limit reached")

@@ -115,3 +115,28 @@ func BenchmarkListenerRequest(b *testing.B) {
 		})
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"zero", Config{}, true},
+		{"Window", Config{Window: 0x4001}, false},
+		{"RetryLimit", Config{RetryLimit: -1}, false},
+		{"RTO", Config{MinRTO: time.Second, MaxRTO: time.Millisecond}, false},
+		{"AbortTimeout", Config{AbortTimeout: time.Second, VerifyInterval: 2 * time.Second}, false},
+		{"Backlog", Config{Backlog: -1}, false},
+		{"MaxConns", Config{MaxConns: 0x10000}, false},
+		{"MaxPacket", Config{MaxPacket: 0x10000}, false},
+		{"Linger negative", Config{Linger: -1}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if tt.ok && err != nil || !tt.ok && !errors.Is(err, ErrBadConfig) {
+				t.Errorf("Validate = %v, want ok %v or ErrBadConfig", err, tt.ok)
+			}
+		})
+	}
+}
