@@ -347,7 +347,7 @@ func (l *loop) newConn(nc *newConn) {
 
 func (l *loop) startSession(nc *newConn) {
 	l.sessions++
-	sess := newSession(l.sessions, nc.fc, nc.peer)
+	sess := newSession(l.sessions, nc.fc, nc.peer, l.cfg.MSLTimeout)
 	l.sess = sess
 	now := time.Now()
 	l.lastHeard, l.nextBeat = now, now

@@ -1,0 +1,131 @@
+package mirror_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ipxkit/ipxkit/mirror"
+	"github.com/ipxkit/ipxkit/mirror/mirrortest"
+)
+
+// benchPair starts a pair, mirrored or alone, and waits until it serves.
+func benchPair(b *testing.B, clients int, tunnel, alone bool) *mirrortest.Pair {
+	p := mirrortest.NewPair(b, mirrortest.PairConfig{Clients: clients, Tunnel: tunnel, Alone: alone})
+	if !p.WaitMirrored(10*time.Second) || !p.WaitRoutes(10*time.Second) {
+		b.Fatal("pair not ready")
+	}
+	return p
+}
+
+// BenchmarkRequest measures one client's request latency, mirrored (the
+// primary replies once the secondary holds the event) against the same
+// engine unmirrored (a primary alone), on memlan and on a loopback UDP
+// tunnel. Compare the sub-benchmarks of one run.
+func BenchmarkRequest(b *testing.B) {
+	for _, tr := range []struct {
+		name   string
+		tunnel bool
+	}{{"memlan", false}, {"tunnel", true}} {
+		for _, mode := range []struct {
+			name  string
+			alone bool
+		}{{"alone", true}, {"mirrored", false}} {
+			b.Run(tr.name+"/"+mode.name, func(b *testing.B) {
+				p := benchPair(b, 1, tr.tunnel, mode.alone)
+				c := p.Clients[0]
+				req := mirrortest.Put("key", "value")
+				ctx := context.Background()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					if _, err := c.Do(ctx, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkThroughput measures requests per second from 32 concurrent
+// clients, mirrored against alone, on memlan and on the tunnel.
+func BenchmarkThroughput(b *testing.B) {
+	const clients = 32
+	for _, tr := range []struct {
+		name   string
+		tunnel bool
+	}{{"memlan", false}, {"tunnel", true}} {
+		for _, mode := range []struct {
+			name  string
+			alone bool
+		}{{"alone", true}, {"mirrored", false}} {
+			b.Run(tr.name+"/"+mode.name, func(b *testing.B) {
+				p := benchPair(b, clients, tr.tunnel, mode.alone)
+				ctx := context.Background()
+				b.ResetTimer()
+				start := time.Now()
+				var wg sync.WaitGroup
+				for i, c := range p.Clients {
+					n := b.N / clients
+					if i < b.N%clients {
+						n++
+					}
+					wg.Go(func() {
+						for j := range n {
+							if _, err := c.Do(ctx, mirrortest.Put(fmt.Sprint("k", i), fmt.Sprint(j))); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+			})
+		}
+	}
+}
+
+// TestFailoverTime crashes the primary 50 times, each time in a new pair
+// with another seed, and measures on the fake clock the time from the
+// crash to the client's first successful reply. The median and the worst
+// stay within 1.3 times MSL timeout + probe timeout, and under 1 s.
+func TestFailoverTime(t *testing.T) {
+	const runs = 50
+	var times []time.Duration
+	for seed := range uint64(runs) {
+		synctest.Test(t, func(t *testing.T) {
+			p := mirrortest.NewPair(t, mirrortest.PairConfig{Clients: 1, Seed: seed})
+			if !p.WaitMirrored(5*time.Second) || !p.WaitRoutes(5*time.Second) {
+				t.Fatal("pair not ready")
+			}
+			c := p.Clients[0]
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := c.Do(ctx, mirrortest.Put("a", "1")); err != nil {
+				t.Fatal(err)
+			}
+			// Crash at a point of the heartbeat cycle that the seed picks.
+			time.Sleep(time.Duration(seed%10) * 10 * time.Millisecond)
+			crash := time.Now()
+			p.Crash(p.A)
+			if _, err := c.Do(ctx, mirrortest.Put("b", "2")); err != nil {
+				t.Fatal(err)
+			}
+			times = append(times, time.Since(crash))
+		})
+	}
+	slices.Sort(times)
+	bound := mirror.DefaultMSLTimeout + mirror.DefaultProbeTimeout
+	median, worst := times[len(times)/2], times[len(times)-1]
+	t.Logf("failover over %d crashes: median %v (%.2fx), worst %v (%.2fx) of MSL timeout + probe timeout %v",
+		runs, median, float64(median)/float64(bound), worst, float64(worst)/float64(bound), bound)
+	if float64(worst) > 1.3*float64(bound) || worst >= time.Second {
+		t.Fatalf("worst failover %v, want within 1.3x %v and under 1 s", worst, bound)
+	}
+}
