@@ -289,7 +289,7 @@ func (l *loop) newConn(nc *newConn) {
 	refuse := func(why string, args ...any) {
 		l.s.c.mslRefused.Add(1)
 		l.s.log.Warn("mirror: MSL peer refused: "+why, append(args, "peer role", nc.peer.Role, "peer epoch", nc.peer.Epoch, "epoch", l.epoch)...)
-		nc.fc.c.Close()
+		abort(nc.fc.c)
 	}
 	if nc.dial {
 		l.dialing = false

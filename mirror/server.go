@@ -417,7 +417,7 @@ func (s *Server) handshake(c net.Conn, dial bool) {
 	me := s.identity()
 	fc, peer, err := handshake(c, s.cfg.Key, dial, me, s.cfg.HandshakeTimeout, s.checkPeer)
 	if err != nil {
-		c.Close()
+		abort(c)
 		s.c.mslRefused.Add(1)
 		s.log.Warn("mirror: MSL handshake failed", "dial", dial, "remote", c.RemoteAddr(), "err", err)
 		if dial {
@@ -426,7 +426,7 @@ func (s *Server) handshake(c net.Conn, dial bool) {
 		return
 	}
 	if !s.post(input{conn: &newConn{fc: fc, peer: peer, dial: dial}}) {
-		c.Close()
+		abort(c)
 	}
 }
 

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -75,8 +76,21 @@ func (s *session) send(f outFrame) bool {
 func (s *session) close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
-		s.fc.c.Close()
+		abort(s.fc.c)
 	})
+}
+
+// abort closes an MSL connection without waiting for the peer: the MSL
+// is given up because the peer stopped answering, so a Close that waits
+// for acknowledgements (an SPX connection's) would hold the loop. A
+// connection with an Abort method (spx.Conn) is aborted; any other is
+// closed.
+func abort(c net.Conn) {
+	if a, ok := c.(interface{ Abort() error }); ok {
+		a.Abort()
+		return
+	}
+	c.Close()
 }
 
 // writeLoop sends queued frames until the session closes or a write
@@ -138,7 +152,15 @@ func handshake(c net.Conn, key []byte, dial bool, me hello, timeout time.Duratio
 	}
 	fc := newFrameConn(c, key)
 	refuse := func(err error) error {
-		fc.write(msgRefuse, []byte(err.Error()))
+		// The refusal must reach the peer before the connection is
+		// aborted: wait for it where the stream can say (spx.Conn).
+		if fc.write(msgRefuse, []byte(err.Error())) == nil {
+			if f, ok := c.(interface{ Flush(context.Context) error }); ok {
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				f.Flush(ctx)
+				cancel()
+			}
+		}
 		return err
 	}
 	if dial {
