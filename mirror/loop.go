@@ -90,56 +90,94 @@ type loop struct {
 
 	out []byte // reply scratch
 	evs []wireEvent
+
+	ctx     context.Context // ends when the server closes
+	timerAt time.Time       // when the loop goroutine's timer fires
+	rearm   bool            // a timer may now be due before timerAt
+	stopped bool
 }
 
 func newLoop(s *Server) *loop {
 	return &loop{s: s, cfg: &s.cfg, st: newState(s.cfg.ReplyCacheDepth, s.cfg.MaxClients)}
 }
 
-func (l *loop) run() {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-l.s.quit:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+// start takes the configured role; the server calls it before any
+// goroutine can submit inputs.
+func (l *loop) start(ctx context.Context) {
+	l.ctx = ctx
 	if l.cfg.Start == RolePrimary {
 		l.epoch = 1 // epoch 0 means "none yet" to a joiner and a client
 	}
 	l.become(l.cfg.Start, PeerNone, "started")
+}
+
+// run is the loop goroutine: it runs the timers and handles the inputs
+// queued while no other goroutine did.
+func (l *loop) run() {
+	ctx := l.ctx
+	mu := &l.s.mu
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		l.tick(ctx, time.Now())
-		timer.Reset(time.Until(l.deadline()))
+		mu.Lock()
+		now := time.Now()
+		l.tick(ctx, now)
+		l.timerAt = l.deadline(now)
+		l.rearm = false
+		mu.Unlock()
+		timer.Reset(l.timerAt.Sub(now))
 		select {
 		case <-l.s.quit:
+			mu.Lock()
 			l.shutdown()
+			l.stopped = true
+			mu.Unlock()
 			return
 		case in := <-l.s.in:
+			mu.Lock()
 			l.handle(in)
-		drain:
-			for range l.cfg.MaxBatch {
-				select {
-				case in := <-l.s.in:
-					l.handle(in)
-				default:
-					break drain
-				}
-			}
-			l.flush()
+			l.drain()
+			l.settle()
+			mu.Unlock()
+		case <-l.s.poke:
 		case <-timer.C:
 		}
-		l.updateStatus()
+	}
+}
+
+// drain handles the inputs queued while another goroutine held the
+// loop, up to a batch.
+func (l *loop) drain() {
+	for range l.cfg.MaxBatch {
+		select {
+		case in := <-l.s.in:
+			l.handle(in)
+		default:
+			return
+		}
+	}
+}
+
+// settle ends a round of inputs: the events ordered go out in one MSL
+// message, and the loop goroutine is woken if a timer must fire sooner
+// than it planned.
+func (l *loop) settle() {
+	l.flush()
+	if !l.rearm {
+		return
+	}
+	l.rearm = false
+	if l.deadline(time.Now()).Before(l.timerAt) {
+		select {
+		case l.s.poke <- struct{}{}:
+		default:
+		}
 	}
 }
 
 // deadline is when the loop must next look at its timers.
-func (l *loop) deadline() time.Time {
-	d := time.Now().Add(l.cfg.Heartbeat)
+func (l *loop) deadline(now time.Time) time.Time {
+	d := now.Add(l.cfg.Heartbeat)
 	if l.sess != nil {
 		d = minTime(d, l.nextBeat, l.lastHeard.Add(l.cfg.MSLTimeout))
 	} else if l.role == RoleSecondary && l.synced && !l.probing {
@@ -195,6 +233,7 @@ func (l *loop) handle(in input) {
 	case in.frame != nil:
 		l.frame(in.frame)
 	case in.dialErr != nil:
+		l.rearm = true
 		l.dialing = false
 		l.redialAt = time.Now().Add(l.cfg.RedialInterval)
 	case in.probe != nil:
@@ -346,6 +385,7 @@ func (l *loop) newConn(nc *newConn) {
 }
 
 func (l *loop) startSession(nc *newConn) {
+	l.rearm = true
 	l.sessions++
 	sess := newSession(l.sessions, nc.fc, nc.peer, l.cfg.MSLTimeout)
 	l.sess = sess
@@ -361,7 +401,7 @@ func (l *loop) startSession(nc *newConn) {
 			if err == nil {
 				f.body = append([]byte(nil), body...)
 			}
-			if !s.post(input{frame: f}) || err != nil {
+			if !s.submit(input{frame: f}, true) || err != nil {
 				return
 			}
 		}
@@ -369,6 +409,7 @@ func (l *loop) startSession(nc *newConn) {
 }
 
 func (l *loop) closeSession() {
+	l.rearm = true
 	if l.sess != nil {
 		l.sess.close()
 		l.sess = nil
@@ -524,7 +565,7 @@ func (l *loop) startDial(ctx context.Context) {
 		c, err := l.cfg.Dial(dctx)
 		cancel()
 		if err != nil {
-			s.post(input{dialErr: err})
+			s.submit(input{dialErr: err}, true)
 			return
 		}
 		s.handshake(c, true)
@@ -544,7 +585,7 @@ func (l *loop) startProbe(ctx context.Context) {
 		c, err := s.cfg.Stack.Listen(0)
 		if err != nil {
 			r.err = err
-			s.post(input{probe: r})
+			s.submit(input{probe: r}, true)
 			return
 		}
 		defer c.Close()
@@ -559,12 +600,13 @@ func (l *loop) startProbe(ctx context.Context) {
 				r.err = err
 			}
 		}
-		s.post(input{probe: r})
+		s.submit(input{probe: r}, true)
 	})
 }
 
 func (l *loop) probed(r *probeResult) {
 	l.probing = false
+	l.rearm = true
 	if l.role != RoleSecondary || l.sess != nil {
 		return
 	}
@@ -634,6 +676,7 @@ func (l *loop) become(r Role, p PeerState, reason string) {
 	}
 	first := l.role == 0
 	l.role, l.peer = r, p
+	now := time.Now()
 	if first {
 		switch r {
 		case RolePrimary:
@@ -642,33 +685,26 @@ func (l *loop) become(r Role, p PeerState, reason string) {
 			l.setShared(rip.SharedStandby)
 		}
 	}
-	l.updateStatus()
+	l.rearm = true
 	l.s.log.Info("mirror: "+reason, "role", r, "peer", p, "epoch", l.epoch, "applied", l.st.seq)
-	l.s.hub.publish(Change{Role: r, Peer: p, Epoch: l.epoch, Reason: reason, At: time.Now()})
+	l.s.hub.publish(Change{Role: r, Peer: p, Epoch: l.epoch, Reason: reason, At: now})
 }
 
-func (l *loop) updateStatus() {
-	now := time.Now()
-	l.s.setStatus(func(s *Status) {
-		s.Role, s.Epoch, s.Peer = l.role, l.epoch, l.peer
-		s.Applied, s.Acked = l.st.seq, l.acked
-		s.LagEvents, s.LagTime = 0, 0
-		if l.role == RolePrimary && l.sess != nil && l.st.seq > l.acked {
-			s.LagEvents = l.st.seq - l.acked
-			if len(l.pending) > 0 {
-				s.LagTime = now.Sub(l.pending[0].at)
-			}
+// status reports the loop's state; the caller holds the server's mu.
+func (l *loop) status(now time.Time) Status {
+	s := Status{Role: l.role, Epoch: l.epoch, Peer: l.peer, Applied: l.st.seq, Acked: l.acked,
+		LastHeard: l.lastHeard, Clients: len(l.st.clients)}
+	if l.role == RolePrimary && l.sess != nil && l.st.seq > l.acked {
+		s.LagEvents = l.st.seq - l.acked
+		if len(l.pending) > 0 {
+			s.LagTime = now.Sub(l.pending[0].at)
 		}
-		if l.sess != nil || !l.lastHeard.IsZero() {
-			s.LastHeard = l.lastHeard
-		}
-		s.Clients = len(l.st.clients)
-	})
+	}
+	return s
 }
 
 func (l *loop) shutdown() {
 	l.closeSession()
 	l.role = RoleStopped
-	l.updateStatus()
 	l.s.hub.publish(Change{Role: RoleStopped, Peer: PeerNone, Epoch: l.epoch, Reason: "closed", At: time.Now()})
 }

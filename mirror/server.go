@@ -202,10 +202,14 @@ type Server struct {
 	hub hub
 	c   counters
 
-	statusMu sync.Mutex
-	status   Status
-
-	in     chan input
+	// mu guards the loop's state: whichever goroutine holds it handles
+	// inputs (see submit); the loop goroutine runs the timers.
+	mu   sync.Mutex
+	loop *loop
+	in   chan input
+	poke chan struct{} // wakes the loop goroutine for an earlier timer
+	// cancel ends the context of the loop's dials and probes.
+	cancel context.CancelFunc
 	quit   chan struct{}
 	closed atomic.Bool
 	wg     sync.WaitGroup
@@ -233,6 +237,7 @@ func NewServer(cfg Config) (*Server, error) {
 		log:      cfg.Logger.With("mirror", cfg.Network),
 		conn:     conn,
 		in:       make(chan input, cfg.QueueLen),
+		poke:     make(chan struct{}, 1),
 		quit:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 	}
@@ -255,12 +260,11 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("mirror: advertise %q: %w", cfg.ServiceName, err)
 		}
 	}
-	// The status is right from the start, before the loop runs.
-	s.status = Status{Role: cfg.Start}
-	if cfg.Start == RolePrimary {
-		s.status.Epoch = 1
-	}
 	l := newLoop(s)
+	s.loop = l
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	l.start(ctx)
 	s.wg.Go(s.readRequests)
 	if cfg.Listener != nil {
 		s.wg.Go(s.acceptLoop)
@@ -279,9 +283,9 @@ func (s *Server) Subscribe(buffer int) *Subscription { return s.hub.subscribe(bu
 
 // Status returns the server's current state.
 func (s *Server) Status() Status {
-	s.statusMu.Lock()
-	defer s.statusMu.Unlock()
-	return s.status
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loop.status(time.Now())
 }
 
 // Stats returns the server's counters.
@@ -325,6 +329,7 @@ func (s *Server) Close() error {
 		return &net.OpError{Op: "close", Net: "ipx", Err: net.ErrClosed}
 	}
 	close(s.quit)
+	s.cancel()
 	<-s.loopDone
 	if s.cfg.Listener != nil {
 		s.cfg.Listener.Close()
@@ -342,18 +347,39 @@ func (s *Server) closeSockets() {
 	}
 }
 
-func (s *Server) setStatus(f func(*Status)) {
-	s.statusMu.Lock()
-	defer s.statusMu.Unlock()
-	f(&s.status)
-}
-
-// post hands an input to the loop, or reports that the server is closing.
-func (s *Server) post(in input) bool {
+// submit hands an input to the loop. When no goroutine is working on
+// the loop's state, the caller does the work itself, after the inputs
+// already queued: on the request path that saves a goroutine switch per
+// message on each server, which is much of what mirroring adds to a
+// request's latency. Otherwise the input is queued, waiting for room if
+// block is set. It reports whether the input was taken: false when the
+// server is closing or (without block) the queue is full.
+func (s *Server) submit(in input, block bool) bool {
+	if s.mu.TryLock() {
+		l := s.loop
+		if l.stopped {
+			s.mu.Unlock()
+			return false
+		}
+		l.drain()
+		l.handle(in)
+		l.drain()
+		l.settle()
+		s.mu.Unlock()
+		return true
+	}
+	if block {
+		select {
+		case s.in <- in:
+			return true
+		case <-s.quit:
+			return false
+		}
+	}
 	select {
 	case s.in <- in:
 		return true
-	case <-s.quit:
+	default:
 		return false
 	}
 }
@@ -376,11 +402,10 @@ func (s *Server) readRequests() {
 		}
 		s.c.requests.Add(1)
 		r := &request{client: m.Client, id: m.ID, from: info.Header.Src, data: append([]byte(nil), m.Data...)}
-		select {
-		case s.in <- input{req: r}:
-		case <-s.quit:
-			return
-		default:
+		if !s.submit(input{req: r}, false) {
+			if s.closed.Load() {
+				return
+			}
 			s.c.queueFull.Add(1)
 		}
 	}
@@ -421,11 +446,11 @@ func (s *Server) handshake(c net.Conn, dial bool) {
 		s.c.mslRefused.Add(1)
 		s.log.Warn("mirror: MSL handshake failed", "dial", dial, "remote", c.RemoteAddr(), "err", err)
 		if dial {
-			s.post(input{dialErr: err})
+			s.submit(input{dialErr: err}, true)
 		}
 		return
 	}
-	if !s.post(input{conn: &newConn{fc: fc, peer: peer, dial: dial}}) {
+	if !s.submit(input{conn: &newConn{fc: fc, peer: peer, dial: dial}}, true) {
 		abort(c)
 	}
 }

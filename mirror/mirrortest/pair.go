@@ -9,7 +9,6 @@ import (
 
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
-	"github.com/ipxkit/ipxkit/ipx/udp"
 	"github.com/ipxkit/ipxkit/mirror"
 	"github.com/ipxkit/ipxkit/rip"
 	"github.com/ipxkit/ipxkit/spx"
@@ -86,10 +85,6 @@ type PairConfig struct {
 	// Server adjusts each server's Config before it starts.
 	Server func(*mirror.Config)
 	Logger *slog.Logger
-	// Tunnel puts the servers and clients on a loopback IPX-over-UDP
-	// tunnel instead of memlan, with the MSL over SPX on the tunnel too.
-	// Crash and CutMSL need memlan.
-	Tunnel bool
 	// Alone starts only the primary: an unmirrored server, to measure
 	// what mirroring costs.
 	Alone bool
@@ -106,8 +101,6 @@ type Pair struct {
 	Clients []*Client
 	// Addr is the engine's address clients use.
 	Addr ipx.Addr
-
-	tunnel *udp.Server
 }
 
 // Node returns the test node 02:00:00:00:00:n.
@@ -126,29 +119,9 @@ func NewPair(t T, cfg PairConfig) *Pair {
 		MSLSeg: memlan.NewSegment(memlan.Config{Seed: cfg.Seed + 1}),
 		Addr:   ipx.Addr{Net: InternalNet, Node: InternalNode, Socket: mirror.DefaultSocket},
 	}
-	switch {
-	case cfg.Tunnel:
-		srv, err := udp.ListenServer("127.0.0.1:0", udp.ServerConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Serve()
-		t.Cleanup(func() { srv.Close() })
-		p.tunnel = srv
-		// Nodes on a tunnel are the server's to give, so both links
-		// come first and each server learns the other's node.
-		a, b := p.newServerStack("A"), p.newServerStack("B")
-		a.Node, b.Node = p.tunnelLink(a.Stack).Node(), p.tunnelLink(b.Stack).Node()
-		p.A, p.B = a, b
-		p.startServer(a, ipx.Addr{Net: LANNet, Node: b.Node, Socket: MSLSocket}, b.Node, mirror.RolePrimary)
-		if !cfg.Alone {
-			p.startServer(b, ipx.Addr{Net: LANNet, Node: a.Node, Socket: MSLSocket}, a.Node, mirror.RoleSecondary)
-		}
-	default:
-		p.A = p.StartServer("A", Node(1), Node(2), mirror.RolePrimary)
-		if !cfg.Alone {
-			p.B = p.StartServer("B", Node(2), Node(1), mirror.RoleSecondary)
-		}
+	p.A = p.StartServer("A", Node(1), Node(2), mirror.RolePrimary)
+	if !cfg.Alone {
+		p.B = p.StartServer("B", Node(2), Node(1), mirror.RoleSecondary)
 	}
 	for i := range cfg.Clients {
 		p.Clients = append(p.Clients, p.NewClient(Node(byte(10+i))))
@@ -230,20 +203,6 @@ func (p *Pair) startServer(s *Server, peerMSL ipx.Addr, peer ipx.Node, start mir
 	t.Cleanup(func() { s.Server.Close() })
 }
 
-// tunnelLink dials the pair's loopback tunnel and adds the link to st.
-func (p *Pair) tunnelLink(st *ipx.Stack) *udp.Link {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	l, err := udp.Dial(ctx, p.tunnel.Addr().String(), udp.Config{})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if _, err := st.AddLink(l, LANNet); err != nil {
-		p.t.Fatal(err)
-	}
-	return l
-}
-
 // NewClient starts a client at node on the LAN.
 func (p *Pair) NewClient(node ipx.Node) *Client {
 	t := p.t
@@ -253,16 +212,12 @@ func (p *Pair) NewClient(node ipx.Node) *Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if p.tunnel != nil {
-		p.tunnelLink(st)
-	} else {
-		l, err := p.LAN.Attach(node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.AddLink(l, LANNet); err != nil {
-			t.Fatal(err)
-		}
+	l, err := p.LAN.Attach(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddLink(l, LANNet); err != nil {
+		t.Fatal(err)
 	}
 	c := &Client{Stack: st}
 	if c.Router, err = rip.NewRouter(st, rip.Config{ListenOnly: true}); err != nil {
