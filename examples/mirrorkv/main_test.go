@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -65,17 +66,20 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// freeUDP returns n loopback UDP addresses free a moment ago.
+// freeUDP returns n loopback UDP addresses free a moment ago, below the
+// kernel's ephemeral range, so that no socket bound to port 0 (a client's)
+// takes one before the server binds it.
 func freeUDP(t *testing.T, n int) []*net.UDPAddr {
 	t.Helper()
 	var out []*net.UDPAddr
-	for range n {
-		pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	for len(out) < n {
+		a := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 20000 + rand.IntN(12000)}
+		pc, err := net.ListenUDP("udp4", a)
 		if err != nil {
-			t.Fatal(err)
+			continue // taken: try another
 		}
 		defer pc.Close()
-		out = append(out, pc.LocalAddr().(*net.UDPAddr))
+		out = append(out, a)
 	}
 	return out
 }
@@ -102,6 +106,9 @@ func startServer(t *testing.T, bin string, args ...string) *proc {
 		if p.cmd.ProcessState == nil {
 			p.cmd.Process.Kill()
 			p.cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("mirrorkv %q:\nstdout:\n%s\nstderr:\n%s", args, p.stdout, p.stderr)
 		}
 	})
 	return p
