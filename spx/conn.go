@@ -136,17 +136,20 @@ func (c *Conn) abort(err error) {
 
 // endLinger retires a connection lingering after a clean end, once its
 // socket is released: it repeats the acknowledgement of the peer's end
-// of connection, in case the first was lost, and leaves.
+// of connection, in case the first was lost, and leaves. The caller
+// removes it from the mux: the socket is to close now, even if another
+// goroutine is still writing c's last packets (the repeated
+// acknowledgement at most).
 func (c *Conn) endLinger() {
 	c.mu.Lock()
-	defer c.unlock()
-	if c.removed || c.lingerUntil.IsZero() {
-		return
+	if !c.removed && !c.lingerUntil.IsZero() {
+		c.ep.repeatEndAck()
+		c.lingerUntil = time.Time{}
+		c.noLinger = true
+		c.after() // unregisters c
 	}
-	c.ep.repeatEndAck()
-	c.lingerUntil = time.Time{}
-	c.noLinger = true
-	c.after()
+	c.removePending = false
+	c.unlock()
 }
 
 // after runs after every call into the endpoint, with c.mu held: it
@@ -560,6 +563,7 @@ func (c *Conn) Close() error {
 	if err := c.startClose(); err != nil {
 		return err
 	}
+	defer c.settle()
 	linger := c.m.cfg.Linger
 	if linger < 0 {
 		return nil
@@ -580,6 +584,24 @@ func (c *Conn) Close() error {
 	err := c.deliveryErr(true)
 	c.unlock()
 	return c.opErr("close", err)
+}
+
+// settle makes sure the mux knows of c's end before Close returns, so
+// that a socket the application then releases closes at once. Whoever
+// ended the connection tells the mux too, but maybe later: a goroutine
+// writing c's packets does it when done (unlock), and its last packets
+// may then find the socket closed; they are acknowledgements the peer
+// can do without. Telling twice is harmless.
+func (c *Conn) settle() {
+	c.mu.Lock()
+	removed, lingering := c.removed, !c.lingerUntil.IsZero()
+	c.mu.Unlock()
+	switch {
+	case removed:
+		c.m.remove(c)
+	case lingering:
+		c.m.lingering(c)
+	}
 }
 
 // startClose is the non-waiting part of Close: it queues the end of

@@ -21,13 +21,12 @@ type mux struct {
 	cfg   *Config
 	ln    *Listener // nil for a dialled connection's socket
 
-	mu        sync.Mutex
-	conns     map[uint16]*Conn  // by local connection id
-	byPeer    map[peerKey]*Conn // accepted ones, by the peer's address and id
-	nLinger   int               // of conns, those lingering after a clean end
-	lnClosed  bool              // no more connections will be added
-	releasing bool              // maybeRelease is retiring the lingering connections
-	pcClosed  bool
+	mu       sync.Mutex
+	conns    map[uint16]*Conn  // by local connection id
+	byPeer   map[peerKey]*Conn // accepted ones, by the peer's address and id
+	nLinger  int               // of conns, those lingering after a clean end
+	lnClosed bool              // no more connections will be added
+	pcClosed bool
 
 	last atomic.Pointer[Conn] // the latest packet's connection, to skip the map
 	pool *segPool
@@ -198,18 +197,24 @@ func (m *mux) newID() (uint16, bool) {
 // more can come.
 func (m *mux) remove(c *Conn) {
 	m.mu.Lock()
-	if m.conns[c.id] == c {
-		delete(m.conns, c.id)
-		if k := (peerKey{c.remote, c.peerID}); c.peerID != 0 && m.byPeer[k] == c {
-			delete(m.byPeer, k)
-		}
-		if c.lingerCounted {
-			c.lingerCounted = false
-			m.nLinger--
-		}
-	}
+	m.removeLocked(c)
 	m.mu.Unlock()
 	m.maybeRelease()
+}
+
+// removeLocked forgets c, if it is still known; m.mu held.
+func (m *mux) removeLocked(c *Conn) {
+	if m.conns[c.id] != c {
+		return
+	}
+	delete(m.conns, c.id)
+	if k := (peerKey{c.remote, c.peerID}); c.peerID != 0 && m.byPeer[k] == c {
+		delete(m.byPeer, k)
+	}
+	if c.lingerCounted {
+		c.lingerCounted = false
+		m.nLinger--
+	}
 }
 
 // lingering notes that c lingers after a clean end, to answer a repeated
@@ -236,30 +241,31 @@ func (m *mux) closeListener() {
 // maybeRelease closes the socket once no more connections can come and
 // none is left but those lingering after a clean end: these go first.
 // Lingering is a courtesy to a peer whose acknowledgement was lost; it
-// must not keep a socket the application gave up, nor its Stack.
+// must not keep a socket the application gave up, nor its Stack. When
+// it returns, the socket is closed if it was due to: Close and
+// Listener.Close rely on it, so that listening again works at once.
 func (m *mux) maybeRelease() {
 	m.mu.Lock()
 	if !m.lnClosed || len(m.conns) > m.nLinger {
 		m.mu.Unlock()
 		return
 	}
-	if len(m.conns) == 0 {
-		m.mu.Unlock()
-		m.closePC()
-		return
-	}
-	if m.releasing {
-		m.mu.Unlock()
-		return
-	}
-	m.releasing = true
 	cs := make([]*Conn, 0, len(m.conns))
 	for _, c := range m.conns {
 		cs = append(cs, c)
 	}
 	m.mu.Unlock()
 	for _, c := range cs {
-		c.endLinger() // removes c, and the last one closes the socket
+		c.endLinger()
+	}
+	m.mu.Lock()
+	for _, c := range cs {
+		m.removeLocked(c)
+	}
+	last := len(m.conns) == 0
+	m.mu.Unlock()
+	if last {
+		m.closePC()
 	}
 }
 
