@@ -36,6 +36,7 @@ type Stats struct {
 	Duplicates                   uint64 // data packets received twice
 	OutOfOrder                   uint64 // data packets buffered ahead of a gap
 	OutOfWindow                  uint64 // data packets beyond the allocation
+	Oversize                     uint64 // data packets larger than this end takes (534 bytes in plain SPX)
 	BogusAcks                    uint64 // acknowledgements of data never sent
 	KeepAlives                   uint64 // watchdog probes sent
 	CongestionEvents             uint64 // losses that lowered the congestion window

@@ -70,7 +70,7 @@ func (e *endpoint) receive(h *Header, data []byte, clk *clock) {
 		return
 	}
 	if len(data) > e.maxRecv() {
-		e.stats.OutOfWindow++
+		e.stats.Oversize++
 		return // larger than we ever allowed
 	}
 	i := seqDiff(e.rcvNxt, seq)

@@ -72,6 +72,9 @@ func TestPlainSPXMaxData(t *testing.T) {
 					t.Errorf("%d bytes: taken %v, want %v", size, took, want)
 				}
 			}
+			if want := map[bool]uint64{true: 2, false: 0}[plain]; p.b.stats.Oversize != want {
+				t.Errorf("Oversize = %d, want %d", p.b.stats.Oversize, want)
+			}
 		})
 	}
 }
