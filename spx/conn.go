@@ -70,8 +70,12 @@ type Conn struct {
 var _ net.Conn = (*Conn)(nil)
 
 // linger is how long a cleanly ended connection still answers a repeated
-// end of connection whose acknowledgement was lost.
-func (c *Conn) linger() time.Duration { return c.m.cfg.VerifyInterval }
+// end of connection, or data, whose acknowledgement was lost: as long as
+// the peer may go on retransmitting before it gives up, its abort
+// timeout (taken to be ours). The peer's Close waits for that answer to
+// learn that its data arrived. A socket the application releases ends
+// the wait early (mux.maybeRelease).
+func (c *Conn) linger() time.Duration { return c.m.cfg.AbortTimeout }
 
 func newConn(m *mux, id uint16, remote ipx.Addr, t time.Time) *Conn {
 	c := &Conn{
