@@ -27,9 +27,9 @@ type request struct {
 }
 
 type newConn struct {
-	fc   *frameConn
-	peer hello
-	dial bool
+	fc       *frameConn
+	me, peer hello // as each end introduced itself
+	dial     bool
 }
 
 type frameIn struct {
@@ -198,9 +198,13 @@ func minTime(t time.Time, ts ...time.Time) time.Time {
 	return t
 }
 
+// wantsDial: a secondary that is not mirrored joins; a primary running
+// alone looks for its peer too, so that two primaries (after a partition
+// of both links heals, or an isolated primary comes back) meet and one
+// steps down.
 func (l *loop) wantsDial() bool {
 	return l.sess == nil && !l.dialing && !l.probing && l.cfg.Dial != nil &&
-		(l.role == RoleDeactivated || l.role == RoleSecondary && !l.synced)
+		(l.role == RoleDeactivated || l.role == RoleSecondary && !l.synced || l.role == RolePrimary)
 }
 
 func (l *loop) tick(ctx context.Context, now time.Time) {
@@ -325,45 +329,82 @@ func (l *loop) release(upTo uint64) {
 
 // newConn takes an MSL connection whose handshake succeeded.
 func (l *loop) newConn(nc *newConn) {
-	refuse := func(why string, args ...any) {
+	refuse := func(why string) {
 		l.s.c.mslRefused.Add(1)
-		l.s.log.Warn("mirror: MSL peer refused: "+why, append(args, "peer role", nc.peer.Role, "peer epoch", nc.peer.Epoch, "epoch", l.epoch)...)
+		l.s.log.Warn("mirror: MSL peer refused: "+why, "peer role", nc.peer.Role, "peer epoch", nc.peer.Epoch, "epoch", l.epoch)
 		abort(nc.fc.c)
 	}
 	if nc.dial {
 		l.dialing = false
 		l.redialAt = time.Now().Add(l.cfg.RedialInterval)
-		switch {
-		case l.sess != nil || l.role != RoleSecondary && l.role != RoleDeactivated:
-			refuse("no longer joining")
-			return
-		case nc.peer.Role != RolePrimary:
-			refuse("the peer is not primary")
-			return
-		case nc.peer.Epoch < l.epoch:
-			// An old primary never leads us back to its epoch.
-			refuse("the peer's epoch is stale")
+	}
+	quiet := func(why string) {
+		l.s.log.Debug("mirror: MSL connection not used: "+why, "peer role", nc.peer.Role, "dial", nc.dial)
+		abort(nc.fc.c)
+	}
+	// A secondary joins by dialing the primary; a primary running alone
+	// dials only to find another primary. Two primaries (a partition
+	// healed, or an isolated primary came back) settle it by rank,
+	// whoever dialed: the loser steps down and joins the winner on this
+	// connection.
+	if l.role == RolePrimary && nc.peer.Role == RolePrimary {
+		if !outranks(&nc.peer, &nc.me) {
+			l.s.log.Warn("mirror: met another primary; it steps down", "peer epoch", nc.peer.Epoch, "epoch", l.epoch)
+			l.lead(nc)
 			return
 		}
-		l.epoch = nc.peer.Epoch
-		l.synced = false
-		l.image = l.image[:0]
-		l.startSession(nc)
-		l.become(RoleSecondary, PeerSyncing, "MSL up: receiving the primary's image")
+		l.stepDown(fmt.Sprintf("met a primary that outranks us (epoch %d, applied %d; ours %d, %d): writes acknowledged here alone since the MSL failed are lost",
+			nc.peer.Epoch, nc.peer.Applied, l.epoch, l.st.seq))
+		l.join(nc)
 		return
 	}
 	switch {
-	case l.role != RolePrimary:
-		refuse("this server is not primary")
-		return
-	case nc.peer.Role == RolePrimary:
-		refuse("the peer claims to be primary too")
-		return
-	case nc.peer.Epoch > l.epoch:
+	case l.role == RolePrimary && nc.dial:
+		quiet("looking for a primary, found none")
+	case l.role == RolePrimary && nc.peer.Epoch > l.epoch:
 		refuse("the peer has a newer epoch: stepping down")
 		l.stepDown(fmt.Sprintf("a peer holds epoch %d, newer than ours", nc.peer.Epoch))
-		return
+	case l.role == RolePrimary:
+		l.lead(nc)
+	case nc.peer.Role != RolePrimary:
+		quiet("neither end is primary")
+	case !nc.dial:
+		quiet("a primary looking for primaries; we join by dialing it")
+	case l.sess != nil:
+		quiet("an MSL connection is already up")
+	case nc.peer.Epoch < l.epoch:
+		// An old primary never leads us back to its epoch.
+		refuse("the peer's epoch is stale")
+	default:
+		l.join(nc)
 	}
+}
+
+// join follows the primary on nc: its image, then its events.
+func (l *loop) join(nc *newConn) {
+	l.epoch = nc.peer.Epoch
+	l.synced = false
+	l.image = l.image[:0]
+	l.startSession(nc)
+	l.become(RoleSecondary, PeerSyncing, "MSL up: receiving the primary's image")
+}
+
+// outranks reports whether primary a wins over primary b when two meet:
+// the newer epoch, then the longer history, then the larger handshake
+// nonce (random, and seen alike by both ends).
+func outranks(a, b *hello) bool {
+	if a.Epoch != b.Epoch {
+		return a.Epoch > b.Epoch
+	}
+	if a.Applied != b.Applied {
+		return a.Applied > b.Applied
+	}
+	return bytes.Compare(a.Nonce[:], b.Nonce[:]) > 0
+}
+
+// lead takes a joining secondary on nc: it sends the image, then the
+// events from there on.
+func (l *loop) lead(nc *newConn) {
 	if l.sess != nil {
 		l.mslLost("replaced by a new MSL connection")
 	}

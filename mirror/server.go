@@ -450,7 +450,7 @@ func (s *Server) handshake(c net.Conn, dial bool) {
 		}
 		return
 	}
-	if !s.submit(input{conn: &newConn{fc: fc, peer: peer, dial: dial}}, true) {
+	if !s.submit(input{conn: &newConn{fc: fc, me: me, peer: peer, dial: dial}}, true) {
 		abort(c)
 	}
 }

@@ -51,6 +51,11 @@ const (
 	MSLSocket   ipx.Socket  = 0x4B00
 )
 
+// MSLConfig is the SPX configuration of a test pair's MSL: on a LAN, a
+// retransmission timeout capped well below the MSL timeout, so that a
+// stall shorter than that timeout is repaired before it expires.
+var MSLConfig = spx.Config{MaxRTO: mirror.DefaultMSLTimeout / 5, Linger: -1}
+
 // InternalNode is the engine's node on the internal network.
 var InternalNode = ipx.Node{0, 0, 0, 0, 0, 1}
 
@@ -180,7 +185,7 @@ func (p *Pair) startServer(s *Server, peerMSL ipx.Addr, peer ipx.Node, start mir
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Router.Close() })
-	ln, err := spx.Listen(st, MSLSocket)
+	ln, err := spx.ListenConfig(st, MSLSocket, MSLConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +195,7 @@ func (p *Pair) startServer(s *Server, peerMSL ipx.Addr, peer ipx.Node, start mir
 		Peer:     ipx.Addr{Net: LANNet, Node: peer},
 		Listener: ln,
 		Dial: func(ctx context.Context) (net.Conn, error) {
-			return spx.Dial(ctx, st, peerMSL)
+			return spx.DialConfig(ctx, st, peerMSL, MSLConfig)
 		},
 		Logger: p.cfg.Logger.With("server", s.Name),
 	}
