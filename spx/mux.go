@@ -218,14 +218,22 @@ func (m *mux) removeLocked(c *Conn) {
 }
 
 // lingering notes that c lingers after a clean end, to answer a repeated
-// end of connection.
+// end of connection. At most Config.MaxConns linger at once: a busy
+// listener must not run out of connection ids, and beyond that c leaves
+// at once.
 func (m *mux) lingering(c *Conn) {
 	m.mu.Lock()
 	if m.conns[c.id] == c && !c.lingerCounted {
 		c.lingerCounted = true
 		m.nLinger++
 	}
+	over := m.nLinger > m.cfg.MaxConns
 	m.mu.Unlock()
+	if over {
+		c.endLinger()
+		m.remove(c)
+		return
+	}
 	m.maybeRelease()
 }
 

@@ -143,3 +143,36 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestLingerBounded: at most MaxConns connections linger after a clean
+// end; beyond, they leave at once.
+func TestLingerBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newTestNet(t, memlan.Config{})
+		ln, err := ListenConfig(n.b, 0x5000, Config{MaxConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addr := ipx.Addr{Net: 1, Node: n.nodeB, Socket: 0x5000}
+		for range 5 {
+			c, err := Dial(context.Background(), n.a, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := ln.AcceptSPX()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close() // s reads the end: it lingers once closed
+			s.Close()
+		}
+		m := ln.m
+		m.mu.Lock()
+		conns, lingering := len(m.conns), m.nLinger
+		m.mu.Unlock()
+		if conns != 2 || lingering != 2 {
+			t.Errorf("%d connections, %d lingering; want 2 and 2", conns, lingering)
+		}
+	})
+}
