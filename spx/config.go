@@ -60,12 +60,16 @@ type Config struct {
 	// MaxConns bounds the connections a Listener holds at once, waiting
 	// for Accept or accepted and not yet ended; more connection requests
 	// are refused (dropped, as SPX has no refusal) and counted in
-	// ListenerStats.Refused. At most 65534 (the connection ids).
+	// ListenerStats.Refused. It also bounds, separately, the connections
+	// that linger after a clean end to answer the peer's retransmissions.
+	// At most 65534 (the connection ids); 0 means DefaultMaxConns.
 	MaxConns int
 	// Linger bounds how long Close waits for the data written to be
 	// acknowledged and the end of connection to be confirmed; past it the
-	// connection is aborted and Close returns an error wrapping
-	// ErrNotDelivered. Zero means DefaultLinger; a negative value makes
+	// connection is aborted, and Close returns an error wrapping
+	// ErrNotDelivered if some data was still unacknowledged (but nil if
+	// only the end of connection was). Zero means DefaultLinger; a
+	// negative value makes
 	// Close return at once, delivery going on in the background with
 	// nobody told of its outcome.
 	Linger time.Duration
