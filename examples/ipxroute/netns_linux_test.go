@@ -47,10 +47,12 @@ func TestEtherNetns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var outA, outB bytes.Buffer
-	b := start(ctx, nsB, &outB, "-ether", ifname+":802.2:b", "-memlan-demo", "-duration", "4s")
+	// B broadcasts every second, so that A learns the routes even when
+	// a loaded machine starts B after A's start request.
+	b := start(ctx, nsB, &outB, "-ether", ifname+":802.2:b", "-memlan-demo", "-interval", "1s", "-duration", "6s")
 	// A starts once B runs; its start request is answered at once.
 	time.Sleep(time.Second)
-	a := start(ctx, nsA, &outA, "-ether", ifname+":802.2:b", "-duration", "2s")
+	a := start(ctx, nsA, &outA, "-ether", ifname+":802.2:b", "-duration", "3s")
 	errA, errB := a.Wait(), b.Wait()
 	if errA != nil || errB != nil {
 		t.Fatalf("exit: %v, %v\nA:\n%s\nB:\n%s", errA, errB, outA.String(), outB.String())
