@@ -3,6 +3,7 @@ module github.com/ipxkit/ipxkit
 go 1.26.0
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/google/gopacket v1.1.19
 	github.com/mdlayher/packet v1.2.0
 	go.uber.org/goleak v1.3.0
