@@ -80,8 +80,8 @@ var checks = []check{
 		defines: []string{"PROP_EPOCH"},
 		stuck:   true,
 		want:    "invalid end state",
-		why: "finding (liveness): a deactivated secondary whose primary then crashes and restarts as a secondary " +
-			"never takes over: neither server serves, though the deactivated one holds every event",
+		why: "finding (liveness): a deactivated secondary never takes over when its primary then crashes: " +
+			"nobody serves, though the deactivated one holds every event",
 	},
 }
 
