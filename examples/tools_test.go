@@ -268,9 +268,19 @@ func TestTunnel(t *testing.T) {
 	srv := start(t, "ipxserver", "-addr", "127.0.0.1:0", "-echo", "-sap", "4:FS1:0451", "-sap", "7:LASER:8060")
 	addr := srv.wait(t, `listening" addr=(\S+)`)[1]
 	echoAddr := srv.wait(t, `answering ipxping" addr=(\S+)`)[1]
+	var dump *proc
+	if os.Getuid() == 0 { // a live capture needs CAP_NET_RAW
+		dump = start(t, "ipxdump", "-ether", "lo")
+		dump.wait(t, "ipxdump: listening on lo")
+	}
 
 	r := run(t, "", "ipxping", "-udp-server", addr, "-c", "2", "-i", "50ms", echoAddr)
 	expect(t, r, 0, "56 bytes from "+echoAddr+": id=1", "2 packets transmitted, 2 received")
+	if dump != nil {
+		// The tunnel decoded, on its unprivileged port.
+		dump.wait(t, `UDP 127\.0\.0\.1:\d+ > `+regexp.QuoteMeta(addr)+` \S+ > `+regexp.QuoteMeta(echoAddr)+`: PEP len 56 hops 0`)
+		dump.wait(t, `UDP `+regexp.QuoteMeta(addr)+` > 127\.0\.0\.1:\d+ `+regexp.QuoteMeta(echoAddr)+` > \S+: PEP len 56 hops 0`)
+	}
 	// As big as the tunnel carries.
 	r = run(t, "", "ipxping", "-udp-server", addr, "-c", "1", "-s", "1424", echoAddr)
 	expect(t, r, 0, "1 packets transmitted, 1 received")

@@ -30,6 +30,7 @@ type dumper struct {
 	printed int
 	skipped int
 	first   layers.LinkType // the capture's link type
+	status  io.Writer       // where a live capture says it has begun, if not nil
 	line    strings.Builder
 }
 

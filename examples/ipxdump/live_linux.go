@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -36,9 +37,9 @@ func mustAssemble(prog []bpf.Instruction) []bpf.RawInstruction {
 	return raw
 }
 
-// readLive dumps frames captured on the named interface until an error
-// or the -c limit.
-func (d *dumper) readLive(name string) error {
+// readLive dumps frames captured on the named interface until an error,
+// the -c limit or the end of ctx (an interrupt), which is no error.
+func (d *dumper) readLive(ctx context.Context, name string) error {
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return fmt.Errorf("interface %s: %w", name, err)
@@ -57,11 +58,19 @@ func (d *dumper) readLive(name string) error {
 		return fmt.Errorf("capture on %s: %w", name, err)
 	}
 	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
 	d.first = layers.LinkTypeEthernet
+	if d.status != nil {
+		fmt.Fprintf(d.status, "ipxdump: listening on %s\n", name)
+	}
 	buf := make([]byte, 65536)
 	for {
 		n, _, err := c.ReadFrom(buf)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("capture on %s: %w", name, err)
 		}
 		if err := d.frame(time.Now(), buf[:n]); err != nil {

@@ -49,7 +49,7 @@ func TestLive(t *testing.T) {
 	w := &stopAt{want: want}
 	d := &dumper{w: w}
 	done := make(chan error, 1)
-	go func() { done <- d.readLive("lo") }()
+	go func() { done <- d.readLive(t.Context(), "lo") }()
 	// Send until the dump has printed our line. The ticker is real time,
 	// since capture is real I/O.
 	tick := time.NewTicker(20 * time.Millisecond)

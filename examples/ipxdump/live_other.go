@@ -2,10 +2,13 @@
 
 package main
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // readLive is only implemented on Linux, where mdlayher/packet offers
 // AF_PACKET sockets.
-func (d *dumper) readLive(name string) error {
-	return errors.New("live capture (-i) is supported on Linux only; use -r with a capture file")
+func (d *dumper) readLive(ctx context.Context, name string) error {
+	return errors.New("live capture (-ether) is supported on Linux only; use -r with a capture file")
 }

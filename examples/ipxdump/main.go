@@ -18,11 +18,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 )
@@ -46,7 +49,9 @@ Example:
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // options are the parsed command line.
@@ -80,17 +85,17 @@ func parse(args []string) (*options, *flag.FlagSet, error) {
 
 // run is main without the process: it dumps to stdout, reports the
 // counts on stderr and returns the exit status: 0, 1 if reading failed,
-// 2 for a usage error.
-func run(args []string, stdout, stderr io.Writer) int {
+// 2 for a usage error. The end of ctx ends a live capture, cleanly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, fs, err := parse(args)
 	if err != nil {
 		return linkflag.Usage(stderr, fs, err)
 	}
-	d := &dumper{w: stdout, limit: o.count}
+	d := &dumper{w: stdout, limit: o.count, status: stderr}
 	if o.file != "" {
 		err = d.readFile(o.file)
 	} else {
-		err = d.readLive(o.iface)
+		err = d.readLive(ctx, o.iface)
 	}
 	d.summary(stderr, err)
 	if err != nil {

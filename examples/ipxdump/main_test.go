@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -259,7 +260,7 @@ func TestGenerateSample(t *testing.T) {
 
 func TestDumpSample(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-r", filepath.Join("testdata", "sample.pcap")}, &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"-r", filepath.Join("testdata", "sample.pcap")}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	checkLines(t, stdout.String(), sampleFrames())
@@ -290,7 +291,7 @@ func TestDumpPcapng(t *testing.T) {
 	}
 	f.Close()
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-r", path}, &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"-r", path}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	checkLines(t, stdout.String(), fs)
@@ -308,7 +309,7 @@ func TestDumpMalformedAndCount(t *testing.T) {
 	path := tsharktest.WritePcap(t, frames)
 
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-r", path, "-c", "4"}, &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"-r", path, "-c", "4"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
@@ -344,7 +345,7 @@ func TestDumpUpperError(t *testing.T) {
 		Src: ipx.Addr{Net: 1, Node: nodeA, Socket: 0x4001}}
 	frame := mustFrame(ipx.FrameEthernetII, ipx.NodeBroadcast, nodeA, h, []byte{0}, false)
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-r", tsharktest.WritePcap(t, [][]byte{frame})}, &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"-r", tsharktest.WritePcap(t, [][]byte{frame})}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	got := strings.TrimSuffix(stdout.String(), "\n")
@@ -395,7 +396,7 @@ func TestUsageAndErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			if code := run(tt.args, &stdout, &stderr); code != tt.code {
+			if code := run(context.Background(), tt.args, &stdout, &stderr); code != tt.code {
 				t.Errorf("exit %d, want %d", code, tt.code)
 			}
 			if !strings.Contains(stderr.String(), tt.want) {
@@ -430,7 +431,7 @@ func TestTruncated(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cut.pcap")
 			os.WriteFile(path, whole[:cut.n], 0o644)
 			var stdout, stderr bytes.Buffer
-			if code := run([]string{"-r", path}, &stdout, &stderr); code != 1 {
+			if code := run(context.Background(), []string{"-r", path}, &stdout, &stderr); code != 1 {
 				t.Errorf("exit %d, want 1", code)
 			}
 			want := "ipxdump: 1 IPX packet, 0 other frames skipped; capture truncated after 1 record (" + path + " ends inside a record)\n"
@@ -511,7 +512,7 @@ func TestTunnelCapture(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "tunnel.pcap")
 			os.WriteFile(path, buf.Bytes(), 0o644)
 			var stdout, stderr bytes.Buffer
-			if code := run([]string{"-r", path}, &stdout, &stderr); code != 0 {
+			if code := run(context.Background(), []string{"-r", path}, &stdout, &stderr); code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
 			want := []string{
