@@ -35,6 +35,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Others may run the tools: TestPrivilegedPort as nobody.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	for _, t := range tools {
 		args = append(args, "./"+t)
@@ -318,22 +323,28 @@ func TestTunnelNoServer(t *testing.T) {
 // TestPrivilegedPort binds port 213 as an unprivileged user: the error
 // says how to choose another port.
 func TestPrivilegedPort(t *testing.T) {
-	if os.Getuid() != 0 {
-		r := run(t, "", "ipxserver", "-addr", "127.0.0.1:213")
-		checkPrivilegeHint(t, r)
-		return
+	for _, args := range [][]string{
+		{"ipxserver", "-addr", "127.0.0.1:213"},
+		{"ipxroute", "-udp-listen", "127.0.0.1:213/a"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			if os.Getuid() != 0 {
+				checkPrivilegeHint(t, run(t, "", args[0], args[1:]...))
+				return
+			}
+			// As root, drop to nobody to see what a user sees.
+			cmd := exec.Command(filepath.Join(binDir, args[0]), args[1:]...)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Skipf("cannot run as nobody: %v", err)
+			}
+			checkPrivilegeHint(t, result{stderr: errb.String(), code: exit.ExitCode()})
+		})
 	}
-	// As root, drop to nobody to see what a user sees.
-	cmd := exec.Command(filepath.Join(binDir, "ipxserver"), "-addr", "127.0.0.1:213")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) {
-		t.Skipf("cannot run as nobody: %v", err)
-	}
-	checkPrivilegeHint(t, result{stderr: errb.String(), code: exit.ExitCode()})
 }
 
 func checkPrivilegeHint(t *testing.T, r result) {
