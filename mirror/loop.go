@@ -3,6 +3,7 @@ package mirror
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -54,6 +55,12 @@ type pendingReply struct {
 	reply      []byte
 }
 
+// sent is a batch of events sent at a time, up to seq.
+type sent struct {
+	seq uint64
+	at  time.Time
+}
+
 // maxImage bounds an image a secondary accepts.
 const maxImage = 1 << 30
 
@@ -69,7 +76,10 @@ type loop struct {
 	epoch    uint32
 	peer     PeerState
 	tookOver bool // running alone after a takeover: keep the winning metric
-	synced   bool // holds a complete image: may take over
+	synced   bool // caught up with the primary: may take over
+	// consistent: the state is a prefix of the epoch's history, so a
+	// rejoin can resume from it with the events since.
+	consistent bool
 
 	sess      *session
 	sessions  uint64
@@ -77,6 +87,9 @@ type loop struct {
 	nextBeat  time.Time
 
 	// primary
+	inflight []sent      // event batches sent to a syncing secondary, not yet acked
+	log      []wireEvent // recent events, for secondaries that resume
+	logBytes int
 	pending  []pendingReply
 	acked    uint64
 	imageSeq uint64
@@ -133,10 +146,14 @@ func (l *loop) run() {
 			l.stopped = true
 			mu.Unlock()
 			return
-		case in := <-l.s.in:
+		case <-l.s.queued:
+			// Inputs are taken off the queue only under mu, so that the
+			// order in which they were queued is the order they are
+			// handled, whichever goroutine handles them.
 			mu.Lock()
-			l.handle(in)
-			l.drain()
+			for len(l.s.in) > 0 {
+				l.drain()
+			}
 			l.settle()
 			mu.Unlock()
 		case <-l.s.poke:
@@ -278,6 +295,7 @@ func (l *loop) request(r *request) {
 	ev := wireEvent{Seq: l.st.seq + 1, Client: r.client, ID: r.id, From: r.from, Data: r.data}
 	reply := l.st.apply(l.cfg.Engine, &ev)
 	c.events.Add(1)
+	l.record(ev)
 	if l.sess == nil {
 		l.reply(r.from, r.client, r.id, reply)
 		return
@@ -290,6 +308,24 @@ func (l *loop) request(r *request) {
 	l.pending = append(l.pending, pendingReply{seq: ev.Seq, at: time.Now(), dst: r.from, client: r.client, id: r.id, reply: reply})
 }
 
+// record keeps ev in the change log, within Config.MaxLogBytes: a
+// secondary that rejoins from a state the log reaches back to gets the
+// events since instead of the whole image.
+func (l *loop) record(ev wireEvent) {
+	l.log = append(l.log, ev)
+	l.logBytes += eventFixed + len(ev.Data)
+	drop := 0
+	for l.logBytes > l.cfg.MaxLogBytes && drop < len(l.log) {
+		l.logBytes -= eventFixed + len(l.log[drop].Data)
+		drop++
+	}
+	if drop > 0 {
+		n := copy(l.log, l.log[drop:])
+		clear(l.log[n:])
+		l.log = l.log[:n]
+	}
+}
+
 // flush sends the events ordered since the last flush in one message.
 func (l *loop) flush() {
 	if len(l.batch) == 0 {
@@ -298,6 +334,9 @@ func (l *loop) flush() {
 	if l.sess != nil {
 		body := appendEvents(nil, l.epoch, l.batch)
 		l.s.c.batches.Add(1)
+		if l.peer == PeerSyncing {
+			l.inflight = append(l.inflight, sent{seq: l.batch[len(l.batch)-1].Seq, at: time.Now()})
+		}
 		if !l.sess.send(outFrame{t: msgEvents, body: body}) {
 			l.mslLost("MSL send queue full")
 		}
@@ -382,11 +421,51 @@ func (l *loop) newConn(nc *newConn) {
 
 // join follows the primary on nc: its image, then its events.
 func (l *loop) join(nc *newConn) {
+	if nc.peer.Epoch != l.epoch {
+		l.consistent = false
+	}
 	l.epoch = nc.peer.Epoch
 	l.synced = false
 	l.image = l.image[:0]
 	l.startSession(nc)
+	l.s.log.Debug("mirror: joining", "epoch", l.epoch)
 	l.become(RoleSecondary, PeerSyncing, "MSL up: receiving the primary's image")
+}
+
+// resumeFrom sends a joining secondary the events since the state it
+// holds, if it holds one of this epoch that the change log reaches back
+// to; false if it needs the image.
+func (l *loop) resumeFrom(nc *newConn) bool {
+	p := &nc.peer
+	from := p.Applied
+	if p.Flags&flagConsistent == 0 || p.Role == RolePrimary || p.Epoch != l.epoch || from > l.st.seq {
+		return false
+	}
+	var evs []wireEvent
+	if from < l.st.seq {
+		if len(l.log) == 0 || l.log[0].Seq > from+1 {
+			return false // the log no longer reaches back that far
+		}
+		evs = l.log[from+1-l.log[0].Seq:]
+	}
+	body := position{Epoch: l.epoch, Seq: from}.appendBinary(nil)
+	body = binary.BigEndian.AppendUint64(body, l.st.seq)
+	if !l.sess.send(outFrame{t: msgResume, body: body}) {
+		l.mslLost("MSL send queue full")
+		return true
+	}
+	for len(evs) > 0 {
+		n := min(len(evs), l.cfg.MaxBatch)
+		if !l.sess.send(outFrame{t: msgEvents, body: appendEvents(nil, l.epoch, evs[:n])}) {
+			l.mslLost("MSL send queue full")
+			return true
+		}
+		evs = evs[n:]
+	}
+	l.imageSeq = l.st.seq
+	l.s.log.Info("mirror: secondary resumes from its own state", "from", from, "to", l.st.seq)
+	l.become(RolePrimary, PeerSyncing, "secondary joined: sending the events since its state")
+	return true
 }
 
 // outranks reports whether primary a wins over primary b when two meet:
@@ -409,6 +488,9 @@ func (l *loop) lead(nc *newConn) {
 		l.mslLost("replaced by a new MSL connection")
 	}
 	l.startSession(nc)
+	if l.resumeFrom(nc) {
+		return
+	}
 	var img bytes.Buffer
 	img.Write(l.st.appendBinary(nil))
 	if err := l.cfg.Engine.Snapshot(&img); err != nil {
@@ -427,8 +509,9 @@ func (l *loop) lead(nc *newConn) {
 
 func (l *loop) startSession(nc *newConn) {
 	l.rearm = true
+	l.inflight = l.inflight[:0]
 	l.sessions++
-	sess := newSession(l.sessions, nc.fc, nc.peer, l.cfg.MSLTimeout)
+	sess := newSession(l.sessions, nc.fc, nc.peer)
 	l.sess = sess
 	now := time.Now()
 	l.lastHeard, l.nextBeat = now, now
@@ -499,6 +582,10 @@ func (l *loop) frame(f *frameIn) {
 		err = l.imageChunk(f.body)
 	case l.role != RolePrimary && f.t == msgEvents:
 		err = l.events(f.body)
+	case l.role != RolePrimary && f.t == msgResume:
+		err = l.resume(f.body)
+	case l.role != RolePrimary && f.t == msgMirrored:
+		err = l.mirrored(f.body)
 	default:
 		err = fmt.Errorf("mirror: unexpected MSL %v as %v: %w", f.t, l.role, ErrMalformed)
 	}
@@ -519,7 +606,24 @@ func (l *loop) ack(body []byte) error {
 	}
 	l.acked = p.Seq
 	l.release(p.Seq)
-	if l.peer == PeerSyncing && l.acked >= l.imageSeq {
+	i := 0
+	for i < len(l.inflight) && l.inflight[i].seq <= p.Seq {
+		i++
+	}
+	l.inflight = append(l.inflight[:0], l.inflight[i:]...)
+	// Mirroring makes each reply wait for the secondary's ack; start only
+	// once the secondary trails by less than MaxResyncPause, so that no
+	// client waits on the backlog of the catch-up.
+	caughtUp := len(l.inflight) == 0 || time.Since(l.inflight[0].at) <= l.cfg.MaxResyncPause/2
+	if l.peer == PeerSyncing && l.acked >= l.imageSeq && caughtUp {
+		l.inflight = l.inflight[:0]
+		// Events answered at once while the secondary synced may still be
+		// on their way to it; this marker follows them on the stream.
+		body := position{Epoch: l.epoch, Seq: l.st.seq}.appendBinary(nil)
+		if !l.sess.send(outFrame{t: msgMirrored, body: body}) {
+			l.mslLost("MSL send queue full")
+			return nil
+		}
 		if l.tookOver {
 			l.tookOver = false
 			l.setShared(rip.SharedActive)
@@ -559,15 +663,15 @@ func (l *loop) imageChunk(body []byte) error {
 	}
 	l.st = st
 	l.image = nil
-	l.synced = true
+	l.consistent = true
 	l.s.c.images.Add(1)
 	l.sendAck()
-	l.become(RoleSecondary, PeerMirrored, "image restored: mirroring")
+	l.s.log.Info("mirror: image restored; catching up", "applied", l.st.seq)
 	return nil
 }
 
 func (l *loop) events(body []byte) error {
-	if !l.synced {
+	if !l.consistent {
 		return fmt.Errorf("mirror: events before the image: %w", ErrSequence)
 	}
 	epoch, evs, err := parseEvents(body, l.evs[:0])
@@ -580,13 +684,45 @@ func (l *loop) events(body []byte) error {
 	}
 	for i := range evs {
 		if evs[i].Seq != l.st.seq+1 {
-			l.synced = false // a gap: our state can no longer stand in
+			l.synced, l.consistent = false, false // a gap: our state can no longer stand in
 			return fmt.Errorf("mirror: event %d after %d: %w", evs[i].Seq, l.st.seq, ErrSequence)
 		}
 		l.st.apply(l.cfg.Engine, &evs[i]) // the secondary's reply is discarded
 		l.s.c.events.Add(1)
 	}
 	l.s.c.batches.Add(1)
+	l.sendAck()
+	return nil
+}
+
+// mirrored takes the primary's word that it now waits for our acks: we
+// hold every event it answered before, so we may stand in for it.
+func (l *loop) mirrored(body []byte) error {
+	var p position
+	if err := p.unmarshal(body); err != nil {
+		return err
+	}
+	if !l.consistent || p.Epoch != l.epoch || p.Seq != l.st.seq {
+		return fmt.Errorf("mirror: mirrored at %d/%d, we hold %d/%d: %w", p.Epoch, p.Seq, l.epoch, l.st.seq, ErrSequence)
+	}
+	l.synced = true
+	l.become(RoleSecondary, PeerMirrored, "caught up with the primary: mirroring")
+	return nil
+}
+
+// resume starts a rejoin from the state we hold: the primary sends the
+// events since, up to where it was when we joined.
+func (l *loop) resume(body []byte) error {
+	if len(body) != 20 {
+		return fmt.Errorf("mirror: resume of %d bytes: %w", len(body), ErrMalformed)
+	}
+	var p position
+	p.unmarshal(body[:12])
+	to := binary.BigEndian.Uint64(body[12:])
+	if !l.consistent || p.Epoch != l.epoch || p.Seq != l.st.seq || to < p.Seq {
+		return fmt.Errorf("mirror: resume from %d/%d, we hold %d/%d: %w", p.Epoch, p.Seq, l.epoch, l.st.seq, ErrSequence)
+	}
+	l.s.c.resumes.Add(1)
 	l.sendAck()
 	return nil
 }
@@ -655,6 +791,7 @@ func (l *loop) probed(r *probeResult) {
 		l.s.c.mslFailures.Add(0)
 		l.s.log.Warn("mirror: MSL failed but the primary answers on the LAN: deactivating; the primary runs alone", "epoch", l.epoch)
 		l.redialAt = time.Now().Add(l.cfg.RedialInterval)
+		l.synced = false // the primary goes on without us
 		l.become(RoleDeactivated, PeerNone, "MSL failed, primary alive on the LAN: deactivated")
 		return
 	}
@@ -695,7 +832,7 @@ func (l *loop) stepDown(why string) {
 	l.closeSession()
 	l.release(0)
 	l.pending = l.pending[:0]
-	l.synced = false
+	l.synced, l.consistent = false, false
 	l.tookOver = false
 	l.setShared(rip.SharedStandby)
 	l.s.log.Warn("mirror: stepping down to secondary", "reason", why, "epoch", l.epoch)

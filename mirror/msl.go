@@ -53,9 +53,13 @@ const (
 	msgAck       msgType = 5 // the secondary holds events up to seq
 	msgHeartbeat msgType = 6 // liveness, with the sender's position
 	msgImage     msgType = 7 // a chunk of the primary's state image
+	msgResume    msgType = 8 // events follow from the secondary's own state
+	// msgMirrored marks the point from which the primary waits for acks:
+	// the secondary, which has every event before it, may now take over.
+	msgMirrored msgType = 9
 )
 
-var msgNames = [...]string{"", "hello", "welcome", "refuse", "events", "ack", "heartbeat", "image"}
+var msgNames = [...]string{"", "hello", "welcome", "refuse", "events", "ack", "heartbeat", "image", "resume", "mirrored"}
 
 func (t msgType) String() string {
 	if int(t) < len(msgNames) && t != 0 {
@@ -185,11 +189,16 @@ type hello struct {
 	Epoch   uint32
 	Applied uint64 // last event applied
 	Role    Role
+	Flags   uint8 // flagConsistent
 	Nonce   [nonceLen]byte
 	Engine  string // the embedder's engine version
 }
 
-const helloFixed = 4 + 6 + 2 + 4 + 8 + 1 + nonceLen + 1
+// flagConsistent: the sender holds a state that is a prefix of Epoch's
+// history up to Applied, from which it can resume.
+const flagConsistent = 1
+
+const helloFixed = 4 + 6 + 2 + 4 + 8 + 1 + 1 + nonceLen + 1
 
 func (h *hello) appendBinary(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(h.Network))
@@ -197,7 +206,7 @@ func (h *hello) appendBinary(b []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(h.Socket))
 	b = binary.BigEndian.AppendUint32(b, h.Epoch)
 	b = binary.BigEndian.AppendUint64(b, h.Applied)
-	b = append(b, byte(h.Role))
+	b = append(b, byte(h.Role), h.Flags)
 	b = append(b, h.Nonce[:]...)
 	b = append(b, byte(len(h.Engine)))
 	return append(b, h.Engine...)
@@ -214,7 +223,8 @@ func (h *hello) unmarshal(b []byte) error {
 	x.Epoch = binary.BigEndian.Uint32(b[12:])
 	x.Applied = binary.BigEndian.Uint64(b[16:])
 	x.Role = Role(b[24])
-	copy(x.Nonce[:], b[25:25+nonceLen])
+	x.Flags = b[25]
+	copy(x.Nonce[:], b[26:26+nonceLen])
 	n := int(b[helloFixed-1])
 	if len(b) != helloFixed+n {
 		return fmt.Errorf("mirror: MSL hello engine version: %w", ErrMalformed)

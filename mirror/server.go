@@ -25,9 +25,11 @@ const (
 	DefaultProbeTimeout    = 200 * time.Millisecond
 	DefaultRedialInterval  = 250 * time.Millisecond
 	DefaultHandshake       = 2 * time.Second
+	DefaultMaxResyncPause  = 100 * time.Millisecond
 	DefaultReplyCacheDepth = 16
 	DefaultMaxClients      = 4096
 	DefaultMaxBatch        = 256
+	DefaultMaxLogBytes     = 16 << 20
 	DefaultQueueLen        = 1024
 	// DefaultSocket is the engine's socket when Config.Socket is zero.
 	DefaultSocket ipx.Socket = 0x4A00
@@ -87,6 +89,17 @@ type Config struct {
 	ReplyCacheDepth, MaxClients int
 	// MaxBatch bounds the events sent in one MSL message.
 	MaxBatch int
+	// MaxResyncPause bounds the pause a client sees when a joining
+	// secondary becomes mirrored: the primary answers alone while the
+	// secondary catches up, and starts waiting for its acks only once it
+	// trails by less than this. Default DefaultMaxResyncPause.
+	MaxResyncPause time.Duration
+	// MaxLogBytes bounds the change log: the recent events a primary
+	// keeps so that a secondary rejoining from its own state (after the
+	// MSL failed, or it deactivated) gets only the events since. One that
+	// the log no longer reaches gets the whole image. Default
+	// DefaultMaxLogBytes.
+	MaxLogBytes int
 	// QueueLen bounds requests waiting for the server; more are dropped
 	// and counted (the client retries).
 	QueueLen int
@@ -110,6 +123,7 @@ func (c *Config) setDefaults() {
 	def(&c.ProbeTimeout, DefaultProbeTimeout)
 	def(&c.RedialInterval, DefaultRedialInterval)
 	def(&c.HandshakeTimeout, DefaultHandshake)
+	def(&c.MaxResyncPause, DefaultMaxResyncPause)
 	defInt := func(d *int, v int) {
 		if *d == 0 {
 			*d = v
@@ -118,6 +132,7 @@ func (c *Config) setDefaults() {
 	defInt(&c.ReplyCacheDepth, DefaultReplyCacheDepth)
 	defInt(&c.MaxClients, DefaultMaxClients)
 	defInt(&c.MaxBatch, DefaultMaxBatch)
+	defInt(&c.MaxLogBytes, DefaultMaxLogBytes)
 	defInt(&c.QueueLen, DefaultQueueLen)
 	if c.Socket == 0 {
 		c.Socket = DefaultSocket
@@ -153,12 +168,12 @@ func (c *Config) Validate() error {
 		return bad("engine version of %d bytes", len(d.EngineVersion))
 	case d.Heartbeat < 0 || d.MSLTimeout <= d.Heartbeat:
 		return bad("MSLTimeout %v not above Heartbeat %v", d.MSLTimeout, d.Heartbeat)
-	case d.ProbeTimeout < 0 || d.RedialInterval < 0 || d.HandshakeTimeout < 0:
+	case d.ProbeTimeout < 0 || d.RedialInterval < 0 || d.HandshakeTimeout < 0 || d.MaxResyncPause < 0:
 		return bad("negative timeout")
 	case d.ReplyCacheDepth < 1 || d.ReplyCacheDepth > 1024:
 		return bad("ReplyCacheDepth %d outside 1..1024", d.ReplyCacheDepth)
-	case d.MaxClients < 1 || d.MaxBatch < 1 || d.MaxBatch > 0xFFFF || d.QueueLen < 1:
-		return bad("MaxClients, MaxBatch and QueueLen must be positive")
+	case d.MaxClients < 1 || d.MaxBatch < 1 || d.MaxBatch > 0xFFFF || d.QueueLen < 1 || d.MaxLogBytes < 0:
+		return bad("MaxClients, MaxBatch and QueueLen must be positive, MaxLogBytes not negative")
 	case d.Advertiser != nil && d.ServiceName == "":
 		return bad("Advertiser without ServiceName")
 	}
@@ -183,12 +198,13 @@ type Stats struct {
 	Takeovers   uint64 // times this server took over
 	Notified    uint64 // clients notified at takeover
 	Images      uint64 // images sent (primary) or restored (secondary)
+	Resumes     uint64 // rejoins from the secondary's own state, with the events since
 }
 
 type counters struct {
 	requests, replies, retries, stale, dropped, queueFull, silent atomic.Uint64
 	events, batches, mslFailures, mslRefused, takeovers, notified atomic.Uint64
-	images                                                        atomic.Uint64
+	images, resumes                                               atomic.Uint64
 }
 
 // Server is one of a mirrored pair: the SFT III I/O engine around the
@@ -208,6 +224,8 @@ type Server struct {
 	loop *loop
 	in   chan input
 	poke chan struct{} // wakes the loop goroutine for an earlier timer
+	// queued wakes the loop goroutine to handle what waits in in.
+	queued chan struct{}
 	// cancel ends the context of the loop's dials and probes.
 	cancel context.CancelFunc
 	quit   chan struct{}
@@ -238,6 +256,7 @@ func NewServer(cfg Config) (*Server, error) {
 		conn:     conn,
 		in:       make(chan input, cfg.QueueLen),
 		poke:     make(chan struct{}, 1),
+		queued:   make(chan struct{}, 1),
 		quit:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 	}
@@ -297,6 +316,7 @@ func (s *Server) Stats() Stats {
 		Silent: c.silent.Load(), Events: c.events.Load(), Batches: c.batches.Load(),
 		MSLFailures: c.mslFailures.Load(), MSLRefused: c.mslRefused.Load(),
 		Takeovers: c.takeovers.Load(), Notified: c.notified.Load(), Images: c.images.Load(),
+		Resumes: c.resumes.Load(),
 	}
 }
 
@@ -371,17 +391,21 @@ func (s *Server) submit(in input, block bool) bool {
 	if block {
 		select {
 		case s.in <- in:
-			return true
 		case <-s.quit:
+			return false
+		}
+	} else {
+		select {
+		case s.in <- in:
+		default:
 			return false
 		}
 	}
 	select {
-	case s.in <- in:
-		return true
+	case s.queued <- struct{}{}:
 	default:
-		return false
 	}
+	return true
 }
 
 // readRequests reads the engine's socket and hands well-formed requests
@@ -457,12 +481,16 @@ func (s *Server) handshake(c net.Conn, dial bool) {
 
 // identity is this server's handshake hello, with a fresh nonce.
 func (s *Server) identity() hello {
-	st := s.Status()
 	n, _ := newNonce()
-	return hello{
-		Network: s.cfg.Network, Node: s.cfg.Node, Socket: s.cfg.Socket,
-		Epoch: st.Epoch, Applied: st.Applied, Role: st.Role, Nonce: n, Engine: s.cfg.EngineVersion,
+	h := hello{Network: s.cfg.Network, Node: s.cfg.Node, Socket: s.cfg.Socket, Nonce: n, Engine: s.cfg.EngineVersion}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.loop
+	h.Epoch, h.Applied, h.Role = l.epoch, l.st.seq, l.role
+	if l.consistent || l.role == RolePrimary {
+		h.Flags |= flagConsistent
 	}
+	return h
 }
 
 // checkPeer refuses a peer that is not the other half of this pair.

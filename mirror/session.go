@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -20,8 +19,6 @@ type session struct {
 	peer hello
 
 	out       chan outFrame
-	queued    atomic.Int64 // frames queued or being written by writeLoop
-	timeout   time.Duration
 	closeOnce sync.Once
 	done      chan struct{}
 }
@@ -39,36 +36,24 @@ type outFrame struct {
 // cannot take them this fast has failed as surely as a silent one.
 const sessionQueue = 4096
 
-func newSession(id uint64, fc *frameConn, peer hello, timeout time.Duration) *session {
-	return &session{id: id, fc: fc, peer: peer, timeout: timeout, out: make(chan outFrame, sessionQueue), done: make(chan struct{})}
+func newSession(id uint64, fc *frameConn, peer hello) *session {
+	return &session{id: id, fc: fc, peer: peer, out: make(chan outFrame, sessionQueue), done: make(chan struct{})}
 }
 
-// send sends a frame, or queues it; false if the queue is full or the
-// session closed. Only the loop calls it. When the writer is idle a small
-// frame is written at once: a goroutine switch less on each side is a
-// good part of what mirroring adds to a request's latency. The write
-// deadline keeps a stalled peer from holding the loop past the MSL
-// timeout.
+// send queues a frame for the writer goroutine; false if the queue is
+// full or the session closed. It never blocks: the loop calls it holding
+// the server's lock, and a write can wait as long as the peer's window
+// stays shut, which may be until this very goroutine reads.
 func (s *session) send(f outFrame) bool {
 	select {
 	case <-s.done:
 		return false
 	default:
 	}
-	if f.t != msgImage && s.queued.Load() == 0 {
-		s.fc.c.SetWriteDeadline(time.Now().Add(s.timeout))
-		if err := s.fc.write(f.t, f.body); err != nil {
-			s.close()
-			return false
-		}
-		return true
-	}
-	s.queued.Add(1)
 	select {
 	case s.out <- f:
 		return true
 	default:
-		s.queued.Add(-1)
 		return false
 	}
 }
@@ -102,13 +87,11 @@ func (s *session) writeLoop() {
 			return
 		case f := <-s.out:
 			var err error
-			s.fc.c.SetWriteDeadline(time.Time{})
 			if f.t == msgImage {
 				err = s.writeImage(f)
 			} else {
 				err = s.fc.write(f.t, f.body)
 			}
-			s.queued.Add(-1)
 			if err != nil {
 				s.close()
 				return

@@ -22,10 +22,52 @@ type state struct {
 
 // clientState is one client's part of the reply cache.
 type clientState struct {
-	addr    ipx.Addr // where its last request came from: notifications go there
-	last    uint64   // seq of its last event: the eviction order
-	floor   uint64   // highest request id evicted: older retries are stale
-	replies []cached // ring of the most recent, oldest first
+	addr    ipx.Addr        // where its last request came from: notifications go there
+	last    uint64          // seq of its last event: the eviction order
+	top     uint64          // highest request id applied
+	applied [idWords]uint64 // bit i: request top-i was applied
+	replies []cached        // the most recent replies, oldest first
+}
+
+// idWindow is how far below a client's highest request id another may
+// arrive and still be told apart: applied or new. A request older than
+// that is stale. Requests arrive out of order when a client has several
+// in flight; it may have up to ReplyCacheDepth.
+const (
+	idWindow = 256
+	idWords  = idWindow / 64
+)
+
+// wasApplied reports whether request id, within the window, was applied.
+func (cs *clientState) wasApplied(id uint64) bool {
+	d := cs.top - id
+	return cs.applied[d/64]&(1<<(d%64)) != 0
+}
+
+// markApplied records request id as applied.
+func (cs *clientState) markApplied(id uint64) {
+	if id > cs.top {
+		shift := id - cs.top
+		cs.top = id
+		if shift >= idWindow {
+			cs.applied = [idWords]uint64{}
+		} else {
+			// Move every bit up by shift: bit i becomes bit i+shift.
+			w, b := int(shift/64), shift%64
+			for i := idWords - 1; i >= 0; i-- {
+				var v uint64
+				if i-w >= 0 {
+					v = cs.applied[i-w] << b
+					if b != 0 && i-w-1 >= 0 {
+						v |= cs.applied[i-w-1] >> (64 - b)
+					}
+				}
+				cs.applied[i] = v
+			}
+		}
+	}
+	d := cs.top - id
+	cs.applied[d/64] |= 1 << (d % 64)
 }
 
 type cached struct {
@@ -58,7 +100,12 @@ func (s *state) lookup(client, id uint64) (lookupResult, cached) {
 			return cachedReply, c
 		}
 	}
-	if id <= cs.floor {
+	switch {
+	case id > cs.top:
+		return fresh, cached{}
+	case cs.top-id >= idWindow || cs.wasApplied(id):
+		// Applied, but its reply has left the cache; or too old to
+		// tell. Applying it again would apply it twice.
 		return stale, cached{}
 	}
 	return fresh, cached{}
@@ -87,8 +134,8 @@ func (s *state) apply(e Engine, ev *wireEvent) []byte {
 		s.clients[ev.Client] = cs
 	}
 	cs.addr, cs.last = ev.From, ev.Seq
+	cs.markApplied(ev.ID)
 	if len(cs.replies) == s.depth {
-		cs.floor = max(cs.floor, cs.replies[0].id)
 		cs.replies = append(cs.replies[:0], cs.replies[1:]...)
 	}
 	cs.replies = append(cs.replies, cached{id: ev.ID, seq: ev.Seq, reply: reply})
@@ -122,7 +169,8 @@ func (s *state) addrs() []ipx.Addr {
 }
 
 // appendBinary encodes the state for an image: seq (8), client count (4),
-// then per client: id (8), addr (12), last (8), floor (8), count (2), and
+// then per client: id (8), addr (12), last (8), top (8), applied (32),
+// count (2), and
 // per reply: id (8), seq (8), length (2), reply.
 func (s *state) appendBinary(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, s.seq)
@@ -131,7 +179,10 @@ func (s *state) appendBinary(b []byte) []byte {
 		b = binary.BigEndian.AppendUint64(b, id)
 		b = appendAddr(b, cs.addr)
 		b = binary.BigEndian.AppendUint64(b, cs.last)
-		b = binary.BigEndian.AppendUint64(b, cs.floor)
+		b = binary.BigEndian.AppendUint64(b, cs.top)
+		for _, w := range cs.applied {
+			b = binary.BigEndian.AppendUint64(b, w)
+		}
 		b = binary.BigEndian.AppendUint16(b, uint16(len(cs.replies)))
 		for _, c := range cs.replies {
 			b = binary.BigEndian.AppendUint64(b, c.id)
@@ -158,13 +209,17 @@ func (s *state) unmarshal(b []byte) (*state, []byte, error) {
 		return nil, nil, fmt.Errorf("mirror: state image of %d clients over %d: %w", count, s.maxClients, ErrTooLarge)
 	}
 	for range count {
-		if len(b) < 8+12+8+8+2 {
+		const fixed = 8 + 12 + 8 + 8 + 8*idWords + 2
+		if len(b) < fixed {
 			return nil, nil, short
 		}
 		id := binary.BigEndian.Uint64(b)
-		cs := &clientState{addr: readAddr(b[8:]), last: binary.BigEndian.Uint64(b[20:]), floor: binary.BigEndian.Uint64(b[28:])}
-		k := int(binary.BigEndian.Uint16(b[36:]))
-		b = b[38:]
+		cs := &clientState{addr: readAddr(b[8:]), last: binary.BigEndian.Uint64(b[20:]), top: binary.BigEndian.Uint64(b[28:])}
+		for i := range cs.applied {
+			cs.applied[i] = binary.BigEndian.Uint64(b[36+8*i:])
+		}
+		k := int(binary.BigEndian.Uint16(b[fixed-2:]))
+		b = b[fixed:]
 		if k > s.depth {
 			return nil, nil, fmt.Errorf("mirror: state image of %d replies per client over %d: %w", k, s.depth, ErrTooLarge)
 		}

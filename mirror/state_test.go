@@ -1,0 +1,65 @@
+package mirror
+
+import (
+	"io"
+	"testing"
+)
+
+// Requests of one client may arrive out of order (several in flight):
+// each is applied once, however late within the window, and a retry of
+// one whose reply left the cache is refused rather than applied again.
+func TestReplyCacheOutOfOrder(t *testing.T) {
+	st := newState(4, 8)
+	var applied []uint64
+	eng := engineFunc(func(ev Event) []byte { applied = append(applied, ev.ID); return nil })
+	seq := uint64(0)
+	send := func(id uint64) lookupResult {
+		r, _ := st.lookup(1, id)
+		if r == fresh {
+			seq++
+			st.apply(eng, &wireEvent{Seq: seq, Client: 1, ID: id})
+		}
+		return r
+	}
+	// ids 10..29 arrive, except 12, which arrives last: still fresh.
+	for id := uint64(10); id < 30; id++ {
+		if id != 12 {
+			send(id)
+		}
+	}
+	if r := send(12); r != fresh {
+		t.Fatalf("late request 12: %v, want fresh", r)
+	}
+	if r := send(29); r != cachedReply {
+		t.Fatalf("retry of 29: %v, want cached", r)
+	}
+	if r := send(11); r != stale {
+		t.Fatalf("retry of 11, whose reply left the cache: %v, want stale", r)
+	}
+	if r := send(29 + idWindow); r != fresh {
+		t.Fatal("far newer request not fresh")
+	}
+	if r := send(20); r != stale {
+		t.Fatalf("request below the window: %v, want stale", r)
+	}
+	if len(applied) != 21 {
+		t.Fatalf("applied %d requests, want 21", len(applied))
+	}
+	// The window survives an image.
+	n, rest, err := st.unmarshal(st.appendBinary(nil))
+	if err != nil || len(rest) != 0 {
+		t.Fatal(err)
+	}
+	if r, _ := n.lookup(1, 11); r != stale {
+		t.Fatalf("after image: request 11 %v, want stale", r)
+	}
+	if r, _ := n.lookup(1, 29+idWindow-1); r != fresh {
+		t.Fatalf("after image: unseen request %v, want fresh", r)
+	}
+}
+
+type engineFunc func(Event) []byte
+
+func (f engineFunc) Apply(ev Event) []byte    { return f(ev) }
+func (engineFunc) Snapshot(w io.Writer) error { return nil }
+func (engineFunc) Restore(r io.Reader) error  { return nil }
