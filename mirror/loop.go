@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/ipxkit/ipxkit/ipx"
@@ -19,6 +20,9 @@ type input struct {
 	frame   *frameIn
 	dialErr error
 	probe   *probeResult
+	// switchover asks a mirrored primary to hand its role over; the
+	// result goes to the channel.
+	switchover chan error
 }
 
 type request struct {
@@ -103,6 +107,8 @@ type loop struct {
 
 	out []byte // reply scratch
 	evs []wireEvent
+
+	handover chan error // a switchover under way: its result goes here
 
 	ctx     context.Context // ends when the server closes
 	timerAt time.Time       // when the loop goroutine's timer fires
@@ -259,6 +265,8 @@ func (l *loop) handle(in input) {
 		l.redialAt = time.Now().Add(l.cfg.RedialInterval)
 	case in.probe != nil:
 		l.probed(in.probe)
+	case in.switchover != nil:
+		l.startSwitchover(in.switchover)
 	}
 }
 
@@ -274,7 +282,9 @@ func (l *loop) committed() uint64 {
 // request orders a client's request, or answers a retry from the cache.
 func (l *loop) request(r *request) {
 	c := &l.s.c
-	if l.role != RolePrimary {
+	if l.role != RolePrimary || l.handover != nil {
+		// A primary handing over orders nothing new: the client's retry
+		// reaches the new primary.
 		c.silent.Add(1)
 		return
 	}
@@ -545,6 +555,7 @@ func (l *loop) mslLost(reason string) {
 	if l.sess == nil {
 		return
 	}
+	l.finishSwitchover(fmt.Errorf("mirror: switchover: MSL failed: %s: %w", reason, ErrNoPeer))
 	l.closeSession()
 	l.s.c.mslFailures.Add(1)
 	switch l.role {
@@ -586,6 +597,8 @@ func (l *loop) frame(f *frameIn) {
 		err = l.resume(f.body)
 	case l.role != RolePrimary && f.t == msgMirrored:
 		err = l.mirrored(f.body)
+	case l.role != RolePrimary && f.t == msgHandover:
+		err = l.takeHandover(f.body)
 	default:
 		err = fmt.Errorf("mirror: unexpected MSL %v as %v: %w", f.t, l.role, ErrMalformed)
 	}
@@ -606,6 +619,10 @@ func (l *loop) ack(body []byte) error {
 	}
 	l.acked = p.Seq
 	l.release(p.Seq)
+	if l.handover != nil && l.role == RolePrimary && l.acked == l.st.seq {
+		l.handOver()
+		return nil
+	}
 	i := 0
 	for i < len(l.inflight) && l.inflight[i].seq <= p.Seq {
 		i++
@@ -701,6 +718,13 @@ func (l *loop) mirrored(body []byte) error {
 	var p position
 	if err := p.unmarshal(body); err != nil {
 		return err
+	}
+	if l.handover != nil && p.Epoch == l.epoch+1 && p.Seq == l.st.seq {
+		// The new primary confirms our handover.
+		l.epoch = p.Epoch
+		l.finishSwitchover(nil)
+		l.sendAck()
+		return nil
 	}
 	if !l.consistent || p.Epoch != l.epoch || p.Seq != l.st.seq {
 		return fmt.Errorf("mirror: mirrored at %d/%d, we hold %d/%d: %w", p.Epoch, p.Seq, l.epoch, l.st.seq, ErrSequence)
@@ -809,10 +833,18 @@ func (l *loop) takeover() {
 	l.s.log.Warn("mirror: primary down (MSL silent and no answer on the LAN): taking over",
 		"epoch", l.epoch, "applied", l.st.seq)
 	l.become(RolePrimary, PeerNone, "primary down: took over")
+	l.announce()
+	l.s.log.Warn("mirror: now primary: advertising the internal network and answering clients",
+		"network", l.cfg.Network, "clients notified", l.s.c.notified.Load())
+}
+
+// announce advertises the internal network at the taking-over metric and
+// tells every client we know: a RIP response for the network, so that a
+// plain RIP listener switches now, and our own notification, so that a
+// mirror.Client retries now.
+func (l *loop) announce() {
+	l.tookOver = true
 	l.setShared(rip.SharedTakingOver)
-	// Tell every client we know: a RIP response for the internal
-	// network, so that a plain RIP listener switches now, and our own
-	// notification, so that a mirror.Client retries now.
 	n := Message{Kind: KindNotify, Epoch: l.epoch}
 	note, _ := n.AppendBinary(nil)
 	for _, a := range l.st.addrs() {
@@ -823,8 +855,75 @@ func (l *loop) takeover() {
 			l.s.c.notified.Add(1)
 		}
 	}
-	l.s.log.Warn("mirror: now primary: advertising the internal network and answering clients",
-		"network", l.cfg.Network, "clients notified", l.s.c.notified.Load())
+}
+
+// startSwitchover begins a planned handover of the primary role: new
+// requests wait (their clients retry), and once the secondary holds
+// every event the role goes over with handOver.
+func (l *loop) startSwitchover(done chan error) {
+	switch {
+	case l.role != RolePrimary:
+		done <- ErrNotPrimary
+		return
+	case l.peer != PeerMirrored || l.sess == nil:
+		done <- ErrNoPeer
+		return
+	case l.handover != nil:
+		done <- fmt.Errorf("mirror: a switchover is already under way: %w", ErrNotPrimary)
+		return
+	}
+	l.handover = done
+	l.s.log.Info("mirror: switchover: handing the primary role to the secondary", "epoch", l.epoch, "applied", l.st.seq)
+	if l.acked == l.st.seq && len(l.batch) == 0 {
+		l.handOver()
+	}
+}
+
+// handOver sends the secondary the primary role and becomes its
+// secondary on the same MSL. It withdraws the route at once; the new
+// primary advertises the winning metric and notifies clients.
+func (l *loop) handOver() {
+	body := position{Epoch: l.epoch, Seq: l.st.seq}.appendBinary(nil)
+	if !l.sess.send(outFrame{t: msgHandover, body: body}) {
+		l.finishSwitchover(fmt.Errorf("mirror: switchover: MSL send queue full: %w", ErrNoPeer))
+		l.mslLost("MSL send queue full")
+		return
+	}
+	l.setShared(rip.SharedStandby)
+	l.tookOver = false
+	l.synced, l.consistent = true, true
+	l.become(RoleSecondary, PeerMirrored, "switchover: handed the primary role over")
+}
+
+func (l *loop) finishSwitchover(err error) {
+	if l.handover != nil {
+		l.handover <- err
+		l.handover = nil
+	}
+}
+
+// takeHandover makes this secondary the primary at the old primary's
+// request: it holds every event, so nothing is lost.
+func (l *loop) takeHandover(body []byte) error {
+	var p position
+	if err := p.unmarshal(body); err != nil {
+		return err
+	}
+	if !l.synced || p.Epoch != l.epoch || p.Seq != l.st.seq {
+		return fmt.Errorf("mirror: handover at %d/%d, we hold %d/%d: %w", p.Epoch, p.Seq, l.epoch, l.st.seq, ErrSequence)
+	}
+	l.epoch++
+	l.s.log.Warn("mirror: switchover: taking the primary role", "epoch", l.epoch, "applied", l.st.seq)
+	l.imageSeq, l.acked = l.st.seq, 0
+	l.inflight = l.inflight[:0]
+	l.become(RolePrimary, PeerSyncing, "switchover: took the primary role")
+	l.announce()
+	// The old primary follows us from here: tell it the new epoch.
+	mark := position{Epoch: l.epoch, Seq: l.st.seq}.appendBinary(nil)
+	if !l.sess.send(outFrame{t: msgMirrored, body: mark}) {
+		l.mslLost("MSL send queue full")
+	}
+	return nil
 }
 
 // stepDown makes a primary that learned of a newer epoch a secondary.
@@ -882,6 +981,7 @@ func (l *loop) status(now time.Time) Status {
 }
 
 func (l *loop) shutdown() {
+	l.finishSwitchover(net.ErrClosed)
 	l.closeSession()
 	l.role = RoleStopped
 	l.s.hub.publish(Change{Role: RoleStopped, Peer: PeerNone, Epoch: l.epoch, Reason: "closed", At: time.Now()})

@@ -57,9 +57,12 @@ const (
 	// msgMirrored marks the point from which the primary waits for acks:
 	// the secondary, which has every event before it, may now take over.
 	msgMirrored msgType = 9
+	// msgHandover hands the primary role to the secondary (a planned
+	// switchover): it holds every event up to the position.
+	msgHandover msgType = 10
 )
 
-var msgNames = [...]string{"", "hello", "welcome", "refuse", "events", "ack", "heartbeat", "image", "resume", "mirrored"}
+var msgNames = [...]string{"", "hello", "welcome", "refuse", "events", "ack", "heartbeat", "image", "resume", "mirrored", "handover"}
 
 func (t msgType) String() string {
 	if int(t) < len(msgNames) && t != 0 {

@@ -295,6 +295,33 @@ func NewServer(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// Switchover hands the primary role to the mirrored secondary, for
+// maintenance: no request is lost and none fails. The primary stops
+// ordering new requests (their clients retry), waits until the secondary
+// holds every event, hands the role over on the MSL and becomes the
+// secondary; the new primary, under a new epoch, advertises the winning
+// route and notifies the clients. Switchover returns once the new
+// primary has confirmed, or with an error wrapping ErrNotPrimary or
+// ErrNoPeer when this server is not a mirrored primary, or ctx's error.
+// Calling it on the new primary hands the role back.
+//
+// If the MSL fails in the instant between the handover and its
+// confirmation, both servers may end up secondaries; each then probes
+// the other on the LAN, finds it alive and deactivates, and the operator
+// must restart one as primary.
+func (s *Server) Switchover(ctx context.Context) error {
+	done := make(chan error, 1)
+	if !s.submit(input{switchover: done}, true) {
+		return &net.OpError{Op: "switchover", Net: "ipx", Err: net.ErrClosed}
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("mirror: switchover: %w", ctx.Err())
+	}
+}
+
 // Subscribe returns a subscription to role and peer changes whose channel
 // holds up to buffer changes; a full channel never stalls the server, and
 // the next change delivered says how many were missed.
