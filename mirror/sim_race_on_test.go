@@ -5,4 +5,4 @@ package mirror_test
 // simDefaultSeeds is how many seeds TestSimulation runs by default. The
 // race detector slows a seed several times over, so CI's -race run
 // checks fewer to stay within its budget; -sim.seeds runs more.
-const simDefaultSeeds = 100
+const simDefaultSeeds = 50

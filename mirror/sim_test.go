@@ -67,9 +67,12 @@ var simKnownFailures = map[uint64]string{
 //
 //   - kill: the primary or the secondary crashes (its links fall silent,
 //     it stops) and restarts later as a fresh secondary;
-//   - isolate: the primary or the secondary falls silent on both links
-//     and comes back later as it was (memlan Crash then Restore): the
-//     server kept running, alone;
+//   - isolate: the primary falls silent on both links and comes back
+//     later as it was (memlan Crash then Restore): the server kept
+//     running, alone, and returns believing it is primary;
+//   - isolatesec: the same for the secondary. Cut off from the primary
+//     on both paths, it takes over; that is a full partition between the
+//     servers, the divergence window of a pair without an arbiter;
 //   - msl: the MSL is cut for a while;
 //   - lan: a LAN partition: a client from a server, or the servers from
 //     each other (only while the MSL is up: with no arbiter, a full
@@ -89,7 +92,7 @@ var simKnownFailures = map[uint64]string{
 //   - eagerkill: kill and isolate strike as soon as the pair reports
 //     mirrored (else they wait until the secondary also acknowledged
 //     every event the primary answered alone while it joined).
-var simFaultKinds = []string{"kill", "isolate", "msl", "lan", "loss", "dup", "delay", "fastkill", "probeloss", "eagerkill"}
+var simFaultKinds = []string{"kill", "isolate", "isolatesec", "msl", "lan", "loss", "dup", "delay", "fastkill", "probeloss", "eagerkill"}
 
 // Simulation constants.
 const (
@@ -103,6 +106,9 @@ const (
 	// A client that missed a takeover's notifications follows the new
 	// primary at its next periodic RIP update (every 60 s) at the latest.
 	simFinalReadTimeout = 2 * time.Minute
+	// simHangAfter is the real time after which a seed's bubble is
+	// declared stuck.
+	simHangAfter = 3 * time.Minute
 )
 
 func TestSimulation(t *testing.T) {
@@ -234,6 +240,12 @@ func schedule(r *rand.Rand, faults map[string]bool) []simFault {
 		at += dur(500*time.Millisecond, 2500*time.Millisecond)
 		f := simFault{at: at, dur: dur(200*time.Millisecond, 4*time.Second), kind: kinds[r.IntN(len(kinds))],
 			primary: r.IntN(2) == 0, client: -1}
+		switch f.kind {
+		case "isolate":
+			f.primary = true
+		case "isolatesec":
+			f.kind, f.primary = "isolate", false
+		}
 		switch f.kind {
 		case "kill":
 			if faults["fastkill"] && r.IntN(2) == 0 {
@@ -784,6 +796,14 @@ func runSimulation(t *testing.T, seed uint64, faults map[string]bool) simResult 
 			t.Errorf("seed %d failed: replay with\n\t%s", seed, replayCommand(seed))
 		}
 	}()
+	// A bubble whose fake clock cannot advance (a goroutine blocked on a
+	// sync.Mutex is not durably blocked) hangs on the real clock: say
+	// which seed it was before the test binary's own timeout.
+	watchdog := time.AfterFunc(simHangAfter, func() {
+		panic(fmt.Sprintf("seed %d still running after %v of real time: the bubble is stuck; replay with\n\t%s",
+			seed, simHangAfter, replayCommand(seed)))
+	})
+	defer watchdog.Stop()
 	synctest.Test(t, func(t *testing.T) {
 		if !time.Now().Equal(simEpoch) {
 			t.Fatalf("the bubble starts at %v, not %v", time.Now(), simEpoch)
