@@ -7,6 +7,7 @@
 //	mirrorkv client [link flags] [-server NET:NODE:SOCKET] put KEY VALUE
 //	mirrorkv client [link flags] get KEY
 //	mirrorkv client [link flags] cas KEY OLD NEW
+//	mirrorkv client [link flags] -batch < requests
 //	mirrorkv relay [-listen host:port]
 //
 // Link flags are the other tools': -udp-server host:port (a DOSBox-style
@@ -42,6 +43,10 @@
 //	mirrorkv -udp-server 127.0.0.1:2130 -udp-local 127.0.0.1:4002 -role secondary \
 //	    -peer 1:7f0000010fa1 -key 000102030405060708090a0b0c0d0e0f &
 //	mirrorkv client -udp-server 127.0.0.1:2130 put greeting hello
+//
+// A client sends one request, or with -batch each line of its stdin
+// ("put KEY VALUE", "get KEY", "cas KEY OLD NEW") in turn as one client,
+// printing a reply line for each.
 //
 // Exit status: 0 on success, 1 on failure (for a client: no reply, a key
 // not found, a CAS that found another value), 2 on a usage error.

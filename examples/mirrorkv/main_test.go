@@ -163,7 +163,7 @@ func TestFailoverProcesses(t *testing.T) {
 	a := server("primary", 0, 1)
 	b := server("secondary", 1, 0)
 	waitOutput(t, a.stderr, `msg="mirror: secondary synchronised: mirroring"`)
-	waitOutput(t, b.stderr, `msg="mirror: image restored: mirroring"`)
+	waitOutput(t, b.stderr, `msg="mirror: caught up with the primary: mirroring"`)
 
 	if out, code := client(t, bin, relay.Addr(), "put", "greeting", "hello"); code != 0 || out != "OK\n" {
 		t.Fatalf("put = %q, %d", out, code)

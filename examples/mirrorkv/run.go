@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/ipx/ether"
 	"github.com/ipxkit/ipxkit/ipx/udp"
 	"github.com/ipxkit/ipxkit/mirror"
 )
@@ -31,7 +33,7 @@ var defaultInternalNode = ipx.Node{0, 0, 0, 0, 0, 1}
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch {
 	case len(args) > 0 && args[0] == "client":
-		return runClient(ctx, args[1:], stdout, stderr)
+		return runClient(ctx, args[1:], stdin, stdout, stderr)
 	case len(args) > 0 && args[0] == "relay":
 		return runRelay(ctx, args[1:], stdout, stderr)
 	}
@@ -71,10 +73,19 @@ func (l *linkFlags) choose() error {
 }
 
 // open returns a Stack on the chosen link, numbered -net, and this
-// end's address on it.
+// end's address on it. The Stack runs no RIP yet: the caller starts the
+// router it needs (a server's advertises the internal network), which
+// linkflag.Link.Open's listener would keep off RIP's socket.
 func (l *linkFlags) open(ctx context.Context) (*ipx.Stack, ipx.Addr, error) {
-	if l.link.Kind != linkflag.UDP {
-		st, err := l.link.Open(ctx, ipx.StackConfig{})
+	if l.link.Kind == linkflag.Ether {
+		lk, err := ether.Listen(l.link.Iface, ether.Config{FrameType: l.link.Frame})
+		if err != nil {
+			if errors.Is(err, os.ErrPermission) {
+				return nil, ipx.Addr{}, fmt.Errorf("-ether %s: raw Ethernet needs CAP_NET_RAW (run as root): %w", l.link.Iface, err)
+			}
+			return nil, ipx.Addr{}, fmt.Errorf("-ether %s: %w", l.link.Iface, err)
+		}
+		st, err := linkflag.NewStack(lk, l.link.Network, ipx.StackConfig{})
 		if err != nil {
 			return nil, ipx.Addr{}, err
 		}
