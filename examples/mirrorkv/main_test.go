@@ -174,6 +174,16 @@ func TestFailoverProcesses(t *testing.T) {
 	io.WriteString(a.stdin, "status\n")
 	waitOutput(t, a.stdout, "mirrorkv: status: role=primary epoch=1 peer=mirrored applied=2 acked=2")
 
+	// A planned switchover to B and back, with a request between.
+	io.WriteString(a.stdin, "switchover\n")
+	waitOutput(t, a.stdout, "mirrorkv: switchover done: mirrorkv: status: role=secondary epoch=2")
+	if out, code := client(t, bin, relay.Addr(), "get", "greeting"); code != 0 || out != "hello\n" {
+		t.Fatalf("get after the switchover = %q, %d", out, code)
+	}
+	io.WriteString(b.stdin, "switchover\n")
+	waitOutput(t, b.stdout, "mirrorkv: switchover done: mirrorkv: status: role=secondary epoch=3")
+	waitOutput(t, a.stderr, `msg="mirror: secondary synchronised: mirroring" mirror=00c0ffee role=primary peer=mirrored epoch=3`)
+
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +206,7 @@ func TestFailoverProcesses(t *testing.T) {
 	if err := b.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	waitOutput(t, b.stdout, "mirrorkv: status: role=primary epoch=2 peer=none")
+	waitOutput(t, b.stdout, "mirrorkv: status: role=primary epoch=4 peer=none")
 
 	// SIGTERM stops the server cleanly.
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {

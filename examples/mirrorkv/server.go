@@ -30,7 +30,10 @@ const serverUsage = `usage: mirrorkv [link flags] -role primary|secondary -peer 
 
 Runs one server of a mirrored key-value pair. The other server runs the
 same command with the other -role and this one's LAN address as -peer.
-Status: send SIGUSR1 or type "status". Stop: SIGINT or SIGTERM.
+Status: send SIGUSR1 or type "status". Planned switchover (hand the
+primary role to the mirrored secondary, for maintenance; type it again on
+the new primary to hand it back): type "switchover". Stop: SIGINT or
+SIGTERM.
 
 Flags:
 `
@@ -182,9 +185,10 @@ func runServer(ctx context.Context, o serverOptions, stdin io.Reader, stdout, st
 	}
 
 	status := make(chan struct{}, 1)
+	switchover := make(chan struct{}, 1)
 	stopSig := notifyStatus(status)
 	defer stopSig()
-	go readCommands(stdin, status)
+	go readCommands(stdin, status, switchover)
 	for {
 		select {
 		case <-ctx.Done():
@@ -194,20 +198,37 @@ func runServer(ctx context.Context, o serverOptions, stdin io.Reader, stdout, st
 			return errors.New("the stack closed: the link failed")
 		case <-status:
 			printf("%s\n", formatStatus(srv))
+		case <-switchover:
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := srv.Switchover(sctx)
+			cancel()
+			if err != nil {
+				printf("mirrorkv: switchover failed: %v\n", err)
+			} else {
+				printf("mirrorkv: switchover done: %s\n", formatStatus(srv))
+			}
 		}
 	}
 }
 
-// readCommands asks for the status at each "status" line of r. It ends
-// at EOF, which leaves the server running.
-func readCommands(r io.Reader, status chan<- struct{}) {
+// readCommands asks for the status at each "status" line of r, and for a
+// switchover at each "switchover" line. It ends at EOF, which leaves the
+// server running.
+func readCommands(r io.Reader, status, switchover chan<- struct{}) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == "status" {
-			select {
-			case status <- struct{}{}:
-			default: // one is pending already
-			}
+		var ch chan<- struct{}
+		switch strings.TrimSpace(sc.Text()) {
+		case "status":
+			ch = status
+		case "switchover":
+			ch = switchover
+		default:
+			continue
+		}
+		select {
+		case ch <- struct{}{}:
+		default: // one is pending already
 		}
 	}
 }
