@@ -18,6 +18,11 @@
 //   - Ping: a header-only packet to node ff:ff:ff:ff:ff:ff socket 2 is a
 //     ping. The server relays it like any broadcast and every client
 //     answers it with a header-only packet to the pinger's node, socket 2.
+//   - Length: DOSBox takes a packet's size from the datagram and never
+//     reads the length field; ipxbox leaves it (and the checksum) 0 in
+//     its registrations, pings and ping answers, which come from socket
+//     0. Both ends here accept a bare 30-byte header with length 0, and
+//     the Server accepts a registration whatever its length field says.
 //
 // DOSBox's server (src/hardware/ipxserver.cpp) holds 16 clients, never
 // forgets one, relays from anyone and does not answer pings itself (its

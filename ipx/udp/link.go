@@ -290,13 +290,13 @@ func (l *Link) registrationReply(b []byte, from netip.AddrPort) (ipx.Node, ipx.N
 		l.malformed.Add(1)
 		return ipx.Node{}, 0, false
 	}
-	var h ipx.Header
-	if h.UnmarshalBinary(b) != nil || h.Dst.Socket != controlSocket || h.Src.Socket != controlSocket ||
-		h.Dst.Node == ipx.NodeBroadcast || h.Dst.Node == ipx.NodeZero {
+	dst := dstNode(b)
+	if dstSocket(b) != controlSocket || srcSocket(b) != controlSocket ||
+		dst == ipx.NodeBroadcast || dst == ipx.NodeZero {
 		l.control.Add(1)
 		return ipx.Node{}, 0, false
 	}
-	return h.Dst.Node, h.Dst.Net, true
+	return dst, dstNetwork(b), true
 }
 
 func (l *Link) fromServer(from netip.AddrPort) bool {

@@ -75,18 +75,20 @@ func (r *relay) handle(now time.Time, from netip.AddrPort, b []byte) {
 // in the outbox (which may alias b) for flush.
 func (r *relay) receive(now time.Time, from netip.AddrPort, b []byte) {
 	r.st.Received++
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	c := r.table[from]
+	// DOSBox's server looks only at the destination of a registration,
+	// never at its length field.
+	if len(b) >= ipx.HeaderLen && isRegistration(b) {
+		r.register(now, from, c)
+		return
+	}
 	n, ok := checkPacket(b)
 	if !ok {
 		r.st.DropMalformed++
 		return
 	}
 	b = b[:n]
-	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-	c := r.table[from]
-	if isRegistration(b) {
-		r.register(now, from, c)
-		return
-	}
 	if c == nil {
 		r.st.DropUnregistered++
 		return

@@ -100,6 +100,12 @@ func srcNode(b []byte) ipx.Node { return ipx.Node(b[offSrcNode : offSrcNode+6]) 
 func dstSocket(b []byte) ipx.Socket {
 	return ipx.Socket(binary.BigEndian.Uint16(b[offDstSock:]))
 }
+func srcSocket(b []byte) ipx.Socket {
+	return ipx.Socket(binary.BigEndian.Uint16(b[offSrcSock:]))
+}
+func dstNetwork(b []byte) ipx.Network {
+	return ipx.Network(binary.BigEndian.Uint32(b[offDstNet:]))
+}
 
 // isRegistration reports whether b (at least 30 bytes) asks to register.
 // DOSBox's server checks only that the destination socket is 2 and the
@@ -114,11 +120,12 @@ func isBroadcast(b []byte) bool {
 	return binary.BigEndian.Uint32(b[offDstNode:]) == 0xFFFFFFFF
 }
 
-// isControl reports whether b (at least 30 bytes) is a header-only packet
-// to socket 2: a registration reply, a ping or a ping answer. Requiring no
-// payload keeps an IPX echo request (socket 2 with data) for the Stack.
+// isControl reports whether packet b (trimmed to its length, see
+// checkPacket) is a header-only packet to socket 2: a registration reply,
+// a ping or a ping answer. Requiring no payload keeps an IPX echo request
+// (socket 2 with data) for the Stack.
 func isControl(b []byte) bool {
-	return binary.BigEndian.Uint16(b[offLength:]) == ipx.HeaderLen && dstSocket(b) == controlSocket
+	return len(b) == ipx.HeaderLen && dstSocket(b) == controlSocket
 }
 
 // isPing reports whether control packet b is a ping: to the broadcast node.
@@ -126,11 +133,17 @@ func isPing(b []byte) bool { return dstNode(b) == ipx.NodeBroadcast }
 
 // checkPacket reports whether b holds an IPX header whose length field
 // lies within b, and returns that length (bytes past it are padding).
+// A bare header with length field 0 counts as a header of 30 bytes:
+// ipxbox sends its registrations, pings and ping answers so, and DOSBox,
+// which takes a packet's size from the datagram, accepts them.
 func checkPacket(b []byte) (int, bool) {
 	if len(b) < ipx.HeaderLen {
 		return 0, false
 	}
 	n := int(binary.BigEndian.Uint16(b[offLength:]))
+	if n == 0 && len(b) == ipx.HeaderLen {
+		return ipx.HeaderLen, true
+	}
 	if n < ipx.HeaderLen || n > len(b) {
 		return 0, false
 	}
