@@ -53,8 +53,13 @@
 // # Failure
 //
 // The secondary concludes that the primary is down only when the MSL has
-// been silent for Config.MSLTimeout and the primary does not answer an
-// IPX ping on the LAN (package ipx/echo) within Config.ProbeTimeout. It
+// been silent for Config.MSLTimeout and the primary does not answer a
+// probe on the LAN within Config.ProbeTimeout. The probe is a datagram to
+// the peer's LAN address at the engine's socket (KindProbe), answered
+// with the peer's role and epoch, rather than an IPX ping: a primary that
+// crashed and restarted at once answers pings, but as a secondary with
+// nothing to serve, and must not hold the pair without a primary. (Each
+// server also answers IPX pings, package ipx/echo, for operators.) It
 // then logs the takeover at warn level, raises the epoch, advertises the
 // internal network at rip.SharedTakingOver (a triggered RIP update on
 // every link, which unmodified RIP listeners follow at once), sends every

@@ -275,3 +275,31 @@ func TestIsolatedPrimaryReturns(t *testing.T) {
 		}
 	})
 }
+
+// A primary that crashes and restarts at once answers on the LAN again
+// before the secondary's probe, but as a fresh secondary: the secondary
+// must still take over, and the restarted server joins it.
+func TestFastRestartedPrimaryIsNoPrimary(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mirrored(t, mirrortest.PairConfig{Clients: 1})
+		c := p.Clients[0]
+		do(t, c, mirrortest.Put("a", "1"), time.Second)
+		p.Crash(p.A)
+		p.A.Server.Close()
+		p.A.Router.Close()
+		p.A.Stack.Close()
+		a2 := p.StartServer("A2", p.A.Node, p.B.Node, mirror.RoleSecondary)
+		if st, _ := do(t, c, mirrortest.Put("b", "2"), 5*time.Second); st != mirrortest.StatusOK {
+			t.Fatalf("put after the restart: %d", st)
+		}
+		if b := p.B.Status(); b.Role != mirror.RolePrimary || b.Epoch != 2 {
+			t.Fatalf("B: %+v", b)
+		}
+		if !mirrortest.WaitFor(5*time.Second, func() bool { return a2.Status().Peer == mirror.PeerMirrored }) {
+			t.Fatalf("A2 never mirrored: %+v", a2.Status())
+		}
+		if st, v := do(t, c, mirrortest.Get("a"), time.Second); st != mirrortest.StatusOK || v != "1" {
+			t.Fatalf("a = %d %q", st, v)
+		}
+	})
+}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ipxkit/ipxkit/ipx"
-	"github.com/ipxkit/ipxkit/ipx/echo"
 	"github.com/ipxkit/ipxkit/rip"
 )
 
@@ -46,6 +45,8 @@ type frameIn struct {
 
 type probeResult struct {
 	answered bool
+	role     Role   // the peer's, if it answered
+	epoch    uint32 // the peer's, if it answered
 	err      error
 }
 
@@ -773,12 +774,14 @@ func (l *loop) startDial(ctx context.Context) {
 	})
 }
 
-// startProbe asks the primary on the LAN whether it is alive: an IPX
-// ping to its echo socket, twice within ProbeTimeout.
+// startProbe asks the primary on the LAN whether it is alive and still
+// primary: a KindProbe to its LAN address, twice within ProbeTimeout. A
+// plain ping would not do: a primary that crashed and restarted at once
+// answers pings, as a secondary with nothing to serve.
 func (l *loop) startProbe(ctx context.Context) {
 	l.probing = true
 	s := l.s
-	peer := ipx.Addr{Net: l.cfg.Peer.Net, Node: l.cfg.Peer.Node, Socket: echo.Socket}
+	peer := ipx.Addr{Net: l.cfg.Peer.Net, Node: l.cfg.Peer.Node, Socket: l.cfg.Socket}
 	timeout := l.cfg.ProbeTimeout
 	s.log.Info("mirror: MSL silent: probing the primary on the LAN", "peer", peer, "timeout", timeout)
 	s.wg.Go(func() {
@@ -792,13 +795,27 @@ func (l *loop) startProbe(ctx context.Context) {
 		defer c.Close()
 		stop := context.AfterFunc(ctx, func() { c.Close() })
 		defer stop()
-		ec := echo.NewClient(c)
-		for i := range 2 {
-			if _, err := ec.Ping(peer, uint16(i+1), 0, timeout/2); err == nil {
-				r.answered = true
-				break
-			} else if !echo.IsTimeout(err) {
+		q, _ := (&Message{Kind: KindProbe}).MarshalBinary()
+		buf := make([]byte, ipx.MaxPacketLen)
+	tries:
+		for range 2 {
+			if _, err := c.WriteMsg(q, peer, ipx.WriteOptions{Type: PacketType}); err != nil {
 				r.err = err
+			}
+			c.SetReadDeadline(time.Now().Add(timeout / 2))
+			for {
+				n, info, err := c.ReadMsg(buf)
+				if err != nil {
+					break
+				}
+				var m Message
+				if m.UnmarshalBinary(buf[:n]) != nil || m.Kind != KindProbeReply || len(m.Data) != 1 ||
+					info.Header.Src.Node != peer.Node {
+					continue
+				}
+				r.answered = true
+				r.role, r.epoch = Role(m.Data[0]), m.Epoch
+				break tries
 			}
 		}
 		s.submit(input{probe: r}, true)
@@ -811,8 +828,7 @@ func (l *loop) probed(r *probeResult) {
 	if l.role != RoleSecondary || l.sess != nil {
 		return
 	}
-	if r.answered {
-		l.s.c.mslFailures.Add(0)
+	if r.answered && r.role == RolePrimary && r.epoch >= l.epoch {
 		l.s.log.Warn("mirror: MSL failed but the primary answers on the LAN: deactivating; the primary runs alone", "epoch", l.epoch)
 		l.redialAt = time.Now().Add(l.cfg.RedialInterval)
 		l.synced = false // the primary goes on without us
@@ -821,6 +837,9 @@ func (l *loop) probed(r *probeResult) {
 	}
 	if r.err != nil {
 		l.s.log.Warn("mirror: LAN probe failed", "err", r.err)
+	}
+	if r.answered {
+		l.s.log.Warn("mirror: the peer answers on the LAN but is no primary (restarted?)", "peer role", r.role, "peer epoch", r.epoch)
 	}
 	l.takeover()
 }

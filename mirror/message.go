@@ -43,6 +43,13 @@ const (
 	// KindNotify tells a client that a server took over: retry pending
 	// requests now rather than after the backoff. It carries no ids.
 	KindNotify Kind = 3
+	// KindProbe asks a server, at its LAN address and the engine's
+	// socket, what it is; KindProbeReply answers with its epoch and, as
+	// the one data byte, its Role. A secondary whose MSL fell silent
+	// probes its peer this way: a peer that answers but is not primary
+	// (restarted since, say) is no primary to defer to.
+	KindProbe      Kind = 4
+	KindProbeReply Kind = 5
 )
 
 func (k Kind) String() string {
@@ -53,6 +60,10 @@ func (k Kind) String() string {
 		return "reply"
 	case KindNotify:
 		return "notify"
+	case KindProbe:
+		return "probe"
+	case KindProbeReply:
+		return "probe-reply"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -80,7 +91,7 @@ func (m *Message) AppendBinary(b []byte) ([]byte, error) {
 	if len(m.Data) > MaxData {
 		return b, fmt.Errorf("mirror: %d bytes of data: %w", len(m.Data), ErrTooLarge)
 	}
-	if m.Kind < KindRequest || m.Kind > KindNotify {
+	if m.Kind < KindRequest || m.Kind > KindProbeReply {
 		return b, fmt.Errorf("mirror: encode %v: %w", m.Kind, ErrMalformed)
 	}
 	b = append(b, Version, byte(m.Kind), 0, 0)
@@ -99,7 +110,7 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("mirror: datagram version %d: %w", b[0], ErrMalformed)
 	}
 	k := Kind(b[1])
-	if k < KindRequest || k > KindNotify || b[2] != 0 || b[3] != 0 {
+	if k < KindRequest || k > KindProbeReply || b[2] != 0 || b[3] != 0 {
 		return fmt.Errorf("mirror: datagram %v: %w", k, ErrMalformed)
 	}
 	if len(b)-HeaderLen > MaxData {

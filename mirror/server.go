@@ -66,7 +66,7 @@ type Config struct {
 	// MinKeyLen bytes, the same on both servers.
 	Key []byte
 	// Peer is the other server's LAN address. Its socket is ignored: the
-	// LAN probe is an IPX ping to its echo socket.
+	// LAN probe goes to the engine's socket there.
 	Peer ipx.Addr
 	// Listener accepts MSL connections (a primary's side): an
 	// spx.Listener on a dedicated link or the LAN, or a TCP listener.
@@ -213,7 +213,10 @@ type Server struct {
 	cfg  Config
 	log  *slog.Logger
 	conn *ipx.Conn // the engine's socket
-	echo *ipx.Conn // answers the peer's LAN probe; nil if another does
+	// probe sends probe replies from our own LAN address, which the
+	// engine's socket, on the internal network, does not have.
+	probe *ipx.Conn
+	echo  *ipx.Conn // answers the peer's LAN probe; nil if another does
 
 	hub hub
 	c   counters
@@ -260,12 +263,20 @@ func NewServer(cfg Config) (*Server, error) {
 		quit:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 	}
+	probe, err := cfg.Stack.ListenFunc(0, func([]byte, *ipx.RecvInfo) {})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("mirror: probe socket: %w", err)
+	}
+	probe.SetPacketType(PacketType)
+	s.probe = probe
 	if ec, err := cfg.Stack.Listen(echo.Socket); err == nil {
 		s.echo = ec
 		r := echo.NewResponder(ec)
 		s.wg.Go(func() { r.Serve() })
 	} else if !errors.Is(err, ipx.ErrSocketInUse) {
 		conn.Close()
+		probe.Close()
 		return nil, fmt.Errorf("mirror: echo socket: %w", err)
 	}
 	if cfg.Advertiser != nil {
@@ -389,6 +400,7 @@ func (s *Server) Close() error {
 
 func (s *Server) closeSockets() {
 	s.conn.Close()
+	s.probe.Close()
 	if s.echo != nil {
 		s.echo.Close()
 	}
@@ -446,6 +458,10 @@ func (s *Server) readRequests() {
 		}
 		var m Message
 		dst := info.Header.Dst
+		if err := m.UnmarshalBinary(buf[:n]); err == nil && m.Kind == KindProbe {
+			s.answerProbe(info.Header.Src)
+			continue
+		}
 		if m.UnmarshalBinary(buf[:n]) != nil || m.Kind != KindRequest ||
 			dst.Net != s.cfg.Network || dst.Node != s.cfg.Node {
 			s.c.dropped.Add(1)
@@ -459,6 +475,18 @@ func (s *Server) readRequests() {
 			}
 			s.c.queueFull.Add(1)
 		}
+	}
+}
+
+// answerProbe tells a peer's LAN probe our role and epoch.
+func (s *Server) answerProbe(to ipx.Addr) {
+	s.mu.Lock()
+	role, epoch := s.loop.role, s.loop.epoch
+	s.mu.Unlock()
+	m := Message{Kind: KindProbeReply, Epoch: epoch, Data: []byte{byte(role)}}
+	b, _ := m.MarshalBinary()
+	if _, err := s.probe.WriteMsg(b, to, ipx.WriteOptions{Type: PacketType}); err != nil {
+		s.log.Debug("mirror: probe reply not sent", "to", to, "err", err)
 	}
 }
 
