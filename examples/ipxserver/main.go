@@ -1,12 +1,13 @@
 // Command ipxserver runs an IPX-over-UDP tunnel server compatible with
 // DOSBox ("ipxnet connect HOST PORT" in DOSBox) and with the udp link of
 // this module (udp.Dial, ipxping -link udp). It relays IPX packets between
-// the registered clients and logs registrations and expiries.
+// the registered clients and logs registrations, dropped clients, refused
+// registrations and dropped datagrams (rate-limited).
 //
 // Usage:
 //
 //	ipxserver [-addr 127.0.0.1:213] [-max-clients 256] [-max-per-host 64]
-//	          [-timeout 10m] [-keepalive 5s] [-v]
+//	          [-timeout 10m] [-keepalive 5s] [-keepalive-misses 3] [-v]
 //
 // Port 213, the IPX tunnel's port, is privileged; choose a port above
 // 1023 to run unprivileged, and -addr :PORT to serve every interface.
@@ -42,8 +43,10 @@ const usageText = `usage: ipxserver [flags]
 
 Runs a DOSBox-compatible IPX tunnel server: IPX packets carried in UDP
 datagrams, relayed between registered clients. DOSBox connects with
-"ipxnet connect HOST PORT". Registrations and expiries are logged to
-stderr; statistics are logged on exit. With -echo the server answers
+"ipxnet connect HOST PORT". Registrations, clients dropped (silent, or
+deaf to keepalives), refused registrations and dropped datagrams are
+logged to stderr, at most one line per reason every 5 s with the number
+held back; statistics are logged on exit. With -echo the server answers
 ipxping at its own node, and with -sap it advertises services there, so
 that ipxping and slist find something on the tunnel.
 
@@ -61,8 +64,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	maxClients := fs.Int("max-clients", 256, "most clients registered at once")
 	maxPerHost := fs.Int("max-per-host", 64, "most clients from one IP address")
 	timeout := fs.Duration("timeout", 10*time.Minute, "forget a client silent this long")
-	keepalive := fs.Duration("keepalive", 5*time.Second, "ping a client nothing was sent to for this long (0: never)")
-	verbose := fs.Bool("v", false, "log refusals and other debug events")
+	keepalive := fs.Duration("keepalive", 5*time.Second, "keepalive round: ping a client silent or sent nothing for this long (0: never)")
+	misses := fs.Int("keepalive-misses", 3, "drop a client after this many unanswered keepalives (0: never)")
+	verbose := fs.Bool("v", false, "log debug events too")
 	var services serve.Flags
 	services.Register(fs)
 	err := fs.Parse(args)
@@ -78,12 +82,17 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		err = linkflag.Usagef("-timeout %v: must be positive", *timeout)
 	case *keepalive < 0:
 		err = linkflag.Usagef("-keepalive %v: must not be negative", *keepalive)
+	case *misses < 0:
+		err = linkflag.Usagef("-keepalive-misses %d: must not be negative", *misses)
 	}
 	if err != nil {
 		return linkflag.Usage(stderr, fs, err)
 	}
 	if *keepalive == 0 {
 		*keepalive = -1 // udp.ServerConfig's "never"
+	}
+	if *misses == 0 {
+		*misses = -1 // likewise
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -92,11 +101,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	s, err := udp.ListenServer(*addr, udp.ServerConfig{
-		MaxClients:    *maxClients,
-		MaxPerHost:    *maxPerHost,
-		ClientTimeout: *timeout,
-		Keepalive:     *keepalive,
-		Logger:        logger,
+		MaxClients:      *maxClients,
+		MaxPerHost:      *maxPerHost,
+		ClientTimeout:   *timeout,
+		Keepalive:       *keepalive,
+		KeepaliveMisses: *misses,
+		Logger:          logger,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "ipxserver: %v\n", linkflag.BindError(*addr, err))
@@ -131,8 +141,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	st := s.Stats()
 	logger.Info("ipxserver: stopped", "clients", st.Clients, "registrations", st.Registrations,
 		"unicasts", st.Unicasts, "broadcasts", st.Broadcasts, "expired", st.Expired,
+		"unresponsive", st.Unresponsive, "replaced", st.Replaced,
 		"refused", st.RefusedFull+st.RefusedHost+st.RefusedRate+st.RefusedNotIPv4,
-		"dropped", st.DropMalformed+st.DropOversize+st.DropUnregistered+st.DropSpoofed+st.DropNoDest)
+		"dropped", st.DropMalformed+st.DropOversize+st.DropUnregistered+st.DropSpoofed+st.DropNoDest,
+		"log_suppressed", st.LogSuppressed)
 	if err != nil {
 		fmt.Fprintf(stderr, "ipxserver: %v\n", err)
 		return 1

@@ -101,6 +101,7 @@ func TestUsage(t *testing.T) {
 		{"no clients", []string{"-addr", "127.0.0.1:0", "-max-clients", "0"}, 2, "-max-clients 0: must be positive"},
 		{"no clients per host", []string{"-addr", "127.0.0.1:0", "-max-per-host", "0"}, 2, "-max-per-host 0: must be positive"},
 		{"zero timeout", []string{"-addr", "127.0.0.1:0", "-timeout", "0"}, 2, "-timeout 0s: must be positive"},
+		{"negative misses", []string{"-addr", "127.0.0.1:0", "-keepalive-misses", "-1"}, 2, "-keepalive-misses -1: must not be negative"},
 		{"bad service", []string{"-addr", "127.0.0.1:0", "-sap", "4:FS1:zz"}, 2, `socket "zz"`},
 	}
 	for _, tt := range tests {
@@ -113,5 +114,64 @@ func TestUsage(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", tt.want, out.String())
 			}
 		})
+	}
+}
+
+// TestLogsRefusalsAndDrops: without -v, a registration refused for
+// -max-per-host and a malformed datagram are logged.
+func TestLogsRefusalsAndDrops(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs syncbuf.Buffer
+	addrc := make(chan net.Addr, 1)
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(ctx, []string{"-addr", "127.0.0.1:0", "-max-per-host", "1"}, &logs, func(a net.Addr) { addrc <- a })
+	}()
+	var srv *net.UDPAddr
+	select {
+	case a := <-addrc:
+		srv = a.(*net.UDPAddr)
+	case code := <-exit:
+		t.Fatalf("exited with %d:\n%s", code, logs.String())
+	}
+	// A bare registration, as DOSBox sends it.
+	reg := make([]byte, ipx.HeaderLen)
+	reg[0], reg[1], reg[3], reg[17], reg[29] = 0xff, 0xff, ipx.HeaderLen, 2, 2
+	send := func(from string, b []byte) *net.UDPConn {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(from)})
+		if err != nil {
+			t.Skipf("no loopback address %s: %v", from, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := c.WriteToUDP(b, srv); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	first := send("127.0.0.1", reg)
+	first.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 1500)
+	if _, _, err := first.ReadFromUDP(buf); err != nil {
+		t.Fatalf("first registration: %v", err)
+	}
+	send("127.0.0.1", reg)               // refused: one per host
+	send("127.0.0.1", []byte("garbage")) // malformed
+	// A reply to another host's registration shows the server has read
+	// the datagrams before it (one socket's queue is in order).
+	other := send("127.0.0.2", reg)
+	other.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := other.ReadFromUDP(buf); err != nil {
+		t.Fatalf("registration from 127.0.0.2: %v", err)
+	}
+	cancel()
+	if code := <-exit; code != 0 {
+		t.Fatalf("exit %d:\n%s", code, logs.String())
+	}
+	out := logs.String()
+	for _, want := range []string{"too many from host", "malformed datagram", "refused=1", "dropped=1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -63,7 +63,7 @@ func TestRelayFlush(t *testing.T) {
 	if len(got) != len(others) { // the reply and six copies
 		t.Fatalf("sent %d datagrams, want %d", len(got), len(others))
 	}
-	if got[0].from != src || !bytes.Equal(got[0].b[:], func() []byte { p := registrationReply(mustNode(t, src), r.self); return p[:] }()) {
+	if got[0].from != src || !bytes.Equal(got[0].b[:], func() []byte { p := registrationReply(mustNode(t, src), 0, r.self); return p[:] }()) {
 		t.Errorf("first datagram % x to %v, want the registration reply to %v", got[0].b, got[0].from, src)
 	}
 	for _, d := range got[1:] {
@@ -132,7 +132,7 @@ func TestServerBatch(t *testing.T) {
 	go s.Serve()
 
 	buf := make([]byte, MTU)
-	want := registrationReply(nb, mustNode(t, srv))
+	want := registrationReply(nb, 0, mustNode(t, srv))
 	if n, _, err := b.ReadFromUDPAddrPort(buf); err != nil || !bytes.Equal(buf[:n], want[:]) {
 		t.Fatalf("B got % x, %v; want its registration reply", buf[:n], err)
 	}
@@ -159,7 +159,7 @@ func directLink(t *testing.T, srv *net.UDPConn) *Link {
 		buf := make([]byte, MTU)
 		_, from, err := srv.ReadFromUDPAddrPort(buf)
 		if err == nil {
-			r := registrationReply(mustNode(t, from), mustNode(t, apOf(srv)))
+			r := registrationReply(mustNode(t, from), 0, mustNode(t, apOf(srv)))
 			_, err = srv.WriteToUDPAddrPort(r[:], from)
 		}
 		done <- err

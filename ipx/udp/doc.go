@@ -27,8 +27,9 @@
 // DOSBox's server (src/hardware/ipxserver.cpp) holds 16 clients, never
 // forgets one, relays from anyone and does not answer pings itself (its
 // clients do). The Server here holds more (ServerConfig.MaxClients),
-// admits new clients at a bounded rate, forgets clients that fall silent,
-// pings idle clients the way ipxbox does so that live ones stay, answers a
+// admits new clients at a bounded rate, pings idle and silent clients the
+// way ipxbox does so that live ones stay, drops clients that leave a few
+// pings unanswered (ServerConfig.KeepaliveMisses), answers a
 // client's ping itself as well as relaying it, and drops packets from
 // unregistered senders and packets whose IPX source node is not the
 // sender's own address, so that no client can pose as another or have

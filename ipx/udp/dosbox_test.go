@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -213,6 +214,12 @@ func TestDOSBoxClient(t *testing.T) {
 	})
 	if st := s.Stats(); st.DropSpoofed != 0 || st.DropUnregistered != 0 {
 		t.Errorf("server dropped DOSBox traffic: %+v", st)
+	}
+	// Idle DOSBox answers every keepalive: it outlives KeepaliveMisses
+	// rounds of 200 ms.
+	waitFor(t, 10*time.Second, "more keepalive rounds", func() bool { return s.Stats().PingsSent >= 8 })
+	if st := s.Stats(); st.Unresponsive != 0 || !slices.ContainsFunc(s.Clients(), func(c ClientInfo) bool { return c.Addr == dos.Addr }) {
+		t.Errorf("DOSBox dropped although it answers keepalives: %+v", st)
 	}
 }
 

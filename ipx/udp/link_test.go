@@ -34,7 +34,7 @@ func fakeServer(t *testing.T, c *memConn, ignore int) chan time.Time {
 			}
 			node, _ := NodeFromAddrPort(from)
 			self, _ := NodeFromAddrPort(c.addr)
-			reply := registrationReply(node, self)
+			reply := registrationReply(node, 0, self)
 			c.WriteToUDPAddrPort(reply[:], from)
 		}
 	}()
@@ -124,7 +124,7 @@ func linkPair(t *testing.T, mn *memNet) (*Link, *memConn) {
 		srv.WriteToUDPAddrPort(make([]byte, 10), from)
 		p := ping(ipx.Node{10, 0, 0, 5, 0, 5})
 		srv.WriteToUDPAddrPort(p[:], from)
-		r := registrationReply(mustNode(t, from), mustNode(t, srv.addr))
+		r := registrationReply(mustNode(t, from), 0, mustNode(t, srv.addr))
 		srv.WriteToUDPAddrPort(r[:], from)
 	}()
 	l, err := NewLink(t.Context(), reg, srv.addr, Config{})
@@ -148,7 +148,7 @@ func TestLinkReadWrite(t *testing.T) {
 		data := pkt(t, peer, self, 0x4000, "payload")
 		echoReq := pkt(t, peer, ipx.NodeBroadcast, controlSocket, "echo with data")
 		p := ping(peer)
-		lateReply := registrationReply(self, mustNode(t, srv.addr))
+		lateReply := registrationReply(self, 0, mustNode(t, srv.addr))
 		la := l.conn.(*memConn).addr
 		stranger.WriteToUDPAddrPort(data, la) // foreign sender
 		srv.WriteToUDPAddrPort(data[:20], la) // malformed

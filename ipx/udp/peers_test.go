@@ -129,7 +129,7 @@ func TestRelayIPXBoxClient(t *testing.T) {
 	r, rec := newTestRelay(t, ServerConfig{})
 	r.handle(t0, addrA, ipxboxRegistration(t))
 	got := rec.take()
-	want := registrationReply(mustNode(t, addrA), r.self)
+	want := registrationReply(mustNode(t, addrA), 0, r.self)
 	if len(got) != 1 || got[0].from != addrA || !bytes.Equal(got[0].b, want[:]) {
 		t.Fatalf("sent %v, want reply % x (stats %+v)", got, want, r.st)
 	}

@@ -33,19 +33,74 @@ type relay struct {
 	// port, if set, takes the packets no client can: see Port.
 	port func(b []byte)
 
+	gates [numReasons]logGate
+
 	st ServerStats
+}
+
+// reason names a rate-limited log line: a registration refused, a
+// datagram dropped, a client dropped.
+type reason uint8
+
+const (
+	reasonFull reason = iota
+	reasonHost
+	reasonRate
+	reasonNotIPv4
+	reasonMalformed
+	reasonOversize
+	reasonUnregistered
+	reasonSpoofed
+	reasonNoDest
+	reasonWriteError
+	reasonExpired
+	reasonUnresponsive
+	reasonReplaced
+	numReasons
+)
+
+// logInterval is the least time between two log lines for one reason.
+const logInterval = 5 * time.Second
+
+// logGate rate-limits the log lines of one reason.
+type logGate struct {
+	next time.Time // no line before
+	held uint64    // lines held back since the last one
+}
+
+// gate reports whether a line for why may be logged at now, and how many
+// were held back before it; a line held back is counted.
+func (r *relay) gate(now time.Time, why reason) (bool, uint64) {
+	g := &r.gates[why]
+	if now.Before(g.next) {
+		g.held++
+		r.st.LogSuppressed++
+		return false, 0
+	}
+	n := g.held
+	g.held = 0
+	g.next = now.Add(logInterval)
+	return true, n
 }
 
 // outboxLen bounds the outbox; a full one is flushed at once.
 const outboxLen = 64
 
 type client struct {
-	addr     netip.AddrPort
-	node     ipx.Node
-	since    time.Time
-	lastRecv time.Time
-	lastSend time.Time
-	rx, tx   uint64
+	addr       netip.AddrPort
+	node       ipx.Node
+	since      time.Time
+	lastRecv   time.Time
+	lastSend   time.Time
+	lastPing   time.Time
+	unanswered int // pings sent since the client was last heard
+	rx, tx     uint64
+}
+
+// heard notes that c sent something at now: it is alive.
+func (c *client) heard(now time.Time) {
+	c.lastRecv = now
+	c.unanswered = 0
 }
 
 func newRelay(cfg ServerConfig, self ipx.Node, out batchConn, now time.Time) *relay {
@@ -86,17 +141,26 @@ func (r *relay) receive(now time.Time, from netip.AddrPort, b []byte) {
 	n, ok := checkPacket(b)
 	if !ok {
 		r.st.DropMalformed++
+		if ok, held := r.gate(now, reasonMalformed); ok {
+			r.log.Warn("udp: dropped malformed datagram", "from", from, "bytes", len(b), "suppressed", held)
+		}
 		return
 	}
 	b = b[:n]
 	if c == nil {
 		r.st.DropUnregistered++
+		if ok, held := r.gate(now, reasonUnregistered); ok {
+			r.log.Info("udp: dropped datagram from unregistered sender", "from", from, "suppressed", held)
+		}
 		return
 	}
-	c.lastRecv = now
+	c.heard(now)
 	c.rx++
 	if srcNode(b) != c.node {
 		r.st.DropSpoofed++
+		if ok, held := r.gate(now, reasonSpoofed); ok {
+			r.log.Warn("udp: dropped datagram with a source node not the sender's", "from", from, "node", srcNode(b), "suppressed", held)
+		}
 		return
 	}
 	if isBroadcast(b) {
@@ -123,7 +187,7 @@ func (r *relay) receive(now time.Time, from netip.AddrPort, b []byte) {
 	d := r.table[AddrPortFromNode(dst)]
 	if d == nil {
 		if !r.toPort(b) { // a host beyond the router, if there is one
-			r.st.DropNoDest++
+			r.noDest(now, dst)
 		}
 		return
 	}
@@ -136,19 +200,16 @@ func (r *relay) register(now time.Time, from netip.AddrPort, c *client) {
 		node, ok := NodeFromAddrPort(from)
 		switch {
 		case !ok:
-			r.st.RefusedNotIPv4++
+			r.refuse(now, reasonNotIPv4, from)
 			return
 		case len(r.table) >= r.cfg.MaxClients:
-			r.st.RefusedFull++
-			r.log.Warn("udp: registration refused, table full", "from", from, "clients", len(r.table))
+			r.refuse(now, reasonFull, from)
 			return
-		case r.hosts[from.Addr()] >= r.cfg.MaxPerHost:
-			r.st.RefusedHost++
-			r.log.Debug("udp: registration refused, too many from host", "from", from)
+		case r.hosts[from.Addr()] >= r.cfg.MaxPerHost && !r.replaceStale(now, from.Addr()):
+			r.refuse(now, reasonHost, from)
 			return
 		case !r.takeToken(now):
-			r.st.RefusedRate++
-			r.log.Debug("udp: registration refused, rate limit", "from", from)
+			r.refuse(now, reasonRate, from)
 			return
 		}
 		c = &client{addr: from, node: node, since: now}
@@ -159,8 +220,99 @@ func (r *relay) register(now time.Time, from netip.AddrPort, c *client) {
 	} else {
 		r.st.Reregistrations++
 	}
-	c.lastRecv = now
-	r.sendControl(now, c, registrationReply(c.node, r.self))
+	c.heard(now)
+	r.sendControl(now, c, registrationReply(c.node, r.cfg.Network, r.self))
+}
+
+// refuse counts and logs a registration refused for why.
+func (r *relay) refuse(now time.Time, why reason, from netip.AddrPort) {
+	var msg string
+	switch why {
+	case reasonNotIPv4:
+		r.st.RefusedNotIPv4++
+		msg = "udp: registration refused, IPv6 sender has no node"
+	case reasonFull:
+		r.st.RefusedFull++
+		msg = "udp: registration refused, table full"
+	case reasonHost:
+		r.st.RefusedHost++
+		msg = "udp: registration refused, too many from host"
+	case reasonRate:
+		r.st.RefusedRate++
+		msg = "udp: registration refused, rate limit"
+	}
+	if ok, held := r.gate(now, why); ok {
+		r.log.Warn(msg, "from", from, "clients", len(r.table), "from_host", r.hosts[from.Addr()], "suppressed", held)
+	}
+}
+
+// replaceStale drops, to make room for a new client from host, the
+// client of host silent longest among those that left a ping unanswered
+// for a whole keepalive round, and reports whether there was one. A
+// host that runs programs one after another gets its slots back at
+// once, while its live clients keep theirs.
+func (r *relay) replaceStale(now time.Time, host netip.Addr) bool {
+	if r.cfg.Keepalive <= 0 {
+		return false
+	}
+	var stale *client
+	for addr, c := range r.table {
+		// Pings are a round apart at least, so with two unanswered the
+		// first has had its round.
+		missed := c.unanswered >= 2 || c.unanswered == 1 && !now.Before(c.lastPing.Add(r.cfg.Keepalive))
+		if addr.Addr() != host || !missed {
+			continue
+		}
+		if stale == nil || c.lastRecv.Before(stale.lastRecv) {
+			stale = c
+		}
+	}
+	if stale == nil {
+		return false
+	}
+	r.drop(now, stale, reasonReplaced)
+	return true
+}
+
+// drop forgets client c for why (expired, unresponsive or replaced).
+func (r *relay) drop(now time.Time, c *client, why reason) {
+	delete(r.table, c.addr)
+	if r.hosts[c.addr.Addr()]--; r.hosts[c.addr.Addr()] <= 0 {
+		delete(r.hosts, c.addr.Addr())
+	}
+	var msg string
+	switch why {
+	case reasonExpired:
+		r.st.Expired++
+		msg = "udp: client expired"
+	case reasonUnresponsive:
+		r.st.Unresponsive++
+		msg = "udp: client dropped, keepalives unanswered"
+	case reasonReplaced:
+		r.st.Replaced++
+		msg = "udp: client replaced by a new one from its host, keepalive unanswered"
+	}
+	if ok, held := r.gate(now, why); ok {
+		r.log.Info(msg, "addr", c.addr, "node", c.node, "silent", now.Sub(c.lastRecv),
+			"unanswered", c.unanswered, "clients", len(r.table), "suppressed", held)
+	}
+}
+
+// noDest counts and logs a unicast to a node no client has.
+func (r *relay) noDest(now time.Time, dst ipx.Node) {
+	r.st.DropNoDest++
+	if ok, held := r.gate(now, reasonNoDest); ok {
+		r.log.Info("udp: dropped datagram to unregistered node", "node", dst, "suppressed", held)
+	}
+}
+
+// dropOversize counts and logs a datagram longer than MaxPacketLen.
+func (r *relay) dropOversize(now time.Time, from netip.AddrPort) {
+	r.st.Received++
+	r.st.DropOversize++
+	if ok, held := r.gate(now, reasonOversize); ok {
+		r.log.Warn("udp: dropped datagram above MaxPacketLen", "from", from, "max", r.cfg.MaxPacketLen, "suppressed", held)
+	}
 }
 
 // takeToken spends one registration from the bucket, which refills at
@@ -207,7 +359,7 @@ func (r *relay) fromPort(now time.Time, dst ipx.Node, b []byte) {
 	} else if d := r.table[AddrPortFromNode(dst)]; d != nil {
 		r.send(now, d, b)
 	} else {
-		r.st.DropNoDest++
+		r.noDest(now, dst)
 	}
 	r.flush(now)
 }
@@ -244,6 +396,9 @@ func (r *relay) flush(now time.Time) {
 		if err != nil || n == 0 {
 			// The datagram at done failed; go on with the rest.
 			r.st.WriteErrors++
+			if ok, held := r.gate(now, reasonWriteError); ok {
+				r.log.Warn("udp: send failed", "to", r.outq[done].addr, "err", err, "suppressed", held)
+			}
 			done++
 		}
 	}
@@ -252,34 +407,58 @@ func (r *relay) flush(now time.Time) {
 	r.outq, r.outc = r.outq[:0], r.outc[:0]
 }
 
-// tick forgets clients silent for ClientTimeout, pings clients sent
-// nothing for Keepalive, and returns when it next needs calling.
+// tick drops clients silent for ClientTimeout or that left
+// KeepaliveMisses pings unanswered, pings clients due a keepalive, and
+// returns when it next needs calling.
 func (r *relay) tick(now time.Time) time.Time {
+	k, misses := r.cfg.Keepalive, r.cfg.KeepaliveMisses
 	next := now.Add(r.cfg.ClientTimeout)
-	for addr, c := range r.table {
+	for _, c := range r.table {
 		expire := c.lastRecv.Add(r.cfg.ClientTimeout)
 		if !now.Before(expire) {
-			delete(r.table, addr)
-			if r.hosts[addr.Addr()]--; r.hosts[addr.Addr()] <= 0 {
-				delete(r.hosts, addr.Addr())
-			}
-			r.st.Expired++
-			r.log.Info("udp: client expired", "addr", addr, "node", c.node, "silent", now.Sub(c.lastRecv), "clients", len(r.table))
+			r.drop(now, c, reasonExpired)
 			continue
 		}
 		next = earliest(next, expire)
-		if r.cfg.Keepalive > 0 {
-			due := c.lastSend.Add(r.cfg.Keepalive)
-			if !now.Before(due) {
-				r.sendControl(now, c, ping(pingNode))
-				r.st.PingsSent++
-				due = now.Add(r.cfg.Keepalive)
-			}
-			next = earliest(next, due)
+		if k <= 0 {
+			continue
 		}
+		if misses > 0 && c.unanswered >= misses {
+			// The last ping has its round to be answered, then the
+			// client is gone.
+			dead := c.lastPing.Add(k)
+			if !now.Before(dead) {
+				r.drop(now, c, reasonUnresponsive)
+				continue
+			}
+			next = earliest(next, dead)
+			continue
+		}
+		due := r.pingDue(c)
+		if !now.Before(due) {
+			r.sendControl(now, c, ping(pingNode))
+			r.st.PingsSent++
+			c.lastPing = now
+			c.unanswered++
+			due = now.Add(k) // the next ping, or the end of this one's round
+		}
+		next = earliest(next, due)
 	}
 	r.flush(now)
 	return next
+}
+
+// pingDue is when c needs a keepalive: a round after the last datagram
+// sent to it (to hold NAT mappings open) or a round after it was last
+// heard or pinged (to learn whether it is still there), whichever comes
+// first.
+func (r *relay) pingDue(c *client) time.Time {
+	k := r.cfg.Keepalive
+	probe := c.lastRecv
+	if c.lastPing.After(probe) {
+		probe = c.lastPing
+	}
+	return earliest(c.lastSend.Add(k), probe.Add(k))
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -73,7 +73,7 @@ func register(t *testing.T, r *relay, rec *recorder, now time.Time, from netip.A
 	reg := registration()
 	r.handle(now, from, reg[:])
 	got := rec.take()
-	want := registrationReply(mustNode(t, from), r.self)
+	want := registrationReply(mustNode(t, from), 0, r.self)
 	if len(got) != 1 || got[0].from != from || !bytes.Equal(got[0].b, want[:]) {
 		t.Fatalf("registration of %v: sent %v, want reply % x", from, got, want)
 	}
@@ -92,7 +92,7 @@ func TestControlBytes(t *testing.T) {
 	}{
 		{"registration", registration(),
 			"ffff001e0000" + "00000000" + "000000000000" + "0002" + "00000000" + "000000000000" + "0002"},
-		{"registration reply", registrationReply(client, server),
+		{"registration reply", registrationReply(client, 0, server),
 			"ffff001e0000" + "00000000" + "7f000001bd38" + "0002" + "00000001" + "0000000000d5" + "0002"},
 		{"ping", ping(client),
 			"ffff001e0000" + "00000000" + "ffffffffffff" + "0002" + "00000000" + "7f000001bd38" + "0002"},
@@ -306,7 +306,8 @@ func TestRelayRegistration(t *testing.T) {
 }
 
 func TestRelayTimers(t *testing.T) {
-	cfg := ServerConfig{ClientTimeout: time.Minute, Keepalive: 10 * time.Second}
+	// Pings, but no drop for missing them: ClientTimeout alone.
+	cfg := ServerConfig{ClientTimeout: time.Minute, Keepalive: 10 * time.Second, KeepaliveMisses: -1}
 	r, rec := newTestRelay(t, cfg)
 	register(t, r, rec, t0, addrA)
 	register(t, r, rec, t0, addrB)

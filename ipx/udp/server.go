@@ -23,12 +23,22 @@ type ServerConfig struct {
 	// Default 64, a quarter of the default MaxClients.
 	MaxPerHost int
 	// ClientTimeout forgets a client nothing was heard from for this
-	// long. Default 10 minutes, as ipxbox.
+	// long, whatever the keepalives say: the bound when pings are off.
+	// Default 10 minutes, as ipxbox.
 	ClientTimeout time.Duration
-	// Keepalive pings a client nothing was sent to for this long, so
-	// that NAT mappings stay open and a live client answers and is kept.
-	// Default 5 s, as ipxbox; negative disables pings.
+	// Keepalive is the keepalive round: a client nothing was sent to, or
+	// nothing was heard from, for this long is pinged (and again each
+	// round while it stays silent), so that NAT mappings stay open and a
+	// live client answers. Default 5 s, as ipxbox; negative disables
+	// pings, and so KeepaliveMisses.
 	Keepalive time.Duration
+	// KeepaliveMisses drops a client that has left this many pings in a
+	// row unanswered, the last for a whole round: with the defaults, a
+	// client silent for 20 s. Every DOSBox-protocol client answers pings
+	// whatever it is doing, so a silent one is gone (its program ended).
+	// Default 3; negative never drops a client for it (ClientTimeout
+	// still does).
+	KeepaliveMisses int
 	// RegisterRate and RegisterBurst bound how fast new clients are
 	// admitted (per second, token bucket), so that a registration flood
 	// cannot fill the table at once. Defaults 32/s and 64.
@@ -43,8 +53,18 @@ type ServerConfig struct {
 	// Default 1 MiB; negative keeps the system's default. NewServer
 	// leaves the socket it is given as it is.
 	SocketBuffer int
-	// Logger receives registrations (Info), expiries and refusals; nil
-	// discards them.
+	// Network is the network number the registration reply gives a
+	// client as its own (the reply's destination network). DOSBox's
+	// client ignores it; a Link takes it (Link.Network). Default 0,
+	// "this network", as DOSBox's server sends.
+	Network ipx.Network
+	// Logger receives registrations and dropped clients (Info), and
+	// refused registrations and dropped datagrams (Warn, or Info for
+	// the unregistered senders and unknown destinations a restart or a
+	// departed client leaves behind). Lines about clients dropped,
+	// refused or datagrams dropped are rate-limited: at most one per
+	// reason every 5 s, with the number held back since (see
+	// ServerStats.LogSuppressed). nil discards them.
 	Logger *slog.Logger
 }
 
@@ -80,6 +100,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	if c.Keepalive == 0 {
 		c.Keepalive = 5 * time.Second
 	}
+	if c.KeepaliveMisses == 0 {
+		c.KeepaliveMisses = 3
+	}
 	if c.RegisterRate == 0 {
 		c.RegisterRate = 32
 	}
@@ -103,6 +126,8 @@ type ServerStats struct {
 	Registrations    uint64 // new clients admitted
 	Reregistrations  uint64 // registrations from known clients (answered again)
 	Expired          uint64 // clients forgotten after ClientTimeout of silence
+	Unresponsive     uint64 // clients dropped after KeepaliveMisses unanswered pings
+	Replaced         uint64 // clients dropped for a new one from their host at MaxPerHost: they had missed a keepalive round
 	Unicasts         uint64 // packets relayed to one client
 	Broadcasts       uint64 // packets relayed to every other client
 	ToServer         uint64 // answers to the server's pings
@@ -120,6 +145,7 @@ type ServerStats struct {
 	DropSpoofed      uint64 // IPX source node is not the sender's node
 	DropNoDest       uint64 // unicast to a node that is not registered
 	WriteErrors      uint64 // failed sends
+	LogSuppressed    uint64 // log lines held back by the rate limit (see ServerConfig.Logger)
 }
 
 // ClientInfo describes a registered client.
@@ -245,8 +271,7 @@ func (s *Server) Serve() error {
 		before := len(s.core.table)
 		for _, m := range ms[:n] {
 			if m.n > s.max {
-				s.core.st.Received++
-				s.core.st.DropOversize++
+				s.core.dropOversize(now, m.addr)
 				continue
 			}
 			s.core.receive(now, m.addr, m.buf[:m.n])

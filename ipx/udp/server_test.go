@@ -32,7 +32,7 @@ func reader(l *Link, out chan<- []byte) {
 func TestServerExpiryAndKeepalive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mn := newMemNet()
-		s, err := NewServer(mn.listen("10.0.0.1:213"), ServerConfig{ClientTimeout: time.Minute, Keepalive: 10 * time.Second})
+		s, err := NewServer(mn.listen("10.0.0.1:213"), ServerConfig{ClientTimeout: time.Minute, Keepalive: 10 * time.Second, KeepaliveMisses: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,6 +291,28 @@ func TestLinkRefresh(t *testing.T) {
 		}
 		if a.Stats().Refreshes != 1 || b.Stats().Refreshes != 1 || s.Stats().Clients != 2 {
 			t.Fatalf("refreshes %d, %d; server %+v", a.Stats().Refreshes, b.Stats().Refreshes, s.Stats())
+		}
+	})
+}
+
+// TestServerNetwork: the registration reply carries ServerConfig.Network
+// as the client's network, and a Link takes it.
+func TestServerNetwork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mn := newMemNet()
+		s, err := NewServer(mn.listen("10.0.0.1:213"), ServerConfig{Network: 0xCAFE0001})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Serve()
+		defer s.Close()
+		l, err := NewLink(t.Context(), mn.listen("10.0.0.2:4000"), netipOf(s), Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		if l.Network() != 0xCAFE0001 {
+			t.Fatalf("Link network %v, want cafe0001", l.Network())
 		}
 	})
 }

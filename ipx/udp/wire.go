@@ -80,9 +80,10 @@ func registration() [ipx.HeaderLen]byte {
 	return controlHeader(0, ipx.NodeZero, 0, ipx.NodeZero)
 }
 
-// registrationReply tells client its node; server is the server's node.
-func registrationReply(client, server ipx.Node) [ipx.HeaderLen]byte {
-	return controlHeader(0, client, serverNetwork, server)
+// registrationReply tells client its node and network; server is the
+// server's node.
+func registrationReply(client ipx.Node, network ipx.Network, server ipx.Node) [ipx.HeaderLen]byte {
+	return controlHeader(network, client, serverNetwork, server)
 }
 
 // ping asks every client to answer to from.
