@@ -33,7 +33,9 @@ import (
 // writes keys in a loop (one process, -batch); the test kills the primary
 // with SIGKILL mid-workload and logs the pause the client saw, restarts
 // the old primary as a secondary while the writes go on, waits until the
-// pair is mirrored again, reads every acknowledged write back, then kills
+// pair is mirrored again, reads every acknowledged write back (puts of
+// distinct keys, and a counter stepped by compare-and-set, which shows a
+// request applied twice or lost), then kills
 // the new primary too, so that the restarted server, which holds only what
 // its resynchronisation gave it, serves the final reads.
 //
@@ -96,15 +98,16 @@ func TestNetnsFailover(t *testing.T) {
 				return
 			default:
 			}
+			req := workload(i)
 			sent := time.Now()
-			fmt.Fprintf(cl.stdin, "put k%04d v%04d\n", i, i)
+			fmt.Fprintln(cl.stdin, req)
 			line, err := replies.ReadString('\n')
 			if err != nil {
-				wlErr <- fmt.Errorf("put k%04d: reading the reply: %v", i, err)
+				wlErr <- fmt.Errorf("%s: reading the reply: %v", req, err)
 				return
 			}
 			if line != "OK\n" {
-				wlErr <- fmt.Errorf("put k%04d: reply %q, want OK", i, line)
+				wlErr <- fmt.Errorf("%s: reply %q, want OK", req, line)
 				return
 			}
 			acks <- ack{i, time.Since(start), time.Since(sent)}
@@ -175,13 +178,13 @@ func TestNetnsFailover(t *testing.T) {
 	t.Logf("resynchronisation: restart to mirrored (seen by status) %v; longest write meanwhile %v",
 		(mirrored - restarted).Round(time.Millisecond), resyncLongest.Round(time.Millisecond))
 	close(stop)
-	for range acks {
-		// drain: the workload ends after its request in flight
+	for k := range acks { // the workload ends after its request in flight
+		acked = append(acked, k)
 	}
 	if err := <-wlErr; err != nil {
 		t.Fatal(err)
 	}
-	n := len(acked) // every write acknowledged, in order, k0000 up
+	n := len(acked) // every write acknowledged, in order
 	for i, k := range acked {
 		if k.i != i {
 			t.Fatalf("ack %d is of write %d", i, k.i)
@@ -203,13 +206,20 @@ func TestNetnsFailover(t *testing.T) {
 
 	get := func(who string) {
 		t.Helper()
-		for i := range n {
-			fmt.Fprintf(cl.stdin, "get k%04d\n", i)
+		check := func(key, want string) {
+			t.Helper()
+			fmt.Fprintf(cl.stdin, "get %s\n", key)
 			line, err := replies.ReadString('\n')
-			if want := fmt.Sprintf("v%04d\n", i); err != nil || line != want {
-				t.Fatalf("get k%04d from %s = %q, %v; want %q", i, who, line, err, want)
+			if err != nil || line != want+"\n" {
+				t.Fatalf("get %s from %s = %q, %v; want %q", key, who, line, err, want)
 			}
 		}
+		for i := range (n + 1) / 2 {
+			check(fmt.Sprintf("k%04d", i), fmt.Sprintf("v%04d", i))
+		}
+		// Each cas applied once: a second application of a retried
+		// one would have failed it, and the count shows a lost one.
+		check("n", fmt.Sprint(n/2))
 	}
 	get("the new primary")
 
@@ -226,6 +236,20 @@ func TestNetnsFailover(t *testing.T) {
 	if err := cl.cmd.Wait(); err != nil {
 		t.Errorf("client: %v\nstderr:\n%s", err, cl.stderr)
 	}
+}
+
+// workload returns the workload's request i: the even ones put key
+// k(i/2), the odd ones count on key n with a cas from i/2 to i/2+1, so
+// that a retried cas applied twice fails.
+func workload(i int) string {
+	if i%2 == 0 {
+		return fmt.Sprintf("put k%04d v%04d", i/2, i/2)
+	}
+	old := fmt.Sprint(i / 2)
+	if i == 1 {
+		old = `""`
+	}
+	return fmt.Sprintf("cas n %s %d", old, i/2+1)
 }
 
 // startIn starts bin with args in network namespace ns: the process is
