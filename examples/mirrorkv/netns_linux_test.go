@@ -23,21 +23,23 @@ import (
 // as separate processes, each in its own network namespace, over raw
 // Ethernet (ipx/ether):
 //
-//	primary   eth0 ─┐                          ┌─ eth0 client
-//	secondary eth0 ─┼─ bridge "lan", network a ─┐  bridge "cln", network b
-//	router    eth0 ─┘          router eth1 ─────┼──┘
+//	primary   eth0 ─┐
+//	secondary eth0 ─┼─ bridge "lan", network a
+//	router    eth0 ─┘
+//	router    eth1 ─┬─ bridge "cln", network b
+//	client    eth0 ─┘
 //
 // The servers share the LAN, which also carries their MSL (SPX, mirrorkv's
 // default). The client reaches the pair's internal network only through
 // the router, which learns the route by RIP from the servers. The client
-// writes keys in a loop (one process, -batch); the test kills the primary
-// with SIGKILL mid-workload and logs the pause the client saw, restarts
-// the old primary as a secondary while the writes go on, waits until the
-// pair is mirrored again, reads every acknowledged write back (puts of
-// distinct keys, and a counter stepped by compare-and-set, which shows a
-// request applied twice or lost), then kills
-// the new primary too, so that the restarted server, which holds only what
-// its resynchronisation gave it, serves the final reads.
+// writes in a loop (one process, -batch); the test kills the primary with
+// SIGKILL mid-workload and logs the pause the client saw, restarts the old
+// primary as a secondary while the writes go on, waits until the pair is
+// mirrored again, reads every acknowledged write back (puts of distinct
+// keys, and a counter stepped by compare-and-set, which shows a request
+// applied twice or lost), then kills the new primary too, so that the
+// restarted server, which holds only what its resynchronisation gave it,
+// serves the final reads.
 //
 // It needs root and iproute2; the namespaces are removed at the end,
 // whatever the result.
@@ -88,6 +90,9 @@ func TestNetnsFailover(t *testing.T) {
 	start := time.Now()
 	acks := make(chan ack, 1024)
 	stop := make(chan struct{})
+	// abandon ends the workload if the test fails while it runs.
+	abandon := make(chan struct{})
+	t.Cleanup(func() { close(abandon) })
 	wlErr := make(chan error, 1)
 	go func() {
 		defer close(acks)
@@ -110,7 +115,12 @@ func TestNetnsFailover(t *testing.T) {
 				wlErr <- fmt.Errorf("%s: reply %q, want OK", req, line)
 				return
 			}
-			acks <- ack{i, time.Since(start), time.Since(sent)}
+			select {
+			case acks <- ack{i, time.Since(start), time.Since(sent)}:
+			case <-abandon:
+				wlErr <- nil
+				return
+			}
 		}
 	}()
 	var acked []ack
