@@ -16,6 +16,9 @@ var (
 	ErrNotIPv4 = errors.New("tunnel needs IPv4")
 	// ErrServerStarted reports a second call to Server.Serve.
 	ErrServerStarted = errors.New("server already serving")
+	// ErrBadConfig reports a Config or ServerConfig that cannot work;
+	// Validate's errors wrap it.
+	ErrBadConfig = errors.New("invalid configuration")
 )
 
 // addrPortConn is the allocation-free datagram API of *net.UDPConn.

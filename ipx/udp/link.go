@@ -58,10 +58,10 @@ func setBuffers(pc *net.UDPConn, n int) {
 // Validate checks the configuration for values that cannot work.
 func (c *Config) Validate() error {
 	if c.RetryInitial < 0 || c.RetryMax < 0 || c.Refresh < 0 {
-		return fmt.Errorf("udp: negative retry interval")
+		return fmt.Errorf("udp: negative retry interval: %w", ErrBadConfig)
 	}
 	if c.RetryMax != 0 && c.RetryInitial > c.RetryMax {
-		return fmt.Errorf("udp: RetryInitial %v above RetryMax %v", c.RetryInitial, c.RetryMax)
+		return fmt.Errorf("udp: RetryInitial %v above RetryMax %v: %w", c.RetryInitial, c.RetryMax, ErrBadConfig)
 	}
 	return nil
 }

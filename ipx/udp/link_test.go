@@ -248,8 +248,8 @@ func TestLinkClose(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	for _, c := range []Config{{RetryInitial: -1}, {RetryInitial: time.Second, RetryMax: time.Millisecond}} {
-		if c.Validate() == nil {
-			t.Errorf("%+v accepted", c)
+		if err := c.Validate(); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("%+v: Validate = %v, want ErrBadConfig", c, err)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package udp
 
 import (
 	"bytes"
+	"errors"
 	"encoding/hex"
 	"net/netip"
 	"testing"
@@ -359,8 +360,8 @@ func TestServerConfigValidate(t *testing.T) {
 		{Keepalive: time.Minute, ClientTimeout: time.Minute},
 	}
 	for _, c := range bad {
-		if c.Validate() == nil {
-			t.Errorf("%+v: Validate accepted it", c)
+		if err := c.Validate(); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("%+v: Validate = %v, want ErrBadConfig", c, err)
 		}
 	}
 	if err := (&ServerConfig{}).Validate(); err != nil {

@@ -72,17 +72,17 @@ type ServerConfig struct {
 func (c *ServerConfig) Validate() error {
 	switch {
 	case c.MaxClients < 0:
-		return fmt.Errorf("udp: negative MaxClients %d", c.MaxClients)
+		return fmt.Errorf("udp: negative MaxClients %d: %w", c.MaxClients, ErrBadConfig)
 	case c.MaxPerHost < 0:
-		return fmt.Errorf("udp: negative MaxPerHost %d", c.MaxPerHost)
+		return fmt.Errorf("udp: negative MaxPerHost %d: %w", c.MaxPerHost, ErrBadConfig)
 	case c.ClientTimeout < 0:
-		return fmt.Errorf("udp: negative ClientTimeout %v", c.ClientTimeout)
+		return fmt.Errorf("udp: negative ClientTimeout %v: %w", c.ClientTimeout, ErrBadConfig)
 	case c.RegisterRate < 0 || c.RegisterBurst < 0:
-		return fmt.Errorf("udp: negative registration rate or burst")
+		return fmt.Errorf("udp: negative registration rate or burst: %w", ErrBadConfig)
 	case c.MaxPacketLen != 0 && (c.MaxPacketLen < ipx.HeaderLen || c.MaxPacketLen > maxDatagram):
-		return fmt.Errorf("udp: MaxPacketLen %d outside %d..%d", c.MaxPacketLen, ipx.HeaderLen, maxDatagram)
+		return fmt.Errorf("udp: MaxPacketLen %d outside %d..%d: %w", c.MaxPacketLen, ipx.HeaderLen, maxDatagram, ErrBadConfig)
 	case c.Keepalive > 0 && c.ClientTimeout > 0 && c.Keepalive >= c.ClientTimeout:
-		return fmt.Errorf("udp: Keepalive %v not below ClientTimeout %v", c.Keepalive, c.ClientTimeout)
+		return fmt.Errorf("udp: Keepalive %v not below ClientTimeout %v: %w", c.Keepalive, c.ClientTimeout, ErrBadConfig)
 	}
 	return nil
 }
