@@ -2,8 +2,8 @@ package udp
 
 import (
 	"bytes"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
