@@ -242,3 +242,32 @@ func TestRelayLogsDrops(t *testing.T) {
 		t.Fatalf("dead client: lines %v, stats %+v", got, r.st)
 	}
 }
+
+// TestServerShortLivedLinks is the user's case on the fake clock: 100
+// Links from one host, one after another, each open for a second; every
+// one registers.
+func TestServerShortLivedLinks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mn := newMemNet()
+		s, err := NewServer(mn.listen("10.0.0.1:213"), ServerConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Serve()
+		defer s.Close()
+		for i := range 100 {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			l, err := NewLink(ctx, mn.listen(netip.AddrPortFrom(addrA.Addr(), uint16(30000+i)).String()), netipOf(s), Config{})
+			cancel()
+			if err != nil {
+				t.Fatalf("run %d: %v (server %+v)", i, err, s.Stats())
+			}
+			go reader(l, nil)
+			time.Sleep(time.Second)
+			l.Close()
+		}
+		if st := s.Stats(); st.RefusedHost != 0 || st.Registrations != 100 || st.Clients > 25 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+}
