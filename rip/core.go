@@ -42,11 +42,12 @@ const (
 
 // core is the Router's protocol logic, free of I/O and of the clock, as
 // sap's: its methods take the current time and note the work to do,
-// and next hands it out one job (the packets of one update or answer on
+// and Next hands it out one job (the packets of one update or answer on
 // one link) at a time, built when it is about to go out, so that it says
 // what is true then. The reader only notes work; the pending work is
 // bounded: triggered networks coalesce per link, and answers wait in a
-// queue of at most MaxPendingRequests. The Router serialises calls.
+// queue of at most MaxPendingRequests. The Router serialises calls. Its
+// exported methods make it the pace.Source of the Router's sender.
 type core struct {
 	cfg   Config
 	log   *slog.Logger
@@ -145,16 +146,16 @@ func (c *core) add(m map[ipx.Network]struct{}, n ipx.Network) {
 	m[n] = struct{}{}
 }
 
-// deadline is when tick next has work to do.
-func (c *core) deadline() time.Time {
+// Deadline is when Tick next has work to do.
+func (c *core) Deadline() time.Time {
 	if at := c.table.NextDeadline(); !at.IsZero() && at.Before(c.nextPeriodic) {
 		return at
 	}
 	return c.nextPeriodic
 }
 
-// tick schedules the periodic update when due and ages the table.
-func (c *core) tick(now time.Time) {
+// Tick schedules the periodic update when due and ages the table.
+func (c *core) Tick(now time.Time) {
 	if !now.Before(c.nextPeriodic) {
 		c.nextPeriodic = now.Add(c.cfg.UpdateInterval)
 		if !c.cfg.ListenOnly {
@@ -166,18 +167,18 @@ func (c *core) tick(now time.Time) {
 	c.note(c.table.Expire(now, nil))
 }
 
-// keys appends the links that may have work: the wired links, and 0 for
+// Links appends the links that may have work: the wired links, and 0 for
 // routed answers.
-func (c *core) keys(dst []ipx.LinkID) []ipx.LinkID {
+func (c *core) Links(dst []ipx.LinkID) []ipx.LinkID {
 	for id := range c.work {
 		dst = append(dst, id)
 	}
 	return append(dst, 0)
 }
 
-// next returns the next job of a kind for link id (0: routed answers),
+// Next returns the next job of a kind for link id (0: routed answers),
 // or nil.
-func (c *core) next(id ipx.LinkID, kind int) []out {
+func (c *core) Next(id ipx.LinkID, kind int) []out {
 	w := c.work[id]
 	l, _ := linkInfo(c.links, id)
 	switch kind {

@@ -24,7 +24,7 @@ func newTestCore(t *testing.T, cfg Config) *core {
 	}
 	c := newCore(cfg, table, t0)
 	c.setLinks(t0, coreLinks)
-	c.tick(t0)
+	c.Tick(t0)
 	drain(c)
 	return c
 }
@@ -32,10 +32,10 @@ func newTestCore(t *testing.T, cfg Config) *core {
 // drain takes every job the core has, link by link, kind by kind.
 func drain(c *core) []out {
 	var msgs []out
-	for _, k := range c.keys(nil) {
+	for _, k := range c.Links(nil) {
 		for kind := range jobKinds {
 			for {
-				job := c.next(k, kind)
+				job := c.Next(k, kind)
 				if job == nil {
 					break
 				}
@@ -57,25 +57,25 @@ func TestCoreStart(t *testing.T) {
 	table, _ := NewTable(cfg.Table)
 	c := newCore(cfg, table, t0)
 	c.setLinks(t0, coreLinks)
-	c.tick(t0)
+	c.Tick(t0)
 	// Each wired link: the request for all routes first, then the
 	// update with the three connected networks; nothing on the internal
 	// one.
 	for _, id := range []ipx.LinkID{1, 2} {
-		req := c.next(id, jobTriggered)
+		req := c.Next(id, jobTriggered)
 		if len(req) != 1 || req[0].pkt.Operation != OpRequest || req[0].pkt.Entries[0].Network != ipx.NetworkAll {
 			t.Errorf("link %d: first job %+v", id, req)
 		}
-		upd := c.next(id, jobPeriodic)
+		upd := c.Next(id, jobPeriodic)
 		if len(upd) != 1 || len(upd[0].pkt.Entries) != 3 || upd[0].dst.Node != ipx.NodeBroadcast {
 			t.Errorf("link %d: update %+v", id, upd)
 		}
 	}
-	if job := c.next(3, jobTriggered); job != nil {
+	if job := c.Next(3, jobTriggered); job != nil {
 		t.Errorf("internal link has work: %+v", job)
 	}
-	if !c.deadline().Equal(t0.Add(DefaultUpdateInterval)) {
-		t.Errorf("deadline %v", c.deadline())
+	if !c.Deadline().Equal(t0.Add(DefaultUpdateInterval)) {
+		t.Errorf("deadline %v", c.Deadline())
 	}
 }
 
@@ -88,21 +88,21 @@ func TestCoreTriggeredNotHeldUp(t *testing.T) {
 		many[i] = Entry{Network: ipx.Network(0x1000 + i), Hops: 1, Ticks: 1}
 	}
 	c.input(t0, &Packet{Operation: OpResponse, Entries: many}, from(1, 9))
-	c.tick(t0.Add(DefaultUpdateInterval))
+	c.Tick(t0.Add(DefaultUpdateInterval))
 	drain(c)
-	c.tick(t0.Add(2 * DefaultUpdateInterval))
-	upd := c.next(2, jobPeriodic)
+	c.Tick(t0.Add(2 * DefaultUpdateInterval))
+	upd := c.Next(2, jobPeriodic)
 	if len(upd) != 9 {
 		t.Fatalf("periodic update of %d packets, want 9", len(upd))
 	}
 	// The route to 0x1000 is poisoned by its next hop.
 	c.input(t0.Add(2*DefaultUpdateInterval), &Packet{Operation: OpResponse, Entries: []Entry{{0x1000, Unreachable, 1}}}, from(1, 9))
-	job := c.next(2, jobTriggered)
+	job := c.Next(2, jobTriggered)
 	if len(job) != 1 || job[0].pkt.Entries[0] != (Entry{0x1000, Unreachable, 2}) {
 		t.Errorf("triggered job %+v", job)
 	}
 	// And a request for an alternative follows.
-	if job := c.next(2, jobTriggered); len(job) != 1 || job[0].pkt.Operation != OpRequest {
+	if job := c.Next(2, jobTriggered); len(job) != 1 || job[0].pkt.Operation != OpRequest {
 		t.Errorf("request job %+v", job)
 	}
 }
@@ -125,14 +125,14 @@ func TestCoreRequests(t *testing.T) {
 		t.Errorf("dropped %d", c.requestsDropped)
 	}
 	for range 2 {
-		job := c.next(1, jobAnswer)
+		job := c.Next(1, jobAnswer)
 		// Split horizon: link 1's own network is not learned there,
 		// so all three connected networks go out.
 		if len(job) != 1 || len(job[0].pkt.Entries) != 3 || job[0].dst.Node.IsBroadcast() {
 			t.Errorf("answer %+v", job)
 		}
 	}
-	if job := c.next(1, jobAnswer); job != nil {
+	if job := c.Next(1, jobAnswer); job != nil {
 		t.Errorf("third answer %+v", job)
 	}
 	reply, work := c.input(t0, &Packet{Operation: OpRequest, Entries: []Entry{RequestEntry(0xB), RequestEntry(0x99)}}, from(1, 10))
@@ -155,13 +155,13 @@ func TestCoreLinks(t *testing.T) {
 	c := newTestCore(t, Config{})
 	links := append(coreLinks[:3:3], ipx.LinkInfo{ID: 4, Network: 0xC, Node: ipx.Node{2, 0, 0, 0, 0, 1}})
 	c.setLinks(t0.Add(time.Second), links)
-	if job := c.next(4, jobTriggered); len(job) != 1 || job[0].pkt.Operation != OpRequest {
+	if job := c.Next(4, jobTriggered); len(job) != 1 || job[0].pkt.Operation != OpRequest {
 		t.Errorf("new link: %+v", job)
 	}
-	if job := c.next(4, jobPeriodic); len(job) != 1 || len(job[0].pkt.Entries) != 4 {
+	if job := c.Next(4, jobPeriodic); len(job) != 1 || len(job[0].pkt.Entries) != 4 {
 		t.Errorf("new link: %+v", job)
 	}
-	if job := c.next(1, jobTriggered); len(job) != 1 || job[0].pkt.Entries[0] != (Entry{0xC, 1, 1}) {
+	if job := c.Next(1, jobTriggered); len(job) != 1 || job[0].pkt.Entries[0] != (Entry{0xC, 1, 1}) {
 		t.Errorf("old link told %+v", job)
 	}
 	links[3].Failed = true
@@ -169,7 +169,7 @@ func TestCoreLinks(t *testing.T) {
 	if _, ok := c.work[4]; ok {
 		t.Error("failed link still has work")
 	}
-	if job := c.next(1, jobTriggered); len(job) != 1 || job[0].pkt.Entries[0] != (Entry{0xC, Unreachable, 1}) {
+	if job := c.Next(1, jobTriggered); len(job) != 1 || job[0].pkt.Entries[0] != (Entry{0xC, Unreachable, 1}) {
 		t.Errorf("failed link's network: %+v", job)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/pace"
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
@@ -153,7 +154,7 @@ type Router struct {
 	// from "all links down", which ends a socket for good.
 	conn atomic.Pointer[ipx.Conn]
 
-	kick chan struct{}
+	kick pace.Waker
 	stop chan struct{}
 	// closeCtx bounds the final poison; set before stop is closed.
 	closeCtx context.Context
@@ -204,7 +205,7 @@ func NewRouter(stack *ipx.Stack, cfg Config) (*Router, error) {
 	}
 	r := &Router{
 		cfg: cfg, log: cfg.Logger, stack: stack, table: table,
-		kick: make(chan struct{}, 1),
+		kick: pace.NewWaker(),
 		stop: make(chan struct{}),
 	}
 	now := time.Now()
@@ -288,7 +289,7 @@ func (r *Router) SetMetric(n ipx.Network, hops, ticks uint16) error {
 	}
 	r.core.note(events)
 	if len(events) > 0 {
-		r.wake()
+		r.kick.Wake()
 	}
 	return nil
 }
@@ -397,13 +398,6 @@ func (r *Router) refreshShared(entries []Entry, link ipx.LinkID) {
 	}
 }
 
-func (r *Router) wake() {
-	select {
-	case r.kick <- struct{}{}:
-	default:
-	}
-}
-
 // readLoop reads the RIP socket and hands each packet to the core, which
 // only notes the work; only the answer to a request for some networks,
 // one packet, is sent from here. When every link of the Stack has
@@ -446,7 +440,7 @@ func (r *Router) readLoop() {
 		reply, work := r.core.input(time.Now(), &p, info)
 		r.mu.Unlock()
 		if work {
-			r.wake()
+			r.kick.Wake()
 		}
 		if reply != nil {
 			r.sendMu.Lock()
@@ -515,89 +509,28 @@ func (r *Router) write(o *out, wire []byte) []byte {
 	return wire
 }
 
-// lane is what one link is sending: the rest of the current job of each
-// kind, the kind whose turn it is, and when its next packet may go.
-type lane struct {
-	jobs [jobKinds][]out
-	turn int
-	next time.Time
-}
-
-// pick returns the next packet to send on the lane, taking the next job
-// of a kind from the core when the kind's current one is done; nil if
-// there is none. The caller holds r.mu.
-func (ln *lane) pick(c *core, id ipx.LinkID) *out {
-	for i := range jobKinds {
-		k := (ln.turn + i) % jobKinds
-		if len(ln.jobs[k]) == 0 {
-			ln.jobs[k] = c.next(id, k)
-		}
-		if len(ln.jobs[k]) > 0 {
-			o := ln.jobs[k][0]
-			ln.jobs[k][0] = out{}
-			ln.jobs[k] = ln.jobs[k][1:]
-			ln.turn = k + 1
-			return &o
-		}
-	}
-	return nil
-}
-
 // sendLoop sends what the core hands out, each link paced on its own,
 // runs the core's timers and follows the Stack's links. On Close it
 // withdraws the routes and closes the socket, which ends the reader; it
 // ends, sending nothing more, when the Stack closes.
 func (r *Router) sendLoop(changed <-chan struct{}) {
 	defer r.wg.Done()
-	lanes := make(map[ipx.LinkID]*lane)
-	var keys []ipx.LinkID
-	var ready []*out
+	pacer := pace.NewPacer[ipx.LinkID, out](r.core, r.cfg.PacketGap, jobKinds)
 	wire := make([]byte, 0, MaxLen)
-	var tickAt time.Time // zero: at once
-	timer := time.NewTimer(time.Hour)
+	timer := pace.NewTimer()
 	defer timer.Stop()
 	for {
 		now := time.Now()
-		wake := tickAt
-		ready = ready[:0]
 		r.mu.Lock()
-		if !now.Before(tickAt) {
-			r.core.tick(now)
-			tickAt = r.core.deadline()
-			wake = tickAt
-		}
-		keys = r.core.keys(keys[:0])
-		for k := range lanes {
-			if !slices.Contains(keys, k) {
-				delete(lanes, k) // a link gone
-			}
-		}
-		for _, k := range keys {
-			ln := lanes[k]
-			if ln == nil {
-				ln = &lane{}
-				lanes[k] = ln
-			}
-			if !now.Before(ln.next) {
-				if o := ln.pick(r.core, k); o != nil {
-					ready = append(ready, o)
-					ln.next = now.Add(r.cfg.PacketGap)
-				}
-			}
-			if now.Before(ln.next) {
-				// Work may wait in the core: come back when the
-				// link may send again.
-				wake = minTime(wake, ln.next)
-			}
-		}
+		ready, wake := pacer.Poll(now)
 		r.mu.Unlock()
-		for _, o := range ready {
-			wire = r.write(o, wire)
+		for i := range ready {
+			wire = r.write(&ready[i], wire)
 		}
-		timer.Reset(max(time.Until(wake), 0))
+		timer.Reset(wake)
 		select {
-		case <-timer.C:
-		case <-r.kick:
+		case <-timer.C():
+		case <-r.kick.C():
 		case <-changed:
 			select {
 			case <-r.stack.Done():
@@ -611,7 +544,7 @@ func (r *Router) sendLoop(changed <-chan struct{}) {
 			r.core.setLinks(time.Now(), links)
 			// A table change (a network lost) may bring the
 			// deadline forward.
-			tickAt = time.Time{}
+			pacer.TickBy(time.Time{})
 			r.mu.Unlock()
 		case <-r.stack.Done():
 			r.conn.Load().Close()
@@ -623,16 +556,9 @@ func (r *Router) sendLoop(changed <-chan struct{}) {
 		// Events noted by the reader may bring the table's deadline
 		// forward (a dying route): take it again.
 		r.mu.Lock()
-		tickAt = minTime(tickAt, r.core.deadline())
+		pacer.TickBy(r.core.Deadline())
 		r.mu.Unlock()
 	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }
 
 // shutdown sends the withdrawal of the router's routes, each link paced
@@ -649,41 +575,13 @@ func (r *Router) shutdown() {
 	msgs := r.core.shutdown()
 	ctx := r.closeCtx
 	r.mu.Unlock()
-	byLink := make(map[ipx.LinkID][]out)
-	most := 0
-	for _, o := range msgs {
-		byLink[o.link] = append(byLink[o.link], o)
-		most = max(most, len(byLink[o.link]))
-	}
-	gap := r.cfg.PacketGap
-	if d, ok := ctx.Deadline(); ok && most > 1 {
-		// The first packets go at once: most-1 gaps, with a margin.
-		gap = min(gap, time.Until(d)/time.Duration(most))
-	}
 	wire := make([]byte, 0, MaxLen)
-	for i := 0; i < most; i++ {
-		if i > 0 && gap > 0 {
-			t := time.NewTimer(gap)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-r.stack.Done():
-				t.Stop()
-				return
-			}
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		for _, os := range byLink {
-			if i < len(os) {
-				wire, _ = os[i].pkt.AppendBinary(wire[:0])
-				r.send(wire, os[i].link, os[i].dst)
-			}
-		}
-	}
+	pace.Drain(ctx, r.stack.Done(), r.cfg.PacketGap, msgs,
+		func(o *out) ipx.LinkID { return o.link },
+		func(o *out) {
+			wire, _ = o.pkt.AppendBinary(wire[:0])
+			r.send(wire, o.link, o.dst)
+		})
 }
 
 // errClosed is the error of a call on a closed Router, as the standard

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/pace"
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
@@ -161,7 +162,7 @@ type Advertiser struct {
 	closed   bool
 	closeCtx context.Context
 
-	kick chan struct{}
+	kick pace.Waker
 	done chan struct{} // closed by Close
 	wg   sync.WaitGroup
 
@@ -186,7 +187,7 @@ func NewAdvertiser(s *ipx.Stack, cfg Config) (*Advertiser, error) {
 	}
 	a := &Advertiser{
 		stack: s, cfg: cfg, log: cfg.Logger, core: c,
-		kick: make(chan struct{}, 1), done: make(chan struct{}),
+		kick: pace.NewWaker(), done: make(chan struct{}),
 	}
 	a.conn.Store(conn)
 	// Take the channel before the links, so that no change is missed.
@@ -214,7 +215,7 @@ func (a *Advertiser) Add(e Entry) error {
 	err := a.core.addLocal(e)
 	a.mu.Unlock()
 	if err == nil {
-		a.wake()
+		a.kick.Wake()
 	}
 	return err
 }
@@ -226,7 +227,7 @@ func (a *Advertiser) Remove(typ ServiceType, name Name) bool {
 	ok := a.core.removeLocal(typ, name)
 	a.mu.Unlock()
 	if ok {
-		a.wake()
+		a.kick.Wake()
 	}
 	return ok
 }
@@ -283,13 +284,6 @@ func (a *Advertiser) CloseContext(ctx context.Context) error {
 	return nil
 }
 
-func (a *Advertiser) wake() {
-	select {
-	case a.kick <- struct{}{}:
-	default:
-	}
-}
-
 func (a *Advertiser) readLoop() {
 	defer a.wg.Done()
 	buf := make([]byte, 2048)
@@ -319,7 +313,7 @@ func (a *Advertiser) readLoop() {
 		work := a.core.input(time.Now(), m, info)
 		a.mu.Unlock()
 		if work {
-			a.wake()
+			a.kick.Wake()
 		}
 	}
 }
@@ -371,34 +365,6 @@ func (a *Advertiser) reviveLocked() bool {
 	return true
 }
 
-// lane is what one link is sending: the rest of the current job of each
-// kind, the kind whose turn it is, and when its next packet may go.
-type lane struct {
-	jobs [jobKinds][]out
-	turn int
-	next time.Time
-}
-
-// pick returns the next message to send on the lane, taking the next
-// job of a kind from the core when the kind's current one is done; nil
-// if there is none. The caller holds a.mu.
-func (ln *lane) pick(c *core, id ipx.LinkID) *out {
-	for i := range jobKinds {
-		k := (ln.turn + i) % jobKinds
-		if len(ln.jobs[k]) == 0 {
-			ln.jobs[k] = c.next(id, k)
-		}
-		if len(ln.jobs[k]) > 0 {
-			o := ln.jobs[k][0]
-			ln.jobs[k][0] = out{}
-			ln.jobs[k] = ln.jobs[k][1:]
-			ln.turn = k + 1
-			return &o
-		}
-	}
-	return nil
-}
-
 // sendLoop sends what the core hands out, each link paced on its own,
 // and runs the core's timers. On Close it withdraws the services and
 // closes the socket, which ends the reader.
@@ -410,56 +376,23 @@ func (a *Advertiser) sendLoop(changed <-chan struct{}) {
 		a.conn.Load().Close()
 		a.mu.Unlock()
 	}()
-	lanes := make(map[ipx.LinkID]*lane)
-	var keys []ipx.LinkID
-	var ready []*out
-	var tickAt time.Time // zero: at once
-	timer := time.NewTimer(time.Hour)
+	// Work noted later only expires later, so the core's deadline need
+	// not be taken again before it.
+	pacer := pace.NewPacer[ipx.LinkID, out](a.core, a.cfg.PacketGap, jobKinds)
+	timer := pace.NewTimer()
 	defer timer.Stop()
 	for {
 		now := time.Now()
-		wake := tickAt
-		ready = ready[:0]
 		a.mu.Lock()
-		if !now.Before(tickAt) {
-			a.core.tick(now)
-			// Work noted later only expires later, so the deadline
-			// need not be taken again before it.
-			tickAt = a.core.deadline()
-			wake = tickAt
-		}
-		keys = a.core.keys(keys[:0])
-		for k := range lanes {
-			if !slices.Contains(keys, k) {
-				delete(lanes, k) // a link gone
-			}
-		}
-		for _, k := range keys {
-			ln := lanes[k]
-			if ln == nil {
-				ln = &lane{}
-				lanes[k] = ln
-			}
-			if !now.Before(ln.next) {
-				if o := ln.pick(a.core, k); o != nil {
-					ready = append(ready, o)
-					ln.next = now.Add(a.cfg.PacketGap)
-				}
-			}
-			if now.Before(ln.next) {
-				// Work may wait in the core: come back when the
-				// link may send again.
-				wake = minTime(wake, ln.next)
-			}
-		}
+		ready, wake := pacer.Poll(now)
 		a.mu.Unlock()
-		for _, o := range ready {
-			a.write(o)
+		for i := range ready {
+			a.write(&ready[i])
 		}
-		timer.Reset(max(time.Until(wake), 0))
+		timer.Reset(wake)
 		select {
-		case <-timer.C:
-		case <-a.kick:
+		case <-timer.C():
+		case <-a.kick.C():
 		case <-changed:
 			select {
 			case <-a.stack.Done():
@@ -483,13 +416,6 @@ func (a *Advertiser) sendLoop(changed <-chan struct{}) {
 	}
 }
 
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
 // shutdown sends the going-down update, each link paced on its own,
 // PacketGap apart or closer so that all of it goes out before the close
 // context's deadline, and none after the context ends.
@@ -498,39 +424,8 @@ func (a *Advertiser) shutdown() {
 	msgs := a.core.shutdown()
 	ctx := a.closeCtx
 	a.mu.Unlock()
-	byLink := make(map[ipx.LinkID][]out)
-	most := 0
-	for _, o := range msgs {
-		byLink[o.link] = append(byLink[o.link], o)
-		most = max(most, len(byLink[o.link]))
-	}
-	gap := a.cfg.PacketGap
-	if d, ok := ctx.Deadline(); ok && most > 1 {
-		// The first packets go at once: most-1 gaps, with a margin.
-		gap = min(gap, time.Until(d)/time.Duration(most))
-	}
-	for i := 0; i < most; i++ {
-		if i > 0 && gap > 0 {
-			t := time.NewTimer(gap)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-a.stack.Done():
-				t.Stop()
-				return
-			}
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		for _, os := range byLink {
-			if i < len(os) {
-				a.write(&os[i])
-			}
-		}
-	}
+	pace.Drain(ctx, a.stack.Done(), a.cfg.PacketGap, msgs,
+		func(o *out) ipx.LinkID { return o.link }, a.write)
 }
 
 // write sends one message.

@@ -49,11 +49,12 @@ type linkWork struct {
 
 // core is the Advertiser's protocol logic, free of I/O and of the clock:
 // its methods take the current time, note the work to do, and hand it
-// out one job (a burst of messages on one link) at a time through next,
+// out one job (a burst of messages on one link) at a time through Next,
 // which the Advertiser calls only when that link may send again. So the
 // reader only ever notes work, and the pending work is bounded: triggered
 // entries coalesce per service and link, and queries wait in a queue of
-// at most MaxPendingQueries. The Advertiser serialises calls.
+// at most MaxPendingQueries. The Advertiser serialises calls. Its
+// exported methods make it the pace.Source of the Advertiser's sender.
 type core struct {
 	cfg   Config
 	table *Table
@@ -101,9 +102,9 @@ func (c *core) setLinks(now time.Time, links []ipx.LinkInfo) {
 	}
 }
 
-// keys appends the links that may have work: the wired links, and 0 for
+// Links appends the links that may have work: the wired links, and 0 for
 // routed answers.
-func (c *core) keys(dst []ipx.LinkID) []ipx.LinkID {
+func (c *core) Links(dst []ipx.LinkID) []ipx.LinkID {
 	for id := range c.work {
 		dst = append(dst, id)
 	}
@@ -126,17 +127,17 @@ func (c *core) note(ch Change, local bool) {
 // room for a change to every service of the table and of this host.
 func (c *core) maxChanges() int { return 2 * c.cfg.Table.MaxServices }
 
-// deadline is when tick next has work to do.
-func (c *core) deadline() time.Time {
+// Deadline is when Tick next has work to do.
+func (c *core) Deadline() time.Time {
 	if at, ok := c.table.NextExpiry(); ok && at.Before(c.nextPeriodic) {
 		return at
 	}
 	return c.nextPeriodic
 }
 
-// tick schedules the periodic broadcast when due and withdraws the
+// Tick schedules the periodic broadcast when due and withdraws the
 // services that aged out.
-func (c *core) tick(now time.Time) {
+func (c *core) Tick(now time.Time) {
 	if !now.Before(c.nextPeriodic) {
 		c.nextPeriodic = now.Add(c.cfg.Interval)
 		for _, w := range c.work {
@@ -158,10 +159,10 @@ const (
 	jobKinds
 )
 
-// next returns the next job of a kind for link id (0: routed answers),
+// Next returns the next job of a kind for link id (0: routed answers),
 // or nil. Each job is built when it is about to go out, so that it says
 // what is true then.
-func (c *core) next(id ipx.LinkID, kind int) []out {
+func (c *core) Next(id ipx.LinkID, kind int) []out {
 	w := c.work[id]
 	l, _ := linkInfo(c.links, id)
 	switch kind {

@@ -24,7 +24,7 @@ func newTestCore(t *testing.T, cfg Config) *core {
 		t.Fatal(err)
 	}
 	c.setLinks(t0, coreLinks)
-	c.tick(t0)
+	c.Tick(t0)
 	drain(c)
 	return c
 }
@@ -32,10 +32,10 @@ func newTestCore(t *testing.T, cfg Config) *core {
 // drain takes every job the core has, link by link.
 func drain(c *core) []out {
 	var msgs []out
-	for _, k := range c.keys(nil) {
+	for _, k := range c.Links(nil) {
 		for kind := range jobKinds {
 			for {
-				job := c.next(k, kind)
+				job := c.Next(k, kind)
 				if job == nil {
 					break
 				}
@@ -78,7 +78,7 @@ func TestCoreSplitHorizon(t *testing.T) {
 		t.Fatalf("link 2 got %v", got)
 	}
 	// Periodic: same rule.
-	c.tick(t0.Add(time.Minute))
+	c.Tick(t0.Add(time.Minute))
 	msgs = drain(c)
 	if got := sent(msgs, 1); got != nil {
 		t.Fatalf("periodic on link 1: %v", got)
@@ -107,7 +107,7 @@ func TestCoreSplitHorizon(t *testing.T) {
 	if c.table.Len() != 1 {
 		t.Fatal("15-hop service not learned")
 	}
-	c.tick(t0.Add(2 * time.Minute))
+	c.Tick(t0.Add(2 * time.Minute))
 	if got := sent(drain(c), 2); got != nil {
 		t.Fatalf("periodic carries %v", got)
 	}

@@ -65,7 +65,7 @@ func FuzzCore(f *testing.F) {
 			if m.UnmarshalBinary(b[:n]) == nil {
 				info := recv(ipx.LinkID(link%4), ipx.Node{2, 0, 0, 0, 0, from % 4})
 				c.input(now, m, info)
-				c.tick(now)
+				c.Tick(now)
 				for _, o := range drain(c) {
 					if _, err := o.msg.AppendBinary(nil); err != nil {
 						t.Fatalf("core wants to send an unencodable %+v: %v", o.msg, err)

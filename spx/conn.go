@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ipxkit/ipxkit/internal/deadline"
+	"github.com/ipxkit/ipxkit/internal/pace"
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
@@ -26,15 +27,14 @@ type Conn struct {
 	local  ipx.Addr
 	remote ipx.Addr
 
-	mu      sync.Mutex
-	ep      *endpoint
-	timer   *time.Timer
-	timerAt time.Time
+	mu    sync.Mutex
+	ep    *endpoint
+	timer *pace.Timer // armed for the earliest deadline (Arm)
 	// A reader (or Dial) and a writer waiting for the endpoint set
 	// rwaiting or wwaiting and wait for a token on rwake or wwake (each
 	// of capacity 1), which after sends once what they wait for is there.
 	// rmu and wmu make them single waiters, so one token is enough.
-	rwake, wwake       chan struct{}
+	rwake, wwake       pace.Waker
 	rwaiting, wwaiting bool
 	wakeR, wakeW       bool // tokens unlock sends once the packets are out
 	dialing            bool // Dial waits on rwake for the connection
@@ -83,14 +83,13 @@ func newConn(m *mux, id uint16, remote ipx.Addr, t time.Time) *Conn {
 		id:      id,
 		local:   m.pc.Addr(),
 		remote:  remote,
-		rwake:   make(chan struct{}, 1),
-		wwake:   make(chan struct{}, 1),
+		rwake:   pace.NewWaker(),
+		wwake:   pace.NewWaker(),
 		closeCh: make(chan struct{}),
 	}
 	lm := m.localMax(remote)
 	c.ep = newEndpoint(m.cfg, m.pool, id, lm, t)
-	c.timer = time.AfterFunc(time.Hour, c.onTimer)
-	c.timer.Stop()
+	c.timer = pace.AfterFunc(c.onTimer)
 	return c
 }
 
@@ -119,7 +118,7 @@ func (c *Conn) onTimer() {
 	c.mu.Lock()
 	defer c.unlock()
 	t := now()
-	c.timerAt = time.Time{}
+	c.timer.Fired()
 	if c.ep.state == stDone && !c.lingerUntil.IsZero() && !t.Before(c.lingerUntil) {
 		c.lingerUntil = time.Time{}
 		c.unregister()
@@ -175,12 +174,13 @@ func (c *Conn) after() {
 			}
 		}
 		if !c.lingerUntil.IsZero() {
-			c.arm(c.lingerUntil)
+			c.timer.Arm(c.lingerUntil)
 		} else {
-			c.stopTimer()
+			c.timer.Stop()
 		}
 	} else {
-		c.arm(c.ep.nextDeadline())
+		// A timer firing early finds nothing due and rearms.
+		c.timer.Arm(c.ep.nextDeadline())
 	}
 	if c.progress != nil && (c.ep.sndUna != c.seenUna || c.ep.state == stDone || c.ep.undelivered) {
 		close(c.progress)
@@ -199,24 +199,6 @@ func (c *Conn) after() {
 	}
 }
 
-func (c *Conn) arm(t time.Time) {
-	if t.IsZero() {
-		return // an early expiry finds nothing due
-	}
-	// Rearm only for an earlier deadline: a timer firing early finds
-	// nothing due and rearms, which is cheaper than a Reset per packet.
-	if !c.timerAt.IsZero() && !t.Before(c.timerAt) {
-		return
-	}
-	c.timerAt = t
-	c.timer.Reset(max(time.Until(t), 0))
-}
-
-func (c *Conn) stopTimer() {
-	c.timer.Stop()
-	c.timerAt = time.Time{}
-}
-
 func (c *Conn) unregister() {
 	if c.removed {
 		return
@@ -224,7 +206,7 @@ func (c *Conn) unregister() {
 	c.removed = true
 	c.removedFlag.Store(true)
 	c.removePending = true // after the last packets: removal may close the socket
-	c.stopTimer()
+	c.timer.Stop()
 	c.m.cfg.Logger.Debug("spx: connection ended", "local", c.local, "remote", c.remote,
 		"id", c.id, "err", c.ep.err, "retransmits", c.ep.stats.Retransmits)
 }
@@ -309,11 +291,11 @@ func (c *Conn) unlock() {
 	if !c.sending {
 		if c.wakeR {
 			c.wakeR = false
-			signal(c.rwake)
+			c.rwake.Wake()
 		}
 		if c.wakeW {
 			c.wakeW = false
-			signal(c.wwake)
+			c.wwake.Wake()
 		}
 		remove, lingering = c.removePending, c.lingerPending && !c.removePending
 		c.removePending, c.lingerPending = false, false
@@ -328,22 +310,14 @@ func (c *Conn) unlock() {
 
 // readWait and writeWait return the channel a reader or a writer waits
 // on; c.mu held.
-func (c *Conn) readWait() chan struct{} {
+func (c *Conn) readWait() <-chan struct{} {
 	c.rwaiting = true
-	return c.rwake
+	return c.rwake.C()
 }
 
-func (c *Conn) writeWait() chan struct{} {
+func (c *Conn) writeWait() <-chan struct{} {
 	c.wwaiting = true
-	return c.wwake
-}
-
-// signal sends a wake-up token unless one is pending.
-func signal(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
+	return c.wwake.C()
 }
 
 func (c *Conn) opErr(op string, err error) error {
