@@ -29,7 +29,7 @@ type Conn struct {
 
 	mu    sync.Mutex
 	ep    *endpoint
-	timer *pace.Timer // armed for the earliest deadline (Arm)
+	timer pace.Timer // armed for the earliest deadline (Arm)
 	// A reader (or Dial) and a writer waiting for the endpoint set
 	// rwaiting or wwaiting and wait for a token on rwake or wwake (each
 	// of capacity 1), which after sends once what they wait for is there.

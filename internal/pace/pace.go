@@ -35,7 +35,8 @@ func (w Waker) C() <-chan struct{} { return w.c }
 // is armed for, so that Arm can keep the earliest of several deadlines
 // without resetting the runtime timer for each. It is not safe for
 // concurrent use: its owner serialises the calls (the function of an
-// AfterFunc Timer included, for Fired).
+// AfterFunc Timer included, for Fired). A Timer is a value, to be kept in
+// its owner's struct without an indirection; do not copy it once armed.
 type Timer struct {
 	t  *time.Timer
 	at time.Time // the deadline armed; zero: none
@@ -44,20 +45,20 @@ type Timer struct {
 // NewTimer returns a stopped Timer that sends the time on C when it
 // fires. As a time.Timer's since Go 1.23, C never yields a value for a
 // deadline replaced by Reset or cancelled by Stop.
-func NewTimer() *Timer {
+func NewTimer() Timer {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &Timer{t: t}
+	return Timer{t: t}
 }
 
 // AfterFunc returns a stopped Timer that calls f in its own goroutine
 // when it fires. f may run for a deadline that Arm, Reset or Stop
 // replaced just before (a time.Timer's function cannot be recalled once
 // started), so it must check what is due; it should call Fired.
-func AfterFunc(f func()) *Timer {
+func AfterFunc(f func()) Timer {
 	t := time.AfterFunc(time.Hour, f)
 	t.Stop()
-	return &Timer{t: t}
+	return Timer{t: t}
 }
 
 // C is the channel of a Timer made by NewTimer; nil for AfterFunc's.

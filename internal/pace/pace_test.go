@@ -43,22 +43,22 @@ func TestTimerReset(t *testing.T) {
 		tm := NewTimer()
 		defer tm.Stop()
 		time.Sleep(time.Hour)
-		if fired(tm) {
+		if fired(&tm) {
 			t.Fatal("a new Timer fired")
 		}
 		start := time.Now()
 		tm.Reset(start.Add(time.Second))
 		time.Sleep(time.Second - time.Nanosecond)
-		if fired(tm) {
+		if fired(&tm) {
 			t.Fatal("fired early")
 		}
 		time.Sleep(time.Nanosecond)
-		if !fired(tm) {
+		if !fired(&tm) {
 			t.Fatal("did not fire at its deadline")
 		}
 		// A deadline passed, the zero one included, fires at once.
 		tm.Reset(time.Time{})
-		if !fired(tm) {
+		if !fired(&tm) {
 			t.Fatal("zero deadline did not fire at once")
 		}
 		// A later deadline replaces an earlier one, which never fires,
@@ -66,17 +66,17 @@ func TestTimerReset(t *testing.T) {
 		tm.Reset(time.Now().Add(time.Second))
 		time.Sleep(time.Second)
 		tm.Reset(time.Now().Add(time.Minute))
-		if fired(tm) {
+		if fired(&tm) {
 			t.Fatal("fired for a replaced deadline")
 		}
 		time.Sleep(time.Minute)
-		if !fired(tm) {
+		if !fired(&tm) {
 			t.Fatal("did not fire at the new deadline")
 		}
 		tm.Reset(time.Now().Add(time.Second))
 		tm.Stop()
 		time.Sleep(time.Hour)
-		if fired(tm) {
+		if fired(&tm) {
 			t.Fatal("fired after Stop")
 		}
 	})
@@ -87,7 +87,7 @@ func TestTimerArm(t *testing.T) {
 		var mu sync.Mutex // the Timer's owner's lock
 		var at []time.Duration
 		start := time.Now()
-		var tm *Timer
+		var tm Timer
 		tm = AfterFunc(func() {
 			mu.Lock()
 			defer mu.Unlock()
