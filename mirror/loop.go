@@ -105,6 +105,7 @@ type loop struct {
 	dialing  bool
 	redialAt time.Time
 	probing  bool
+	probeAt  time.Time // a primary alone probes its peer from then
 
 	out []byte // reply scratch
 	evs []wireEvent
@@ -210,6 +211,9 @@ func (l *loop) deadline(now time.Time) time.Time {
 	if l.wantsDial() {
 		d = minTime(d, l.redialAt)
 	}
+	if l.sess == nil && l.role == RolePrimary && !l.probing {
+		d = minTime(d, l.probeAt)
+	}
 	return d
 }
 
@@ -245,6 +249,13 @@ func (l *loop) tick(ctx context.Context, now time.Time) {
 	}
 	if l.sess == nil && l.role == RoleSecondary && l.synced && !l.probing &&
 		now.Sub(l.lastHeard) >= l.cfg.MSLTimeout {
+		l.startProbe(ctx)
+	}
+	// A primary running alone asks its peer on the LAN too: if the peer
+	// took over meanwhile (we were cut off, not dead), step down at once
+	// rather than when the MSL next comes up.
+	if l.sess == nil && l.role == RolePrimary && !l.probing && !now.Before(l.probeAt) {
+		l.probeAt = now.Add(2 * l.cfg.RedialInterval)
 		l.startProbe(ctx)
 	}
 	if l.wantsDial() && !now.Before(l.redialAt) {
@@ -325,8 +336,13 @@ func (l *loop) request(r *request) {
 func (l *loop) record(ev wireEvent) {
 	l.log = append(l.log, ev)
 	l.logBytes += eventFixed + len(ev.Data)
+	if l.logBytes <= l.cfg.MaxLogBytes {
+		return
+	}
+	// Trim to three quarters of the bound at once, so that the copy
+	// below happens once per many events, not on each.
 	drop := 0
-	for l.logBytes > l.cfg.MaxLogBytes && drop < len(l.log) {
+	for l.logBytes > l.cfg.MaxLogBytes/4*3 && drop < len(l.log) {
 		l.logBytes -= eventFixed + len(l.log[drop].Data)
 		drop++
 	}
@@ -335,6 +351,14 @@ func (l *loop) record(ev wireEvent) {
 		clear(l.log[n:])
 		l.log = l.log[:n]
 	}
+}
+
+// resetLog empties the change log: the state jumped (an image, a
+// takeover, a step down), so the log no longer leads up to it.
+func (l *loop) resetLog() {
+	clear(l.log)
+	l.log = l.log[:0]
+	l.logBytes = 0
 }
 
 // flush sends the events ordered since the last flush in one message.
@@ -414,6 +438,10 @@ func (l *loop) newConn(nc *newConn) {
 	case l.role == RolePrimary && nc.peer.Epoch > l.epoch:
 		refuse("the peer has a newer epoch: stepping down")
 		l.stepDown(fmt.Sprintf("a peer holds epoch %d, newer than ours", nc.peer.Epoch))
+	case l.role == RolePrimary && l.sess != nil && time.Since(l.lastHeard) < 2*l.cfg.Heartbeat:
+		// Dials that crossed: the secondary we mirror to is alive on the
+		// connection we have.
+		quiet("a live MSL connection is up")
 	case l.role == RolePrimary:
 		l.lead(nc)
 	case nc.peer.Role != RolePrimary:
@@ -432,6 +460,7 @@ func (l *loop) newConn(nc *newConn) {
 
 // join follows the primary on nc: its image, then its events.
 func (l *loop) join(nc *newConn) {
+	l.resetLog()
 	if nc.peer.Epoch != l.epoch {
 		l.consistent = false
 	}
@@ -454,8 +483,9 @@ func (l *loop) resumeFrom(nc *newConn) bool {
 	}
 	var evs []wireEvent
 	if from < l.st.seq {
-		if len(l.log) == 0 || l.log[0].Seq > from+1 {
-			return false // the log no longer reaches back that far
+		n := len(l.log)
+		if n == 0 || l.log[0].Seq > from+1 || l.log[n-1].Seq != l.st.seq || l.log[n-1].Seq-l.log[0].Seq != uint64(n-1) {
+			return false // the log does not reach back that far, or has a gap
 		}
 		evs = l.log[from+1-l.log[0].Seq:]
 	}
@@ -783,7 +813,9 @@ func (l *loop) startProbe(ctx context.Context) {
 	s := l.s
 	peer := ipx.Addr{Net: l.cfg.Peer.Net, Node: l.cfg.Peer.Node, Socket: l.cfg.Socket}
 	timeout := l.cfg.ProbeTimeout
-	s.log.Info("mirror: MSL silent: probing the primary on the LAN", "peer", peer, "timeout", timeout)
+	if l.role == RoleSecondary {
+		s.log.Info("mirror: MSL silent: probing the primary on the LAN", "peer", peer, "timeout", timeout)
+	}
 	s.wg.Go(func() {
 		r := &probeResult{}
 		c, err := s.cfg.Stack.Listen(0)
@@ -825,6 +857,12 @@ func (l *loop) startProbe(ctx context.Context) {
 func (l *loop) probed(r *probeResult) {
 	l.probing = false
 	l.rearm = true
+	if l.role == RolePrimary && l.sess == nil {
+		if r.answered && r.role == RolePrimary && r.epoch > l.epoch {
+			l.stepDown(fmt.Sprintf("the peer answers on the LAN as primary of epoch %d, newer than ours", r.epoch))
+		}
+		return
+	}
 	if l.role != RoleSecondary || l.sess != nil {
 		return
 	}
@@ -846,6 +884,7 @@ func (l *loop) probed(r *probeResult) {
 
 // takeover makes this secondary the primary under a new epoch.
 func (l *loop) takeover() {
+	l.resetLog()
 	l.epoch++
 	l.tookOver = true
 	l.s.c.takeovers.Add(1)
@@ -931,6 +970,7 @@ func (l *loop) takeHandover(body []byte) error {
 	if !l.synced || p.Epoch != l.epoch || p.Seq != l.st.seq {
 		return fmt.Errorf("mirror: handover at %d/%d, we hold %d/%d: %w", p.Epoch, p.Seq, l.epoch, l.st.seq, ErrSequence)
 	}
+	l.resetLog()
 	l.epoch++
 	l.s.log.Warn("mirror: switchover: taking the primary role", "epoch", l.epoch, "applied", l.st.seq)
 	l.imageSeq, l.acked = l.st.seq, 0
@@ -947,6 +987,7 @@ func (l *loop) takeHandover(body []byte) error {
 
 // stepDown makes a primary that learned of a newer epoch a secondary.
 func (l *loop) stepDown(why string) {
+	l.resetLog()
 	l.closeSession()
 	l.release(0)
 	l.pending = l.pending[:0]
