@@ -138,6 +138,10 @@ func (p *proc) wait(t *testing.T, pattern string) []string {
 		}
 		select {
 		case <-p.done:
+			// It may have printed it between our look and its exit.
+			if m := re.FindStringSubmatch(p.out.String() + p.err.String()); m != nil {
+				return m
+			}
 			t.Fatalf("%s exited before printing %q; stdout:\n%s\nstderr:\n%s", p.name, pattern, p.out.String(), p.err.String())
 		case <-time.After(20 * time.Millisecond):
 		}
