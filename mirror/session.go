@@ -3,6 +3,7 @@ package mirror
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -81,21 +82,73 @@ func abort(c net.Conn) {
 // writeLoop sends queued frames until the session closes or a write
 // fails; a failure closes the session, which its reader then reports.
 func (s *session) writeLoop() {
+	var next *outFrame // taken from the queue while coalescing, not yet sent
+	for {
+		var f outFrame
+		if next != nil {
+			f, next = *next, nil
+		} else {
+			select {
+			case <-s.done:
+				return
+			case f = <-s.out:
+			}
+		}
+		// What queued up while the last write was under way goes out
+		// together: event batches merge into one message, and of several
+		// acks only the newest matters. The loop queues each round's
+		// events at once, so under load this is what batches them.
+		switch f.t {
+		case msgEvents:
+			f.body, next = s.coalesceEvents(f.body)
+		case msgAck:
+			f.body, next = s.latestAck(f.body)
+		}
+		var err error
+		if f.t == msgImage {
+			err = s.writeImage(f)
+		} else {
+			err = s.fc.write(f.t, f.body)
+		}
+		if err != nil {
+			s.close()
+			return
+		}
+	}
+}
+
+// coalesceEvents appends to the events message body those queued right
+// behind it with the same epoch, within the frame bound; the first other
+// frame it takes off the queue is returned to be sent next.
+func (s *session) coalesceEvents(body []byte) ([]byte, *outFrame) {
+	for {
+		var g outFrame
+		select {
+		case g = <-s.out:
+		default:
+			return body, nil
+		}
+		count := int(binary.BigEndian.Uint16(body[4:])) + int(binary.BigEndian.Uint16(g.body[4:]))
+		if g.t != msgEvents || !bytes.Equal(g.body[:4], body[:4]) || count > 0xFFFF ||
+			len(body)+len(g.body)-6 > maxFrame/2 {
+			return body, &g
+		}
+		body = append(body, g.body[6:]...) // bodies are the writer's own: appendEvents built them
+		binary.BigEndian.PutUint16(body[4:], uint16(count))
+	}
+}
+
+// latestAck skips acks queued behind one: the newest says it all.
+func (s *session) latestAck(body []byte) ([]byte, *outFrame) {
 	for {
 		select {
-		case <-s.done:
-			return
-		case f := <-s.out:
-			var err error
-			if f.t == msgImage {
-				err = s.writeImage(f)
-			} else {
-				err = s.fc.write(f.t, f.body)
+		case g := <-s.out:
+			if g.t != msgAck {
+				return body, &g
 			}
-			if err != nil {
-				s.close()
-				return
-			}
+			body = g.body
+		default:
+			return body, nil
 		}
 	}
 }
