@@ -114,13 +114,11 @@ func sessionKey(key, dialer, acceptor []byte) []byte {
 	return m.Sum(nil)
 }
 
-// write sends one frame.
-func (f *frameConn) write(t msgType, body []byte) error {
+// seal encodes one frame with the next counter into f.wbuf; wmu held.
+func (f *frameConn) seal(t msgType, body []byte) ([]byte, error) {
 	if mslHeader+len(body)+macLen-4 > maxFrame {
-		return fmt.Errorf("mirror: MSL %v of %d bytes: %w", t, len(body), ErrTooLarge)
+		return nil, fmt.Errorf("mirror: MSL %v of %d bytes: %w", t, len(body), ErrTooLarge)
 	}
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
 	b := f.wbuf[:0]
 	b = binary.BigEndian.AppendUint32(b, uint32(mslHeader-4+len(body)+macLen))
 	b = append(b, MSLVersion, byte(t), 0, 0)
@@ -130,9 +128,45 @@ func (f *frameConn) write(t msgType, body []byte) error {
 	f.wmac.Write(b[4:])
 	b = f.wmac.Sum(b)
 	f.wbuf = b
+	return b, nil
+}
+
+// write sends one frame.
+func (f *frameConn) write(t msgType, body []byte) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	b, err := f.seal(t, body)
+	if err != nil {
+		return err
+	}
 	f.wcount++
-	_, err := f.c.Write(b)
+	_, err = f.c.Write(b)
 	return err
+}
+
+// tryWriter is a stream that can take a write whole or refuse it without
+// waiting, as spx.Conn can.
+type tryWriter interface {
+	TryWrite(b []byte) (bool, error)
+}
+
+// tryWrite sends one frame if the stream takes it now, whole; false if it
+// would have to wait, or the stream cannot tell.
+func (f *frameConn) tryWrite(t msgType, body []byte) (bool, error) {
+	tw, ok := f.c.(tryWriter)
+	if !ok || !f.wmu.TryLock() {
+		return false, nil
+	}
+	defer f.wmu.Unlock()
+	b, err := f.seal(t, body)
+	if err != nil {
+		return false, err
+	}
+	ok, err = tw.TryWrite(b)
+	if ok {
+		f.wcount++
+	}
+	return ok, err
 }
 
 // read returns the next frame's type and body; the body is valid until

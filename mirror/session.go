@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,7 @@ type session struct {
 	peer hello
 
 	out       chan outFrame
+	queued    atomic.Int64 // frames in out or taken from it and not yet written
 	closeOnce sync.Once
 	done      chan struct{}
 }
@@ -45,16 +47,33 @@ func newSession(id uint64, fc *frameConn, peer hello) *session {
 // full or the session closed. It never blocks: the loop calls it holding
 // the server's lock, and a write can wait as long as the peer's window
 // stays shut, which may be until this very goroutine reads.
+//
+// When nothing waits for the writer and the stream can take a frame whole
+// without waiting (an spx.Conn's TryWrite), the frame goes out at once:
+// a goroutine hand-off less on each server, a good part of what
+// mirroring adds to a request's latency.
 func (s *session) send(f outFrame) bool {
 	select {
 	case <-s.done:
 		return false
 	default:
 	}
+	if f.t != msgImage && s.queued.Load() == 0 {
+		ok, err := s.fc.tryWrite(f.t, f.body)
+		if err != nil {
+			s.close()
+			return false
+		}
+		if ok {
+			return true
+		}
+	}
+	s.queued.Add(1)
 	select {
 	case s.out <- f:
 		return true
 	default:
+		s.queued.Add(-1)
 		return false
 	}
 }
@@ -85,6 +104,7 @@ func (s *session) writeLoop() {
 	var next *outFrame // taken from the queue while coalescing, not yet sent
 	for {
 		var f outFrame
+		taken := int64(1) // frames this write consumes
 		if next != nil {
 			f, next = *next, nil
 		} else {
@@ -98,18 +118,21 @@ func (s *session) writeLoop() {
 		// together: event batches merge into one message, and of several
 		// acks only the newest matters. The loop queues each round's
 		// events at once, so under load this is what batches them.
+		var merged int64
 		switch f.t {
 		case msgEvents:
-			f.body, next = s.coalesceEvents(f.body)
+			f.body, next, merged = s.coalesceEvents(f.body)
 		case msgAck:
-			f.body, next = s.latestAck(f.body)
+			f.body, next, merged = s.latestAck(f.body)
 		}
+		taken += merged
 		var err error
 		if f.t == msgImage {
 			err = s.writeImage(f)
 		} else {
 			err = s.fc.write(f.t, f.body)
 		}
+		s.queued.Add(-taken)
 		if err != nil {
 			s.close()
 			return
@@ -120,35 +143,39 @@ func (s *session) writeLoop() {
 // coalesceEvents appends to the events message body those queued right
 // behind it with the same epoch, within the frame bound; the first other
 // frame it takes off the queue is returned to be sent next.
-func (s *session) coalesceEvents(body []byte) ([]byte, *outFrame) {
+func (s *session) coalesceEvents(body []byte) ([]byte, *outFrame, int64) {
+	merged := int64(0)
 	for {
 		var g outFrame
 		select {
 		case g = <-s.out:
 		default:
-			return body, nil
+			return body, nil, merged
 		}
 		count := int(binary.BigEndian.Uint16(body[4:])) + int(binary.BigEndian.Uint16(g.body[4:]))
 		if g.t != msgEvents || !bytes.Equal(g.body[:4], body[:4]) || count > 0xFFFF ||
 			len(body)+len(g.body)-6 > maxFrame/2 {
-			return body, &g
+			return body, &g, merged
 		}
+		merged++
 		body = append(body, g.body[6:]...) // bodies are the writer's own: appendEvents built them
 		binary.BigEndian.PutUint16(body[4:], uint16(count))
 	}
 }
 
 // latestAck skips acks queued behind one: the newest says it all.
-func (s *session) latestAck(body []byte) ([]byte, *outFrame) {
+func (s *session) latestAck(body []byte) ([]byte, *outFrame, int64) {
+	merged := int64(0)
 	for {
 		select {
 		case g := <-s.out:
 			if g.t != msgAck {
-				return body, &g
+				return body, &g, merged
 			}
 			body = g.body
+			merged++
 		default:
-			return body, nil
+			return body, nil, merged
 		}
 	}
 }

@@ -57,3 +57,62 @@ func TestAbortDoesNotWait(t *testing.T) {
 		}
 	})
 }
+
+// TryWrite takes a write whole when the send buffer has room, and
+// nothing at all when it has not, without waiting.
+func TestTryWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		a, _ := ipxtest.Stack(t, ipx.StackConfig{}, ipxtest.Node(1), ipxtest.On{Seg: seg, Net: 1})
+		b, bl := ipxtest.Stack(t, ipx.StackConfig{}, ipxtest.Node(2), ipxtest.On{Seg: seg, Net: 1})
+		ln, err := Listen(b, 0x5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		accepted := make(chan *Conn, 1)
+		go func() {
+			c, _ := ln.AcceptSPX()
+			accepted <- c
+		}()
+		c, err := DialConfig(context.Background(), a, ipx.Addr{Net: 1, Node: ipxtest.Node(2), Socket: 0x5000}, Config{Linger: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Abort()
+		bc := <-accepted
+		defer bc.Abort()
+		if ok, err := c.TryWrite([]byte("hello")); !ok || err != nil {
+			t.Fatalf("TryWrite on an open window: %v %v", ok, err)
+		}
+		buf := make([]byte, 16)
+		if n, err := bc.Read(buf); err != nil || string(buf[:n]) != "hello" {
+			t.Fatalf("read %q %v", buf[:n], err)
+		}
+		// The peer falls silent: the send buffer fills and TryWrite
+		// refuses, writing nothing, at once.
+		bl[0].Crash()
+		chunk := make([]byte, 200)
+		wrote := 0
+		for {
+			ok, err := c.TryWrite(chunk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+			wrote += len(chunk)
+			if wrote > 10<<20 {
+				t.Fatal("TryWrite never refused")
+			}
+		}
+		c.mu.Lock()
+		room := c.ep.room()
+		c.unlock()
+		if room >= len(chunk) {
+			t.Fatalf("refused with room %d for %d", room, len(chunk))
+		}
+		bl[0].Restore()
+	})
+}
