@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipxkit/ipxkit/examples/internal/routedtunnel"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 	"github.com/ipxkit/ipxkit/ipx/udp"
@@ -99,7 +100,7 @@ func (memlanTransport) crash(l ipx.Link) { l.(*memlan.Link).Crash() }
 func (memlanTransport) describe() string { return "an in-memory LAN (memlan)" }
 func (memlanTransport) close()           {}
 
-type udpTransport struct{ t *tunnel }
+type udpTransport struct{ t *routedtunnel.Tunnel }
 
 func (u udpTransport) attach(ctx context.Context, _ ipx.Node) (ipx.Link, error) {
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
@@ -152,7 +153,7 @@ func newDemo(ctx context.Context, o options, w io.Writer) (*demo, error) {
 	if o.memlan {
 		d.tr = memlanTransport{memlan.NewSegment(memlan.Config{Seed: 1})}
 	} else {
-		t, err := listenTunnel()
+		t, err := routedtunnel.Listen("127.0.0.1:0", lanNet)
 		if err != nil {
 			return nil, fmt.Errorf("tunnel: %w", err)
 		}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/ipxkit/ipxkit/examples/internal/routedtunnel"
 )
 
 // TestClientBatch sends requests on stdin to a primary running alone,
@@ -15,7 +17,7 @@ func TestClientBatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a server")
 	}
-	relay, err := listenTunnel("127.0.0.1:0", 1)
+	relay, err := routedtunnel.Listen("127.0.0.1:0", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
+	"github.com/ipxkit/ipxkit/examples/internal/routedtunnel"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/mirror"
 	"github.com/ipxkit/ipxkit/mirror/mirrortest"
@@ -238,7 +239,7 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return linkflag.Usage(stderr, fs, err)
 	}
-	t, err := listenTunnel(*listen, linkflag.DefaultNetwork)
+	t, err := routedtunnel.Listen(*listen, linkflag.DefaultNetwork)
 	if err != nil {
 		fmt.Fprintln(stderr, "mirrorkv relay:", linkflag.BindError(*listen, err))
 		return 1

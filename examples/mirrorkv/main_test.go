@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipxkit/ipxkit/examples/internal/routedtunnel"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/udp"
 )
@@ -145,7 +146,7 @@ func TestFailoverProcesses(t *testing.T) {
 		t.Skip("runs processes for seconds")
 	}
 	bin := buildBinary(t)
-	relay, err := listenTunnel("127.0.0.1:0", 1)
+	relay, err := routedtunnel.Listen("127.0.0.1:0", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func TestExpvar(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a server")
 	}
-	relay, err := listenTunnel("127.0.0.1:0", 1)
+	relay, err := routedtunnel.Listen("127.0.0.1:0", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

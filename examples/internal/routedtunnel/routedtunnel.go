@@ -1,4 +1,8 @@
-package main
+// Package routedtunnel is an IPX-over-UDP relay for the examples that run
+// a mirrored pair on a tunnel (mirrordemo, mirrorkv): it relays as
+// DOSBox's own server does, and routes packets for the pair's internal
+// network by RIP.
+package routedtunnel
 
 import (
 	"context"
@@ -14,7 +18,7 @@ import (
 	"github.com/ipxkit/ipxkit/rip"
 )
 
-// tunnel is an IPX-over-UDP relay (mirrordemo runs the same one) that relays as DOSBox's own
+// Tunnel is an IPX-over-UDP relay that relays as DOSBox's own
 // server does, by destination node, without checking the source node;
 // and that routes a packet for a node it does not know by its
 // destination network, to the next hop RIP names.
@@ -25,7 +29,7 @@ import (
 // route now, or a takeover changes nothing. Its replies come from that
 // internal address, which udp.Server drops as spoofed
 // (ServerStats.DropSpoofed), since it is not the sender's tunnel node.
-type tunnel struct {
+type Tunnel struct {
 	pc   *net.UDPConn
 	self ipx.Node
 
@@ -39,12 +43,12 @@ type tunnel struct {
 	done    chan struct{}
 }
 
-// maxClients bounds the relay's table.
-const maxClients = 256
+// MaxClients bounds the relay's table.
+const MaxClients = 256
 
-// listenTunnel starts a relay on UDP address addr ("host:port"); its own
+// Listen starts a relay on UDP address addr ("host:port"); its own
 // station, which learns the routes, is on network lanNet.
-func listenTunnel(addr string, lanNet ipx.Network) (*tunnel, error) {
+func Listen(addr string, lanNet ipx.Network) (*Tunnel, error) {
 	ua, err := net.ResolveUDPAddr("udp4", addr)
 	if err != nil {
 		return nil, err
@@ -54,7 +58,7 @@ func listenTunnel(addr string, lanNet ipx.Network) (*tunnel, error) {
 		return nil, err
 	}
 	self, _ := udp.NodeFromAddrPort(pc.LocalAddr().(*net.UDPAddr).AddrPort())
-	t := &tunnel{pc: pc, self: self, clients: make(map[netip.AddrPort]bool), done: make(chan struct{})}
+	t := &Tunnel{pc: pc, self: self, clients: make(map[netip.AddrPort]bool), done: make(chan struct{})}
 	go t.serve()
 	ctx, cancel := context.WithTimeout(context.Background(), linkflag.RegisterTimeout)
 	defer cancel()
@@ -83,7 +87,7 @@ func listenTunnel(addr string, lanNet ipx.Network) (*tunnel, error) {
 }
 
 // nextHop returns the client that routes to network n.
-func (t *tunnel) nextHop(n ipx.Network) (netip.AddrPort, bool) {
+func (t *Tunnel) nextHop(n ipx.Network) (netip.AddrPort, bool) {
 	rt := t.router.Load()
 	if rt == nil {
 		return netip.AddrPort{}, false
@@ -96,10 +100,10 @@ func (t *tunnel) nextHop(n ipx.Network) (netip.AddrPort, bool) {
 }
 
 // Addr returns the relay's "host:port".
-func (t *tunnel) Addr() string { return t.pc.LocalAddr().String() }
+func (t *Tunnel) Addr() string { return t.pc.LocalAddr().String() }
 
 // Close stops the relay and waits for it.
-func (t *tunnel) Close() error {
+func (t *Tunnel) Close() error {
 	if r := t.router.Load(); r != nil {
 		r.Close()
 	}
@@ -119,7 +123,7 @@ const (
 	offDstSock = 16
 )
 
-func (t *tunnel) serve() {
+func (t *Tunnel) serve() {
 	defer close(t.done)
 	buf := make([]byte, 65535)
 	for {
@@ -164,13 +168,13 @@ func (t *tunnel) serve() {
 }
 
 // register admits from and answers with its node, as DOSBox does.
-func (t *tunnel) register(from netip.AddrPort) {
+func (t *Tunnel) register(from netip.AddrPort) {
 	node, ok := udp.NodeFromAddrPort(from)
 	if !ok {
 		return
 	}
 	t.mu.Lock()
-	if len(t.clients) >= maxClients && !t.clients[from] {
+	if len(t.clients) >= MaxClients && !t.clients[from] {
 		t.mu.Unlock()
 		return
 	}
