@@ -3,6 +3,7 @@ package mirror
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -98,9 +99,14 @@ type Subscription struct {
 	C <-chan Change
 	c chan Change
 
-	hub    *hub
-	missed uint64 // guarded by hub.mu
+	hub     *hub
+	pending uint64        // changes dropped since the last delivered; guarded by hub.mu
+	missed  atomic.Uint64 // all the changes dropped
 }
+
+// Missed returns how many changes the subscription has dropped so far
+// because its buffer was full.
+func (s *Subscription) Missed() uint64 { return s.missed.Load() }
 
 // Close ends the subscription and closes C. It is safe to call twice.
 func (s *Subscription) Close() { s.hub.remove(s) }
@@ -140,12 +146,13 @@ func (h *hub) publish(c Change) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, s := range h.subs {
-		c.Missed = s.missed
+		c.Missed = s.pending
 		select {
 		case s.c <- c:
-			s.missed = 0
+			s.pending = 0
 		default:
-			s.missed++
+			s.pending++
+			s.missed.Add(1)
 		}
 	}
 }

@@ -87,3 +87,26 @@ func TestChangeLogBound(t *testing.T) {
 		t.Fatalf("trimmed %d times in 1000 events: the copy is not amortised", trims)
 	}
 }
+
+// A subscriber that falls behind learns how many changes it missed, on
+// the next change delivered and from Missed, as rip's and sap's do.
+func TestSubscriptionMissed(t *testing.T) {
+	var h hub
+	sub := h.subscribe(1)
+	for i := range 4 {
+		h.publish(Change{Epoch: uint32(i)})
+	}
+	if got := (<-sub.C).Epoch; got != 0 {
+		t.Fatalf("first change epoch %d", got)
+	}
+	h.publish(Change{Epoch: 9})
+	ch := <-sub.C
+	if ch.Epoch != 9 || ch.Missed != 3 || sub.Missed() != 3 {
+		t.Fatalf("after falling behind: %+v, Missed() %d; want epoch 9, 3 missed", ch, sub.Missed())
+	}
+	sub.Close()
+	sub.Close()
+	if _, ok := <-sub.C; ok {
+		t.Fatal("C open after Close")
+	}
+}
