@@ -7,6 +7,7 @@ package pace
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -157,7 +158,7 @@ func (p *Pacer[K, T]) Poll(now time.Time) ([]T, time.Time) {
 	clear(p.ready)
 	p.ready = p.ready[:0]
 	for k := range p.lanes {
-		if !contains(p.links, k) {
+		if !slices.Contains(p.links, k) {
 			delete(p.lanes, k) // a link gone
 		}
 	}
@@ -187,15 +188,6 @@ func (p *Pacer[K, T]) TickBy(at time.Time) {
 	if at.Before(p.tickAt) {
 		p.tickAt = at
 	}
-}
-
-func contains[K comparable](s []K, k K) bool {
-	for _, v := range s {
-		if v == k {
-			return true
-		}
-	}
-	return false
 }
 
 // pick takes the lane's next item, the kinds in turn, taking the next job
