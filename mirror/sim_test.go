@@ -58,9 +58,9 @@ var (
 // diagnosis. TestSimulation skips them unless -sim.known is set or
 // -sim.seed names one; remove a seed once its bug is fixed.
 var simKnownFailures = map[uint64]string{
-	114: "a client still routed via a killed primary that had returned to SharedTakingOver ignores the new primary's " +
-		"equal SharedTakingOver offer; the restarted server's SharedStandby withdrawal then poisons the route, and " +
-		"hold-down refuses the primary's worse SharedActive offer until the route is removed (about 4 min of no service)",
+	// 114 (a client's route poisoned by the old next hop, then the new
+	// primary's "active" offer held down) was fixed in rip: a 1-hop
+	// offer is never held down.
 }
 
 // simFaultKinds are the faults a schedule can hold:

@@ -539,7 +539,7 @@ func (t *Table) SetMetric(now time.Time, n ipx.Network, hops, ticks uint16, even
 // is, 16 hops included (poison); another next hop replaces the route
 // only if its metric is better (fewer ticks, then fewer hops), or if the
 // route is unreachable and the offer no worse than the route lost (after
-// the hold-down, any offer). Connected networks are never replaced. Changes
+// the hold-down, or from a router directly on the network, any offer). Connected networks are never replaced. Changes
 // of best route are appended to events and published to subscribers.
 // With enough capacity in events it does not allocate.
 func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []Entry, events []Event) []Event {
@@ -605,7 +605,9 @@ func (t *Table) Apply(now time.Time, link ipx.LinkID, from ipx.Node, entries []E
 		case dead:
 			continue
 		case !cur.reachable():
-			if at < cur.deleteAt && next.worseThan(cur.ticks, cur.lostHops) {
+			// A 1-hop offer comes from a router on the network itself,
+			// never an echo of the lost route: no hold-down for it.
+			if at < cur.deleteAt && next.hops > 1 && next.worseThan(cur.ticks, cur.lostHops) {
 				t.heldDown.Add(1)
 				continue
 			}
