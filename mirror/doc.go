@@ -84,6 +84,27 @@
 // joining secondary never follows a primary with an older epoch than its
 // own, and a primary that meets a peer with a newer epoch steps down.
 //
+// # Partitions, and the window without an arbiter
+//
+// The pair decides alone, as SFT III did, from two signals: the MSL and
+// the LAN. When both fail between the servers at once (a full partition)
+// while each still reaches some clients, each concludes the other is
+// down: the secondary takes over under epoch e+1 once MSLTimeout plus
+// ProbeTimeout have passed, and the old primary, running alone, goes on
+// answering under epoch e. From the moment the secondary takes over
+// until the two servers hear each other again (the old primary's next
+// LAN probe or MSL dial that gets through, every 2 x RedialInterval and
+// RedialInterval), both answer. When they meet, the newer epoch wins and
+// the old primary steps down and takes the winner's image: the writes it
+// acknowledged alone during that window are lost. Clients that saw epoch
+// e+1 ignore its replies, so the loss hits only clients that stayed on
+// its side of the partition. Writes acknowledged before the partition,
+// while mirrored, are never lost: the secondary held each before it was
+// acknowledged. An arbiter that grants each epoch once, which a primary
+// that loses its secondary would have to hold before answering alone,
+// closes the window; it is not part of this package yet (see the model
+// in mirror/model, whose arbiter-claim-mark case checks that design).
+//
 // # Observing
 //
 // Server.Subscribe reports every role and peer change; Server.Status
