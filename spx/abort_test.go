@@ -13,28 +13,42 @@ import (
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 )
 
+// abortPair connects a dialer on node 1 to a listener on node 2 of one
+// memlan segment and returns both ends and the listener's link, which a
+// test crashes to silence the peer. Call it inside a synctest bubble.
+func abortPair(t *testing.T, cfg Config) (c, peer *Conn, peerLink *memlan.Link) {
+	t.Helper()
+	seg := memlan.NewSegment(memlan.Config{})
+	a, _ := ipxtest.Stack(t, ipx.StackConfig{}, ipxtest.Node(1), ipxtest.On{Seg: seg, Net: 1})
+	b, bl := ipxtest.Stack(t, ipx.StackConfig{}, ipxtest.Node(2), ipxtest.On{Seg: seg, Net: 1})
+	ln, err := Listen(b, 0x5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted := make(chan *Conn, 1)
+	go func() {
+		c, _ := ln.AcceptSPX()
+		accepted <- c
+	}()
+	c, err = DialConfig(context.Background(), a, ipx.Addr{Net: 1, Node: ipxtest.Node(2), Socket: 0x5000}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer = <-accepted
+	if peer == nil {
+		t.Fatal("no connection accepted")
+	}
+	t.Cleanup(func() { peer.Abort() })
+	return c, peer, bl[0]
+}
+
 // Abort returns at once even when the peer is gone with data
 // outstanding, where Close would wait out its linger.
 func TestAbortDoesNotWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		seg := memlan.NewSegment(memlan.Config{})
-		a, _ := ipxtest.Stack(t, ipx.StackConfig{}, ipxtest.Node(1), ipxtest.On{Seg: seg, Net: 1})
-		b, bl := ipxtest.Stack(t, ipx.StackConfig{}, ipxtest.Node(2), ipxtest.On{Seg: seg, Net: 1})
-		ln, err := Listen(b, 0x5000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		accepted := make(chan *Conn, 1)
-		go func() {
-			c, _ := ln.AcceptSPX()
-			accepted <- c
-		}()
-		c, err := Dial(context.Background(), a, ipx.Addr{Net: 1, Node: ipxtest.Node(2), Socket: 0x5000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		bl[0].Crash()
+		c, _, pl := abortPair(t, Config{})
+		pl.Crash()
 		if _, err := c.Write(make([]byte, 1000)); err != nil {
 			t.Fatal(err)
 		}
@@ -51,10 +65,7 @@ func TestAbortDoesNotWait(t *testing.T) {
 		if err := c.Close(); !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("Close after Abort: %v, want net.ErrClosed", err)
 		}
-		bl[0].Restore()
-		if bc := <-accepted; bc != nil {
-			bc.Abort()
-		}
+		pl.Restore()
 	})
 }
 
@@ -62,26 +73,8 @@ func TestAbortDoesNotWait(t *testing.T) {
 // nothing at all when it has not, without waiting.
 func TestTryWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		seg := memlan.NewSegment(memlan.Config{})
-		a, _ := ipxtest.Stack(t, ipx.StackConfig{}, ipxtest.Node(1), ipxtest.On{Seg: seg, Net: 1})
-		b, bl := ipxtest.Stack(t, ipx.StackConfig{}, ipxtest.Node(2), ipxtest.On{Seg: seg, Net: 1})
-		ln, err := Listen(b, 0x5000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		accepted := make(chan *Conn, 1)
-		go func() {
-			c, _ := ln.AcceptSPX()
-			accepted <- c
-		}()
-		c, err := DialConfig(context.Background(), a, ipx.Addr{Net: 1, Node: ipxtest.Node(2), Socket: 0x5000}, Config{Linger: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, bc, pl := abortPair(t, Config{Linger: -1})
 		defer c.Abort()
-		bc := <-accepted
-		defer bc.Abort()
 		if ok, err := c.TryWrite([]byte("hello")); !ok || err != nil {
 			t.Fatalf("TryWrite on an open window: %v %v", ok, err)
 		}
@@ -91,7 +84,7 @@ func TestTryWrite(t *testing.T) {
 		}
 		// The peer falls silent: the send buffer fills and TryWrite
 		// refuses, writing nothing, at once.
-		bl[0].Crash()
+		pl.Crash()
 		chunk := make([]byte, 200)
 		wrote := 0
 		for {
@@ -113,6 +106,6 @@ func TestTryWrite(t *testing.T) {
 		if room >= len(chunk) {
 			t.Fatalf("refused with room %d for %d", room, len(chunk))
 		}
-		bl[0].Restore()
+		pl.Restore()
 	})
 }
