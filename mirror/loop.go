@@ -1024,7 +1024,7 @@ func (l *loop) become(r Role, p PeerState, reason string) {
 	}
 	l.rearm = true
 	l.s.log.Info("mirror: "+reason, "role", r, "peer", p, "epoch", l.epoch, "applied", l.st.seq)
-	l.s.hub.publish(Change{Role: r, Peer: p, Epoch: l.epoch, Reason: reason, At: now})
+	l.s.hub.Publish(Change{Role: r, Peer: p, Epoch: l.epoch, Reason: reason, At: now}, markChange)
 }
 
 // status reports the loop's state; the caller holds the server's mu.
@@ -1044,5 +1044,5 @@ func (l *loop) shutdown() {
 	l.finishSwitchover(net.ErrClosed)
 	l.closeSession()
 	l.role = RoleStopped
-	l.s.hub.publish(Change{Role: RoleStopped, Peer: PeerNone, Epoch: l.epoch, Reason: "closed", At: time.Now()})
+	l.s.hub.Publish(Change{Role: RoleStopped, Peer: PeerNone, Epoch: l.epoch, Reason: "closed", At: time.Now()}, markChange)
 }

@@ -2,9 +2,9 @@ package mirror
 
 import (
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/ipxkit/ipxkit/internal/subscribe"
 )
 
 // Role is a server's part in the pair.
@@ -96,73 +96,15 @@ type Status struct {
 type Subscription struct {
 	// C receives the changes. It is closed by Close or when the server
 	// closes.
-	C <-chan Change
-	c chan Change
-
-	hub     *hub
-	pending uint64        // changes dropped since the last delivered; guarded by hub.mu
-	missed  atomic.Uint64 // all the changes dropped
+	C   <-chan Change
+	sub *subscribe.Sub[Change]
 }
 
 // Missed returns how many changes the subscription has dropped so far
 // because its buffer was full.
-func (s *Subscription) Missed() uint64 { return s.missed.Load() }
+func (s *Subscription) Missed() uint64 { return s.sub.Missed() }
 
 // Close ends the subscription and closes C. It is safe to call twice.
-func (s *Subscription) Close() { s.hub.remove(s) }
+func (s *Subscription) Close() { s.sub.Close() }
 
-type hub struct {
-	mu     sync.Mutex
-	subs   []*Subscription
-	closed bool
-}
-
-func (h *hub) subscribe(buffer int) *Subscription {
-	c := make(chan Change, max(buffer, 1))
-	s := &Subscription{C: c, c: c, hub: h}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		close(c)
-		return s
-	}
-	h.subs = append(h.subs, s)
-	return s
-}
-
-func (h *hub) remove(s *Subscription) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i, x := range h.subs {
-		if x == s {
-			h.subs = append(h.subs[:i], h.subs[i+1:]...)
-			close(s.c)
-			return
-		}
-	}
-}
-
-func (h *hub) publish(c Change) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, s := range h.subs {
-		c.Missed = s.pending
-		select {
-		case s.c <- c:
-			s.pending = 0
-		default:
-			s.pending++
-			s.missed.Add(1)
-		}
-	}
-}
-
-func (h *hub) close() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.closed = true
-	for _, s := range h.subs {
-		close(s.c)
-	}
-	h.subs = nil
-}
+func markChange(c *Change, missed uint64) { c.Missed = missed }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/subscribe"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/echo"
 	"github.com/ipxkit/ipxkit/rip"
@@ -218,7 +219,7 @@ type Server struct {
 	probe *ipx.Conn
 	echo  *ipx.Conn // answers the peer's LAN probe; nil if another does
 
-	hub hub
+	hub subscribe.Hub[Change]
 	c   counters
 
 	// mu guards the loop's state: whichever goroutine holds it handles
@@ -336,7 +337,10 @@ func (s *Server) Switchover(ctx context.Context) error {
 // Subscribe returns a subscription to role and peer changes whose channel
 // holds up to buffer changes; a full channel never stalls the server, and
 // the next change delivered says how many were missed.
-func (s *Server) Subscribe(buffer int) *Subscription { return s.hub.subscribe(buffer) }
+func (s *Server) Subscribe(buffer int) *Subscription {
+	sub := s.hub.Subscribe(buffer)
+	return &Subscription{C: sub.C, sub: sub}
+}
 
 // Status returns the server's current state.
 func (s *Server) Status() Status {
@@ -394,7 +398,7 @@ func (s *Server) Close() error {
 	}
 	s.closeSockets()
 	s.wg.Wait()
-	s.hub.close()
+	s.hub.Close()
 	return nil
 }
 

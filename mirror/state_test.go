@@ -3,6 +3,8 @@ package mirror
 import (
 	"io"
 	"testing"
+
+	"github.com/ipxkit/ipxkit/internal/subscribe"
 )
 
 // Requests of one client may arrive out of order (several in flight):
@@ -91,15 +93,16 @@ func TestChangeLogBound(t *testing.T) {
 // A subscriber that falls behind learns how many changes it missed, on
 // the next change delivered and from Missed, as rip's and sap's do.
 func TestSubscriptionMissed(t *testing.T) {
-	var h hub
-	sub := h.subscribe(1)
+	var h subscribe.Hub[Change]
+	s := h.Subscribe(1)
+	sub := &Subscription{C: s.C, sub: s}
 	for i := range 4 {
-		h.publish(Change{Epoch: uint32(i)})
+		h.Publish(Change{Epoch: uint32(i)}, markChange)
 	}
 	if got := (<-sub.C).Epoch; got != 0 {
 		t.Fatalf("first change epoch %d", got)
 	}
-	h.publish(Change{Epoch: 9})
+	h.Publish(Change{Epoch: 9}, markChange)
 	ch := <-sub.C
 	if ch.Epoch != 9 || ch.Missed != 3 || sub.Missed() != 3 {
 		t.Fatalf("after falling behind: %+v, Missed() %d; want epoch 9, 3 missed", ch, sub.Missed())

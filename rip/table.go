@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/subscribe"
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
@@ -248,7 +249,7 @@ type Table struct {
 	perNbr      map[Neighbour]*int
 	refusedFrom map[Neighbour]uint64
 	epoch       time.Time // the first now seen; slot times count from it
-	subs        []*Subscription
+	subs        subscribe.Hub[Event]
 
 	refused, overQuotaN, bad, dropped, heldDown atomic.Uint64
 }
@@ -735,18 +736,16 @@ func (t *Table) AdvertEntry(n ipx.Network, link ipx.LinkID, dying bool) (Entry, 
 // Subscription delivers Events from a Table until closed.
 type Subscription struct {
 	// C receives the events. It is closed by Close.
-	C <-chan Event
-	c chan Event
-	t *Table
-	// pending counts the events dropped since the last delivered, under
-	// t.mu; missed all the events dropped.
-	pending uint64
-	missed  atomic.Uint64
+	C   <-chan Event
+	sub *subscribe.Sub[Event]
 }
 
 // Missed returns how many events the subscription has dropped so far
 // because its buffer was full.
-func (s *Subscription) Missed() uint64 { return s.missed.Load() }
+func (s *Subscription) Missed() uint64 { return s.sub.Missed() }
+
+// Close ends the subscription and closes C. It is safe to call twice.
+func (s *Subscription) Close() { s.sub.Close() }
 
 // Subscribe returns a subscription whose channel holds up to buffer
 // events (at least 1). Events that find it full are dropped and counted
@@ -755,41 +754,15 @@ func (s *Subscription) Missed() uint64 { return s.missed.Load() }
 // missed (Event.Missed); the subscriber then reads Table.Routes, which
 // reflects at least every change reported until then, to resynchronise.
 func (t *Table) Subscribe(buffer int) *Subscription {
-	c := make(chan Event, max(buffer, 1))
-	s := &Subscription{C: c, c: c, t: t}
-	t.mu.Lock()
-	t.subs = append(t.subs, s)
-	t.mu.Unlock()
-	return s
+	sub := t.subs.Subscribe(buffer)
+	return &Subscription{C: sub.C, sub: sub}
 }
 
-// Close ends the subscription and closes C. It is safe to call twice.
-func (s *Subscription) Close() {
-	s.t.mu.Lock()
-	defer s.t.mu.Unlock()
-	for i, x := range s.t.subs {
-		if x == s {
-			s.t.subs = slices.Delete(s.t.subs, i, i+1)
-			close(s.c)
-			return
-		}
-	}
-}
+func markEvent(ev *Event, missed uint64) { ev.Missed = missed }
 
 // publish appends ev to events and offers it to every subscriber. The
 // caller holds t.mu.
 func (t *Table) publish(events []Event, ev Event) []Event {
-	for _, s := range t.subs {
-		out := ev
-		out.Missed = s.pending
-		select {
-		case s.c <- out:
-			s.pending = 0
-		default:
-			s.pending++
-			s.missed.Add(1)
-			t.dropped.Add(1)
-		}
-	}
+	t.dropped.Add(uint64(t.subs.Publish(ev, markEvent)))
 	return append(events, ev)
 }

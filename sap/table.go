@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/subscribe"
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
@@ -191,7 +191,7 @@ type Table struct {
 	nbs   map[neighbour]*nbRecord
 	max   *nbRecord // the neighbour holding the most, if maxOK
 	maxOK bool
-	subs  []*Subscription
+	subs  subscribe.Hub[Change]
 	stats TableStats
 }
 
@@ -503,18 +503,16 @@ func (t *Table) dropLink(now time.Time, link ipx.LinkID) []Change {
 // Subscription delivers a Table's Changes until closed.
 type Subscription struct {
 	// C receives the changes. It is closed by Close.
-	C <-chan Change
-	c chan Change
-	t *Table
-	// pending counts the changes dropped since the last delivered,
-	// under t.mu; missed all the changes dropped.
-	pending uint64
-	missed  atomic.Uint64
+	C   <-chan Change
+	sub *subscribe.Sub[Change]
 }
 
 // Missed returns how many changes the subscription has dropped so far
 // because its buffer was full.
-func (s *Subscription) Missed() uint64 { return s.missed.Load() }
+func (s *Subscription) Missed() uint64 { return s.sub.Missed() }
+
+// Close ends the subscription and closes C. It is safe to call twice.
+func (s *Subscription) Close() { s.sub.Close() }
 
 // Subscribe returns a subscription whose channel holds up to buffer
 // changes (at least 1). Changes that find it full are dropped and counted
@@ -524,42 +522,16 @@ func (s *Subscription) Missed() uint64 { return s.missed.Load() }
 // which reflects at least every change reported until then, to
 // resynchronise.
 func (t *Table) Subscribe(buffer int) *Subscription {
-	c := make(chan Change, max(buffer, 1))
-	s := &Subscription{C: c, c: c, t: t}
-	t.mu.Lock()
-	t.subs = append(t.subs, s)
-	t.mu.Unlock()
-	return s
+	sub := t.subs.Subscribe(buffer)
+	return &Subscription{C: sub.C, sub: sub}
 }
 
-// Close ends the subscription and closes C. It is safe to call twice.
-func (s *Subscription) Close() {
-	s.t.mu.Lock()
-	defer s.t.mu.Unlock()
-	for i, x := range s.t.subs {
-		if x == s {
-			s.t.subs = slices.Delete(s.t.subs, i, i+1)
-			close(s.c)
-			return
-		}
-	}
-}
+func markChange(ch *Change, missed uint64) { ch.Missed = missed }
 
 // publish offers ch to every subscriber and returns it. The caller holds
 // t.mu.
 func (t *Table) publish(ch Change) Change {
-	for _, s := range t.subs {
-		out := ch
-		out.Missed = s.pending
-		select {
-		case s.c <- out:
-			s.pending = 0
-		default:
-			s.pending++
-			s.missed.Add(1)
-			t.stats.ChangesDropped++
-		}
-	}
+	t.stats.ChangesDropped += uint64(t.subs.Publish(ch, markChange))
 	return ch
 }
 
