@@ -23,6 +23,7 @@ import (
 type refWorkload struct {
 	deadline time.Duration
 	stop     chan struct{}
+	halt     sync.Once
 	wg       sync.WaitGroup
 
 	mu      sync.Mutex
@@ -41,7 +42,9 @@ func newRefWorkload(deadline time.Duration) *refWorkload {
 // start starts one goroutine per client of p: puts, compare-and-sets
 // and gets on the client's four keys, with a pause of gap between
 // requests.
-func (w *refWorkload) start(p *mirrortest.Pair, gap time.Duration) {
+func (w *refWorkload) start(t *testing.T, p *mirrortest.Pair, gap time.Duration) {
+	// A test that fails stops the clients too, before its bubble ends.
+	t.Cleanup(w.end)
 	for i, c := range p.Clients {
 		w.wg.Go(func() { w.client(c, i, gap) })
 	}
@@ -119,13 +122,18 @@ func (w *refWorkload) client(c *mirrortest.Client, i int, gap time.Duration) {
 	}
 }
 
+// end stops the clients once each has its reply.
+func (w *refWorkload) end() {
+	w.halt.Do(func() { close(w.stop) })
+	w.wg.Wait()
+}
+
 // finish stops the clients, once each has its reply, and checks what
 // they saw: no request failed, none waited longer than bound, and every
 // reply was the reference's.
 func (w *refWorkload) finish(t *testing.T, bound time.Duration) {
 	t.Helper()
-	close(w.stop)
-	w.wg.Wait()
+	w.end()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, f := range w.failed {
@@ -196,7 +204,7 @@ func TestCrashRestartCycles(t *testing.T) {
 		// primary answers alone.
 		w.preload(t, p.Clients[0], 1000, 200)
 		p.MSLSeg.SetImpairments(memlan.Impairments{Delay: 5 * time.Millisecond})
-		w.start(p, 5*time.Millisecond)
+		w.start(t, p, 5*time.Millisecond)
 		for cycle := range cycles {
 			// Mirrored operation under load for a while.
 			time.Sleep(200 * time.Millisecond)
