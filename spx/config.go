@@ -41,8 +41,11 @@ type Config struct {
 	// acknowledgements cross two hops, runs fastest at about 256 on
 	// loopback; memlan at 64).
 	Window int
-	// RetryLimit is how many times one packet is retransmitted before the
-	// connection fails with ErrRetryLimit.
+	// RetryLimit is how many retransmission timeouts one packet goes
+	// through before the connection fails with ErrRetryLimit (as TCP
+	// counts them). The quicker repairs between timeouts (on duplicate
+	// acknowledgements, and tail probes) are capped at a few times as
+	// many.
 	RetryLimit int
 	// InitialRTO is the retransmission timeout before the first round-trip
 	// sample; MinRTO and MaxRTO bound the adaptive timeout.

@@ -1,5 +1,7 @@
 package spx
 
+import "time"
+
 // congestion is an endpoint's congestion control and loss recovery.
 type congestion struct {
 	dupAcks    int
@@ -13,6 +15,11 @@ type congestion struct {
 	// that drops bursts is not flooded again at once.
 	cwnd, ssthresh int
 	cwndAcked      int // packets acknowledged towards the next increase
+	// inflate lets a new packet out per duplicate acknowledgement during
+	// a fast recovery (each says a packet left the network), so that
+	// later packets keep arriving and reveal a lost retransmission
+	// without a timeout.
+	inflate int
 	// After a timeout everything outstanding is suspect: the segments
 	// from sndUna are sent again as the window, growing from one packet,
 	// allows (resent of them so far), and the acknowledgements skip those
@@ -20,6 +27,35 @@ type congestion struct {
 	// round trips instead of k.
 	rtoRecovery bool
 	resent      int
+
+	// Loss detection is RACK's (RFC 8985) without selective
+	// acknowledgements, which SPX lacks: a duplicate or partial
+	// acknowledgement is evidence that a later packet arrived, and the
+	// oldest outstanding packet is then taken as lost once it has been
+	// out for a smoothed round trip plus the reordering window, not at
+	// the first duplicate: a packet merely overtaken arrives within the
+	// window. lossAt is when to look again if no acknowledgement comes
+	// first. The window is a quarter of the minimum round trip times
+	// reoSteps, which grows after each spurious retransmission (up to
+	// one round trip) and falls back after reoPersist recoveries.
+	lossAt     time.Time
+	reoSteps   int
+	reoPersist int
+	// A retransmission acknowledged sooner than the minimum round trip
+	// after it was sent was not needed: the original arrived. When it was
+	// the recovery's only one, the window it cost is restored (Eifel's
+	// undo, RFC 4015), and the reordering window widens.
+	priorCwnd, priorSsthresh int
+	episodeRetx              int // retransmissions since the recovery began
+	// Tail loss probe: when the acknowledgements stop for two round
+	// trips, the oldest outstanding segment is sent again once, well
+	// before the retransmission timeout, which would collapse the window
+	// to one packet. If that probe repaired a loss, the window is halved
+	// as for a fast retransmission.
+	tlpAt      time.Time
+	tlpCount   int // probes since the timer was armed
+	tlpSeq     uint16
+	tlpPending bool
 }
 
 // grow opens the congestion window for n packets acknowledged: by n
@@ -44,3 +80,125 @@ func (e *endpoint) congested(cwnd int) {
 	e.cwnd, e.cwndAcked = min(cwnd, e.cfg.Window), 0
 	e.stats.CongestionEvents++
 }
+
+// beginEpisode notes the window before a recovery, for undo.
+func (e *endpoint) beginEpisode() {
+	e.priorCwnd, e.priorSsthresh = e.cwnd, e.ssthresh
+	e.episodeRetx = 0
+	if e.reoPersist > 0 {
+		if e.reoPersist--; e.reoPersist == 0 {
+			e.reoSteps = 1
+		}
+	}
+}
+
+// reoWnd is the reordering window: how much longer than a round trip a
+// packet may take before a later one's arrival makes it lost.
+func (e *endpoint) reoWnd() time.Duration {
+	if !e.rtt.has {
+		return 0
+	}
+	return min(e.rtt.minRTT/4*time.Duration(max(e.reoSteps, 1)), e.rtt.srtt)
+}
+
+// spurious handles a retransmission found unneeded; late is how much
+// longer than the smoothed round trip the original took.
+func (e *endpoint) spurious(late time.Duration) {
+	e.stats.SpuriousRetransmits++
+	// Widen the reordering window by a step, or at once to what this
+	// packet needed, up to a round trip (RFC 8985 caps it there).
+	if q := e.rtt.minRTT / 4; q > 0 {
+		steps := max(e.reoSteps, 1) + 1
+		steps = max(steps, int((late+q-1)/q))
+		e.reoSteps = min(steps, int(e.rtt.srtt/q)+1)
+	}
+	e.reoPersist = 16
+	if e.inRecovery && e.episodeRetx == 1 {
+		e.cwnd = max(e.cwnd, min(e.priorCwnd, e.cfg.Window))
+		e.ssthresh = max(e.ssthresh, e.priorSsthresh)
+		e.inRecovery, e.rtoRecovery, e.inflate = false, false, 0
+	}
+}
+
+// detectLoss retransmits the oldest outstanding segment if a later one
+// is known to have arrived and it has been out longer than a round trip
+// plus the reordering window; otherwise it sets lossAt to when it will
+// have been. The first such loss starts a fast recovery.
+func (e *endpoint) detectLoss(clk *clock) {
+	e.lossAt = time.Time{}
+	if e.sent == 0 || e.dupAcks == 0 || e.state != stEstablished {
+		return
+	}
+	s := e.sendq.at(0)
+	if !e.rtt.has {
+		if e.dupAcks < 3 {
+			return // no round trip known: the classic three duplicates
+		}
+	} else if at := s.lastSent.Add(e.rtt.srtt + e.reoWnd()); clk.now().Before(at) {
+		e.lossAt = at
+		return
+	}
+	e.dupAcks = 0 // the evidence is spent: a lost retransmission needs more
+	if !e.inRecovery {
+		e.beginEpisode()
+		e.inRecovery = true
+		e.recoverSeq = e.sndUna + uint16(e.sent)
+		e.stats.FastRetransmits++
+		e.congested(max(e.sent/2, 2))
+	}
+	e.retransmit(clk)
+	if e.state == stDone {
+		return
+	}
+	e.armRTO(clk.now())
+}
+
+// armRTO sets the retransmission timeout from now, and the tail loss
+// probe's deadline before it.
+func (e *endpoint) armRTO(now time.Time) {
+	rto := e.currentRTO()
+	e.rtoAt = now.Add(rto)
+	e.tlpAt, e.tlpCount = time.Time{}, 0
+	if e.rtt.has {
+		if pto := e.pto(); pto < rto {
+			e.tlpAt = now.Add(pto)
+		}
+	}
+}
+
+// disarm clears the loss timers: nothing is outstanding.
+func (e *endpoint) disarm() {
+	e.rtoAt, e.tlpAt, e.lossAt = time.Time{}, time.Time{}, time.Time{}
+}
+
+// tailProbes is how many tail loss probes may go out, each after twice
+// the wait of the one before, before the retransmission timeout: on a
+// path that loses a third of the packets one probe alone is lost, or its
+// acknowledgement is, about half the time.
+const tailProbes = 3
+
+// tailProbe sends the oldest outstanding segment again when the
+// acknowledgements have stopped (tlpAt).
+func (e *endpoint) tailProbe(clk *clock) {
+	e.tlpAt = time.Time{}
+	if e.sent == 0 {
+		return
+	}
+	now := clk.now()
+	e.stats.TailProbes++
+	e.tlpSeq, e.tlpPending = e.sndUna, true
+	e.retransmit(clk)
+	if e.state == stDone {
+		return
+	}
+	e.rtoAt = now.Add(e.currentRTO())
+	if e.tlpCount++; e.tlpCount < tailProbes {
+		e.tlpAt = now.Add(e.pto() << e.tlpCount)
+	}
+}
+
+// pto is the tail loss probe's wait: two round trips (RFC 8985).
+// It is at least a tenth of MinRTO, as a round-trip estimate that is
+// too small (taken on an idle path) would otherwise send every packet
+// twice.
+func (e *endpoint) pto() time.Duration { return max(2*e.rtt.srtt, e.cfg.MinRTO/10) }

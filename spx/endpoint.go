@@ -31,7 +31,9 @@ type outPacket struct {
 type Stats struct {
 	PacketsSent, PacketsReceived uint64
 	Retransmits                  uint64 // data packets sent again
-	FastRetransmits              uint64 // of those, after duplicate acks
+	FastRetransmits              uint64 // recoveries begun by duplicate or partial acks, before a timeout
+	SpuriousRetransmits          uint64 // retransmissions found unneeded: acknowledged sooner than a round trip after
+	TailProbes                   uint64 // retransmissions when acknowledgements stopped, before the timeout
 	Timeouts                     uint64 // retransmission timer expiries
 	Duplicates                   uint64 // data packets received twice
 	OutOfOrder                   uint64 // data packets buffered ahead of a gap
@@ -202,7 +204,7 @@ func (e *endpoint) input(h *Header, data []byte, clk *clock) {
 		e.spx2 = h.Control&ControlSPX2 != 0 && !e.cfg.PlainSPX
 		e.rtoAt = time.Time{}
 		if e.connectRetx == 0 {
-			e.rtt.update(clk.now().Sub(e.connSentAt))
+			e.rtt.update(clk.now().Sub(e.connSentAt), clk.now())
 		}
 		e.peerAlloc = h.Alloc
 		e.backoff = 0

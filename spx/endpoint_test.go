@@ -422,12 +422,15 @@ func TestCongestionWindow(t *testing.T) {
 		t.Fatalf("cwnd %d after a window of %d acknowledged, want %d or %d", p.a.cwnd, before, before+1, before+2)
 	}
 
-	// A timeout: the wire goes dead until it fires.
+	// A timeout: the wire goes dead until it fires (tail probes go
+	// first, and are lost too).
 	p.drop = func(bool, *outPacket) bool { return true }
 	fill(4)
-	p.now = p.a.nextDeadline()
-	p.a.onTimer(p.now)
-	p.collect()
+	for p.a.stats.Timeouts == 0 {
+		p.now = p.a.nextDeadline()
+		p.a.onTimer(p.now)
+		p.collect()
+	}
 	if st := p.a.statsSnapshot(); st.Timeouts != 1 || st.Cwnd != 1 {
 		t.Fatalf("after a timeout: %+v, want cwnd 1", st)
 	}
@@ -454,9 +457,9 @@ func TestCongestionWindow(t *testing.T) {
 }
 
 // TestTimeoutRecoversBurst loses a burst of packets with too few behind
-// it for a fast retransmission: after the timeout the lost packets come
-// back as the window grows from one (1, 2, 4, ...), in a few round trips
-// rather than one round trip each.
+// it for a fast retransmission, and the tail probes: after the timeout
+// the lost packets come back as the window grows from one (1, 2, 4,
+// ...), in a few round trips rather than one round trip each.
 func TestTimeoutRecoversBurst(t *testing.T) {
 	p := newPipe(t, Config{Window: 32})
 	max := p.a.maxData()
@@ -472,11 +475,16 @@ func TestTimeoutRecoversBurst(t *testing.T) {
 		lost[o.h.Seq] = true
 	}
 	last := p.toB[13].h.Seq
-	p.toB = p.toB[12:] // 12 lost; 2 duplicate acks are not enough
+	p.toB = p.toB[12:] // 12 lost; the duplicate acks are lost too
+	p.step(time.Millisecond)
+	p.toA = nil
 	var resent []uint16
 	sends := map[uint16]int{}
 	var first time.Time
 	p.drop = func(toB bool, o *outPacket) bool {
+		if p.a.stats.Timeouts == 0 {
+			return true // the tail probes are lost
+		}
 		if toB && o.h.Control&ControlSystem == 0 {
 			if first.IsZero() {
 				first = p.now
@@ -491,8 +499,11 @@ func TestTimeoutRecoversBurst(t *testing.T) {
 	}
 	// The timeout fires; then more data is written, which goes out once
 	// the window allows, behind the recovery, and is not resent.
-	p.now = p.a.nextDeadline()
-	p.a.onTimer(p.now)
+	for p.a.stats.Timeouts == 0 {
+		p.now = p.a.nextDeadline()
+		p.a.onTimer(p.now)
+		p.collect()
+	}
 	if _, err := p.a.write(make([]byte, 6*max), false, false, fixed(p.now)); err != nil {
 		t.Fatal(err)
 	}

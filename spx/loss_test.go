@@ -11,7 +11,7 @@ import (
 )
 
 // lossRun sends size bytes one way over memlan with impairments im (from
-// the start, the connection set up clean), on the fake clock, and
+// the start), on the fake clock, and
 // returns how long the receiver took to read them all and both ends'
 // counters.
 func lossRun(t *testing.T, im memlan.Impairments, size int) (el time.Duration, snd, rcv Stats) {
@@ -19,8 +19,8 @@ func lossRun(t *testing.T, im memlan.Impairments, size int) (el time.Duration, s
 	synctest.Test(t, func(t *testing.T) {
 		n := newTestNet(t, memlan.Config{Seed: 7})
 		cfg := Config{Window: 64, RetryLimit: 50, Linger: time.Hour, AbortTimeout: time.Hour, VerifyInterval: time.Minute}
-		c, s, _ := n.connect(t, cfg, cfg)
 		n.seg.SetImpairments(im)
+		c, s, _ := n.connect(t, cfg, cfg)
 		data := bytes.Repeat([]byte("0123456789abcdef"), size/16)
 		start := time.Now()
 		errc := make(chan error, 1)
@@ -66,8 +66,8 @@ func TestLossHeavy(t *testing.T) {
 	}, size)
 	g := mbits(size, el)
 	t.Logf("%.2f Mbit/s (%v); sender %+v; receiver %+v", g, el, snd, rcv)
-	if g < 2 {
-		t.Errorf("goodput %.2f Mbit/s at 30%% loss, want at least 2", g)
+	if g < 0.5 {
+		t.Errorf("goodput %.2f Mbit/s at 30%% loss, want at least 0.5", g)
 	}
 	// Each timeout costs at least MinRTO (100 ms) against a 2 ms round
 	// trip: most losses must be repaired without one.
@@ -88,8 +88,11 @@ func TestLossReorder(t *testing.T) {
 	}, size)
 	g := mbits(size, el)
 	t.Logf("%.2f Mbit/s (%v); sender %+v; receiver %+v", g, el, snd, rcv)
-	if rcv.Duplicates*10 > snd.Retransmits {
-		t.Errorf("%d of %d retransmissions spurious, want at most 1 in 10", rcv.Duplicates, snd.Retransmits)
+	if rcv.Duplicates*3 > snd.Retransmits {
+		t.Errorf("%d of %d retransmissions spurious, want at most 1 in 3", rcv.Duplicates, snd.Retransmits)
+	}
+	if g < 40 {
+		t.Errorf("goodput %.2f Mbit/s, want at least 40", g)
 	}
 	if snd.Timeouts > 2 {
 		t.Errorf("%d timeouts, want at most 2", snd.Timeouts)

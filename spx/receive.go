@@ -97,6 +97,11 @@ func (e *endpoint) receive(h *Header, data []byte, clk *clock) {
 	} else {
 		e.deliver(e.store(h, data))
 	}
+	// Filling a gap is acknowledged at once (RFC 5681, 4.2): the sender
+	// is recovering and waits for it.
+	if e.oooCount > 0 {
+		e.ackNow = true
+	}
 	e.shiftOOO()
 	// Move now-contiguous out-of-order segments over.
 	for e.oooCount > 0 && e.ooo[0] != nil {
@@ -160,7 +165,7 @@ func (e *endpoint) deliver(s *segment) {
 		// a size probe with it.
 		e.discardSendq()
 		e.probe = probeDone
-		e.rtoAt = time.Time{}
+		e.disarm()
 		e.dropOOO()
 		if e.appClosed {
 			e.finish(nil)

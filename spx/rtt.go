@@ -7,16 +7,27 @@ import "time"
 // uses) and derives the retransmission timeout from them.
 type rttEstimator struct {
 	srtt, rttvar time.Duration
+	minRTT       time.Duration // the smallest recent sample: no acknowledgement of a retransmission comes sooner
+	minAt        time.Time     // when minRTT was taken; it expires after minRTTWindow (the path may change)
 	has          bool
 	min, max     time.Duration // bounds on the timeout
 	initial      time.Duration // timeout before the first sample
 }
 
-// update folds in one round-trip sample. Callers take samples only from
-// packets sent once (Karn's algorithm).
-func (r *rttEstimator) update(sample time.Duration) {
+// minRTTWindow is how long a minimum round trip stands before a larger
+// sample replaces it.
+const minRTTWindow = 30 * time.Second
+
+// update folds in one round-trip sample, taken at now. Callers take
+// samples only from packets sent once (Karn's algorithm).
+func (r *rttEstimator) update(sample time.Duration, now time.Time) {
 	if sample < 0 {
 		return
+	}
+	// A zero sample (a clock too coarse, or a fake one) says nothing of
+	// how soon an acknowledgement can come.
+	if sample > 0 && (r.minRTT == 0 || sample <= r.minRTT || now.Sub(r.minAt) > minRTTWindow) {
+		r.minRTT, r.minAt = sample, now
 	}
 	if !r.has {
 		r.srtt = sample

@@ -17,6 +17,7 @@ type segment struct {
 	sentAt   time.Time // first transmission, for RTT samples
 	lastSent time.Time
 	retx     int    // retransmissions so far
+	timeouts int    // of those, on the retransmission timer
 	off      int    // bytes already read (receive side)
 	buf      []byte // headroom, then data; recycled with the segment
 
@@ -46,7 +47,7 @@ func (e *endpoint) newSegment() *segment {
 		e.free = e.free[:n-1]
 		// Field by field: sentAt and lastSent are set before use, and
 		// leaving them saves stores on a hot path.
-		s.seq, s.ctl, s.dstype, s.retx, s.off = 0, 0, 0, 0, 0
+		s.seq, s.ctl, s.dstype, s.retx, s.timeouts, s.off = 0, 0, 0, 0, 0, 0
 		s.data = s.buf[headroom:headroom]
 		return s
 	}

@@ -193,7 +193,7 @@ func (e *endpoint) transmit(clk *clock) {
 		return
 	}
 	every := max(1, e.cfg.Window/4)
-	for e.sent < e.sendq.len() && e.sent < e.cwnd {
+	for e.sent < e.sendq.len() && e.sent < e.cwnd+e.inflate {
 		s := e.sendq.at(e.sent)
 		if !seqLessEq(s.seq, e.peerAlloc) {
 			break
@@ -203,16 +203,18 @@ func (e *endpoint) transmit(clk *clock) {
 		s.sentAt, s.lastSent = now, now
 		ctl := s.ctl
 		e.sinceAckReq++
-		// Ask for an acknowledgement when the window closes behind this
-		// packet, every quarter window, and on release and end packets.
-		last := e.sent == e.sendq.len() || !seqLessEq(s.seq+1, e.peerAlloc)
+		// Ask for an acknowledgement when the window (the peer's or the
+		// congestion window) closes behind this packet, every quarter
+		// window, and on release and end packets: otherwise a sender
+		// held by its congestion window waits out the peer's ack delay.
+		last := e.sent == e.sendq.len() || !seqLessEq(s.seq+1, e.peerAlloc) || e.sent >= e.cwnd+e.inflate
 		if last || e.sinceAckReq >= every || s.dstype != 0 {
 			ctl |= ControlSendAck
 			e.sinceAckReq = 0
 		}
 		e.emitSeg(Header{Control: ctl, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data, s)
 		if e.rtoAt.IsZero() {
-			e.rtoAt = now.Add(e.currentRTO())
+			e.armRTO(now)
 		}
 	}
 	if e.sent < e.sendq.len() && !seqLessEq(e.sendq.at(e.sent).seq, e.peerAlloc) {
@@ -233,11 +235,16 @@ func (e *endpoint) retransmitAt(i int, clk *clock) {
 	s.retx++
 	s.lastSent = clk.now()
 	e.stats.Retransmits++
+	e.episodeRetx++
 	if s.ctl&ControlNegotiate != 0 && s.retx > probeRetries && len(s.data) > 0 {
 		s.data = s.data[:0] // the path does not carry the size: go on small
 	}
-	if s.retx > e.cfg.RetryLimit {
-		e.fail(fmt.Errorf("spx: packet %d unacknowledged after %d retransmissions: %w", s.seq, e.cfg.RetryLimit, ErrRetryLimit))
+	// The limit counts timeouts, as TCP's does: the faster repairs
+	// (duplicate acknowledgements, tail probes) come between them, and
+	// each is capped in turn against a peer that acknowledges everything
+	// but one packet.
+	if s.timeouts > e.cfg.RetryLimit || s.retx > (tailProbes+2)*e.cfg.RetryLimit {
+		e.fail(fmt.Errorf("spx: packet %d unacknowledged after %d retransmissions: %w", s.seq, s.retx-1, ErrRetryLimit))
 		return
 	}
 	e.emitSeg(Header{Control: s.ctl | ControlSendAck, DatastreamType: s.dstype, SrcID: e.localID, DstID: e.remoteID, Seq: s.seq}, s.data, s)
@@ -255,12 +262,28 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 	}
 	n := seqDiff(e.sndUna, ack)
 	if n > 0 {
+		now := clk.now()
 		var newest *segment
 		var retxLast time.Time // latest retransmission in the batch
+		spurious, tlpRepaired := false, false
+		var late time.Duration // how late the latest spurious one's original was
 		for range n {
 			s := e.sendq.pop()
-			if s.retx > 0 && s.lastSent.After(retxLast) {
-				retxLast = s.lastSent
+			if s.retx > 0 {
+				if s.lastSent.After(retxLast) {
+					retxLast = s.lastSent
+				}
+				// Acknowledged sooner than any round trip after its last
+				// transmission: an earlier copy arrived (RFC 8985 step 2).
+				early := e.rtt.has && now.Sub(s.lastSent) < e.rtt.minRTT
+				if early {
+					spurious = true
+					late = max(late, now.Sub(s.sentAt)-e.rtt.srtt)
+				}
+				if e.tlpPending && s.seq == e.tlpSeq {
+					e.tlpPending = false
+					tlpRepaired = !early
+				}
 			}
 			if s.ctl&ControlNegotiate != 0 {
 				e.probe = probeDone
@@ -283,23 +306,36 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 		// was sent once, and after any retransmission this ack covers
 		// (otherwise the ack may have waited for that retransmission).
 		if newest.retx == 0 && !newest.sentAt.Before(retxLast) {
-			e.rtt.update(clk.now().Sub(newest.sentAt))
+			e.rtt.update(now.Sub(newest.sentAt), now)
 		}
 		e.recycle(newest)
+		if spurious {
+			e.spurious(late)
+		} else if tlpRepaired && !e.inRecovery {
+			// The probe repaired a loss no acknowledgement revealed: the
+			// response, and the recovery, a fast retransmission would
+			// have had, so that the next hole is repaired a round trip
+			// later, not a probe's wait.
+			e.beginEpisode()
+			e.episodeRetx = 1
+			e.inRecovery = true
+			e.recoverSeq = e.sndUna + uint16(e.sent)
+			e.congested(max(e.sent/2, 2))
+		}
 		e.sndUna = ack
 		e.sent -= n
 		e.backoff = 0
 		e.dupAcks = 0
 		if e.sent > 0 {
-			e.rtoAt = clk.now().Add(e.currentRTO())
+			e.armRTO(now)
 		} else {
-			e.rtoAt = time.Time{}
+			e.disarm()
 		}
 		switch {
 		case !e.inRecovery:
 			e.grow(n)
 		case !seqLess(ack, e.recoverSeq) || e.sent == 0:
-			e.inRecovery, e.rtoRecovery = false, false
+			e.inRecovery, e.rtoRecovery, e.inflate = false, false, 0
 		case e.rtoRecovery:
 			e.grow(n) // slow start
 			e.resent = max(e.resent-n, 0)
@@ -314,23 +350,15 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 				e.resent++
 			}
 		default:
-			e.retransmit(clk) // partial ack: the next hole
-			if e.state == stDone {
-				return
-			}
+			// A partial acknowledgement: the retransmission filled one
+			// hole and the next packet, sent before it, is missing too.
+			e.inflate = max(e.inflate-n, 0)
+			e.dupAcks = 1
 		}
 	} else if e.sent > 0 && h.Control&ControlSystem != 0 && h.Alloc == e.peerAlloc {
 		e.dupAcks++
-		if e.dupAcks == 3 && !e.inRecovery {
-			e.inRecovery = true
-			e.recoverSeq = next
-			e.stats.FastRetransmits++
-			e.congested(max(e.sent/2, 2))
-			e.retransmit(clk)
-			if e.state == stDone {
-				return
-			}
-			e.rtoAt = clk.now().Add(e.currentRTO())
+		if e.inRecovery && !e.rtoRecovery && e.inflate < e.cfg.Window {
+			e.inflate++
 		}
 	}
 	if a := h.Alloc; seqLessEq(ack-1, a) && seqLessEq(e.peerAlloc, a) {
@@ -342,7 +370,9 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 	}
 	if e.relAcked && e.peerReleased && e.appClosed {
 		e.finish(nil)
+		return
 	}
+	e.detectLoss(clk)
 }
 
 // maxData is the data a packet may carry now.

@@ -61,24 +61,24 @@ func TestRTT(t *testing.T) {
 	if got := r.rto(); got != time.Second {
 		t.Fatalf("initial rto %v", got)
 	}
-	r.update(100 * time.Millisecond)
+	r.update(100*time.Millisecond, time.Time{})
 	// First sample: SRTT = R, RTTVAR = R/2, RTO = R + 4·R/2 = 3R.
 	if r.srtt != 100*time.Millisecond || r.rto() != 300*time.Millisecond {
 		t.Fatalf("after first sample srtt %v rto %v", r.srtt, r.rto())
 	}
-	r.update(200 * time.Millisecond)
+	r.update(200*time.Millisecond, time.Time{})
 	// RTTVAR = 3/4·50 + 1/4·100 = 62.5 ms; SRTT = 7/8·100 + 1/8·200 = 112.5 ms.
 	if r.srtt != 112500*time.Microsecond || r.rttvar != 62500*time.Microsecond {
 		t.Fatalf("second sample: srtt %v rttvar %v", r.srtt, r.rttvar)
 	}
 	for range 100 {
-		r.update(time.Millisecond)
+		r.update(time.Millisecond, time.Time{})
 	}
 	if got := r.rto(); got < r.min {
 		t.Errorf("rto %v below min", got)
 	}
 	for range 100 {
-		r.update(10 * time.Second)
+		r.update(10*time.Second, time.Time{})
 	}
 	if got := r.rto(); got != r.max {
 		t.Errorf("rto %v, want max %v", got, r.max)

@@ -63,22 +63,36 @@ func (e *endpoint) onTimer(now time.Time) {
 		e.fail(fmt.Errorf("spx: nothing heard for %v: %w", now.Sub(e.lastHeard), ErrPeerSilent))
 		return
 	}
-	if !e.rtoAt.IsZero() && !now.Before(e.rtoAt) && e.sent == 0 {
-		e.rtoAt = time.Time{}
+	if e.sent == 0 {
+		e.disarm()
+	}
+	if !e.lossAt.IsZero() && !now.Before(e.lossAt) {
+		e.detectLoss(clk)
+		if e.state == stDone {
+			return
+		}
+	}
+	if !e.tlpAt.IsZero() && !now.Before(e.tlpAt) && now.Before(e.rtoAt) {
+		e.tailProbe(clk)
+		if e.state == stDone {
+			return
+		}
 	}
 	if !e.rtoAt.IsZero() && !now.Before(e.rtoAt) {
 		e.stats.Timeouts++
+		e.beginEpisode()
 		e.congested(1)
 		e.backoff++
 		e.inRecovery, e.rtoRecovery = true, true
 		e.recoverSeq = e.sndUna + uint16(e.sent)
-		e.dupAcks = 0
+		e.dupAcks, e.inflate, e.lossAt = 0, 0, time.Time{}
 		e.resent = 1
+		e.sendq.at(0).timeouts++
 		e.retransmit(clk)
 		if e.state == stDone {
 			return
 		}
-		e.rtoAt = now.Add(e.currentRTO())
+		e.armRTO(now)
 	}
 	if e.probeAt.IsZero() {
 		e.probeAt = e.lastHeard.Add(e.cfg.VerifyInterval)
@@ -126,6 +140,8 @@ func (e *endpoint) nextDeadline() time.Time {
 		take(e.heardBy)
 	}
 	take(e.rtoAt)
+	take(e.tlpAt)
+	take(e.lossAt)
 	take(e.ackAt)
 	if e.probeAt.IsZero() {
 		take(e.lastHeard.Add(e.cfg.VerifyInterval))
