@@ -88,7 +88,7 @@ type benchServer struct {
 	// dialed is when the last MSL dial the gate let through began.
 	dialed atomic.Int64
 	mu     sync.Mutex
-	conn net.Conn
+	conn   net.Conn
 }
 
 func (s *benchServer) close() {
