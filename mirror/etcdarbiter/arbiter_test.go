@@ -343,6 +343,34 @@ func TestHolderKey(t *testing.T) {
 	}
 }
 
+// A holder whose process dies without closing its Arbiter (its client
+// gone, so no keepalive) vanishes from the holder key once its lease
+// expires; the epoch record stays.
+func TestHolderExpires(t *testing.T) {
+	s := startEtcd(t)
+	watcher := s.client(t)
+	dying := s.client(t)
+	a := newArbiter(t, dying, testNet)
+	wantGrant(t, a, "A", 1)
+	ctx := ctxT(t)
+	w := watcher.Watch(ctx, a.HolderKey())
+	dying.Close() // keepalives stop; a's Close later fails to revoke
+	deleted := false
+	for resp := range w {
+		for _, ev := range resp.Events {
+			deleted = deleted || ev.Type == clientv3.EventTypeDelete
+		}
+		if deleted {
+			break
+		}
+	}
+	if !deleted {
+		t.Fatalf("holder key not deleted within the test's deadline: %v", ctx.Err())
+	}
+	b := newArbiter(t, watcher, testNet)
+	wantDenied(t, b, "B", 1, 1, "A")
+}
+
 // A lease revoked behind the Arbiter's back (as if it had expired while
 // etcd was out of reach) is replaced on the next Claim.
 func TestLeaseLost(t *testing.T) {
@@ -390,7 +418,7 @@ func TestEtcdStopped(t *testing.T) {
 	a := newArbiter(t, s.client(t), testNet)
 	wantGrant(t, a, "A", 1)
 	fresh := newArbiter(t, s.client(t), testNet)
-	s.stop()
+	s.stop() // about 7 s: etcd waits for a's lease keepalive stream
 
 	for name, arb := range map[string]*Arbiter{"leased": a, "fresh": fresh} {
 		const deadline = time.Second
