@@ -82,6 +82,9 @@ func BenchmarkThroughput(b *testing.B) {
 				}
 				wg.Wait()
 				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+				if st := p.A.Stats(); st.Batches > 0 {
+					b.ReportMetric(float64(st.Events)/float64(st.Batches), "events/frame")
+				}
 			})
 		}
 	}

@@ -97,6 +97,7 @@ type loop struct {
 	logBytes int
 	pending  []pendingReply
 	acked    uint64
+	sentSeq  uint64 // the last event sent to the secondary
 	imageSeq uint64
 	batch    []wireEvent
 
@@ -362,11 +363,21 @@ func (l *loop) resetLog() {
 }
 
 // flush sends the events ordered since the last flush in one message.
+//
+// While a mirrored secondary has events to acknowledge, new ones wait
+// for its ack (group commit, up to MaxBatch): their replies wait for an
+// ack anyway, and under load one frame then carries many events instead
+// of one each. A lone request finds nothing in flight and goes at once.
 func (l *loop) flush() {
 	if len(l.batch) == 0 {
 		return
 	}
+	if l.sess != nil && l.peer == PeerMirrored && l.acked < l.sentSeq && l.sentSeq <= l.st.seq &&
+		len(l.batch) < l.cfg.MaxBatch {
+		return
+	}
 	if l.sess != nil {
+		l.sentSeq = l.batch[len(l.batch)-1].Seq
 		body := appendEvents(nil, l.epoch, l.batch)
 		l.s.c.batches.Add(1)
 		if l.peer == PeerSyncing {
@@ -556,7 +567,7 @@ func (l *loop) startSession(nc *newConn) {
 	l.sess = sess
 	now := time.Now()
 	l.lastHeard, l.nextBeat = now, now
-	l.acked = 0
+	l.acked, l.sentSeq = 0, 0
 	s := l.s
 	s.wg.Go(sess.writeLoop)
 	s.wg.Go(func() {
