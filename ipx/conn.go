@@ -218,7 +218,11 @@ func (c *Conn) WritePackets(ps [][]byte, dst Addr, o WriteOptions) (int, error) 
 		return 0, err
 	}
 	n, err := c.s.sendPackets(c, ps, dst, o)
-	return n, c.opErr("write", dst, err)
+	if err != nil {
+		// Only here: boxing dst as a net.Addr allocates.
+		return n, c.opErr("write", dst, err)
+	}
+	return n, nil
 }
 
 // WriteTo implements net.PacketConn; addr must be an Addr or *Addr.

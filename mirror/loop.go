@@ -108,8 +108,9 @@ type loop struct {
 	probing  bool
 	probeAt  time.Time // a primary alone probes its peer from then
 
-	out []byte // reply scratch
-	evs []wireEvent
+	out     []byte // reply scratch
+	scratch []byte // MSL message scratch: session.send copies what it keeps
+	evs     []wireEvent
 
 	handover chan error // a switchover under way: its result goes here
 
@@ -378,7 +379,8 @@ func (l *loop) flush() {
 	}
 	if l.sess != nil {
 		l.sentSeq = l.batch[len(l.batch)-1].Seq
-		body := appendEvents(nil, l.epoch, l.batch)
+		body := appendEvents(l.scratch[:0], l.epoch, l.batch)
+		l.scratch = body[:0]
 		l.s.c.batches.Add(1)
 		if l.peer == PeerSyncing {
 			l.inflight = append(l.inflight, sent{seq: l.batch[len(l.batch)-1].Seq, at: time.Now()})
@@ -570,18 +572,7 @@ func (l *loop) startSession(nc *newConn) {
 	l.acked, l.sentSeq = 0, 0
 	s := l.s
 	s.wg.Go(sess.writeLoop)
-	s.wg.Go(func() {
-		for {
-			t, body, err := sess.fc.read()
-			f := &frameIn{sess: sess, t: t, err: err}
-			if err == nil {
-				f.body = append([]byte(nil), body...)
-			}
-			if !s.submit(input{frame: f}, true) || err != nil {
-				return
-			}
-		}
-	})
+	s.wg.Go(func() { s.readFrames(sess) })
 }
 
 func (l *loop) closeSession() {
@@ -794,7 +785,8 @@ func (l *loop) resume(body []byte) error {
 }
 
 func (l *loop) sendAck() {
-	body := position{Epoch: l.epoch, Seq: l.st.seq}.appendBinary(nil)
+	body := position{Epoch: l.epoch, Seq: l.st.seq}.appendBinary(l.scratch[:0])
+	l.scratch = body[:0]
 	if !l.sess.send(outFrame{t: msgAck, body: body}) {
 		l.mslLost("MSL send queue full")
 	}

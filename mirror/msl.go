@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"net"
+	"slices"
 	"sync"
 
 	"github.com/ipxkit/ipxkit/ipx"
@@ -77,9 +78,13 @@ type frameConn struct {
 	c net.Conn
 	r *bufio.Reader
 
-	rmac    hash.Hash
-	rcount  uint64
-	rbuf    []byte
+	rmac   hash.Hash
+	rcount uint64
+	rbuf   []byte
+	// pend[poff:] holds bytes tryRead took from the stream and has not
+	// returned as frames yet.
+	pend    []byte
+	poff    int
 	wmu     sync.Mutex
 	wmac    hash.Hash
 	wcount  uint64
@@ -189,6 +194,61 @@ func (f *frameConn) read() (msgType, []byte, error) {
 		return 0, nil, fmt.Errorf("mirror: MSL frame: %w", noEOF(err))
 	}
 	return f.open(b)
+}
+
+// tryReader is a stream that reads without waiting, as spx.Conn can.
+type tryReader interface {
+	TryRead(b []byte) (int, error)
+}
+
+// tryRead returns the next frame if the stream holds all of it now,
+// without waiting: ok false when it does not yet. The stream must be a
+// tryReader. The body is valid until the next tryRead. Reads happen in
+// one goroutine at a time, and never mixed with read.
+func (f *frameConn) tryRead() (t msgType, body []byte, ok bool, err error) {
+	tr := f.c.(tryReader)
+	for {
+		p := f.pend[f.poff:]
+		if len(p) >= 4 {
+			n := int(binary.BigEndian.Uint32(p))
+			if n < mslHeader-4+macLen || n > maxFrame {
+				return 0, nil, false, fmt.Errorf("mirror: MSL frame length %d: %w", n, ErrMalformed)
+			}
+			if len(p) >= 4+n {
+				f.poff += 4 + n
+				t, body, err := f.open(p[4 : 4+n])
+				return t, body, err == nil, err
+			}
+		}
+		// Move the partial frame to the front and read more behind it.
+		// What the handshake's buffered reader holds comes first.
+		k := copy(f.pend[:cap(f.pend)], p)
+		f.pend, f.poff = f.pend[:k], 0
+		want := 64 << 10
+		if len(p) >= 4 {
+			want = max(want, 4+int(binary.BigEndian.Uint32(p)))
+		}
+		if cap(f.pend) < want {
+			f.pend = append(make([]byte, 0, want), f.pend...)
+		}
+		spare := f.pend[k:cap(f.pend)]
+		var m int
+		if b := f.r.Buffered(); b > 0 {
+			m, err = f.r.Read(spare[:min(b, len(spare))])
+		} else {
+			m, err = tr.TryRead(spare)
+		}
+		f.pend = f.pend[:k+m]
+		if err != nil {
+			if k+m > 0 {
+				err = noEOF(err)
+			}
+			return 0, nil, false, fmt.Errorf("mirror: MSL frame: %w", err)
+		}
+		if m == 0 {
+			return 0, nil, false, nil
+		}
+	}
 }
 
 // open checks one frame (without its length field) and returns its type
@@ -303,6 +363,11 @@ func readAddr(b []byte) ipx.Addr {
 
 // appendEvents encodes a batch: epoch (4), count (2), then the events.
 func appendEvents(b []byte, epoch uint32, evs []wireEvent) []byte {
+	n := 6
+	for i := range evs {
+		n += eventFixed + len(evs[i].Data)
+	}
+	b = slices.Grow(b, n)
 	b = binary.BigEndian.AppendUint32(b, epoch)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(evs)))
 	for i := range evs {
@@ -358,6 +423,7 @@ type position struct {
 }
 
 func (p position) appendBinary(b []byte) []byte {
+	b = slices.Grow(b, 12)
 	b = binary.BigEndian.AppendUint32(b, p.Epoch)
 	return binary.BigEndian.AppendUint64(b, p.Seq)
 }

@@ -154,3 +154,74 @@ func (fakeConn) SetReadDeadline(time.Time) error  { return nil }
 func (fakeConn) SetWriteDeadline(time.Time) error { return nil }
 func (f fakeConn) Read(b []byte) (int, error)     { return f.Buffer.Read(b) }
 func (f fakeConn) Write(b []byte) (int, error)    { return f.Buffer.Write(b) }
+
+// trickleConn is a stream that reads without waiting (as spx.Conn's
+// TryRead), handing out at most step bytes of what was written at a time.
+type trickleConn struct {
+	fakeConn
+	step int
+	eof  bool
+}
+
+func (c *trickleConn) TryRead(b []byte) (int, error) {
+	if c.Len() == 0 {
+		if c.eof {
+			return 0, io.EOF
+		}
+		return 0, nil
+	}
+	return c.Buffer.Read(b[:min(len(b), c.step)])
+}
+
+// tryRead returns whole frames as they complete, whatever the chunks the
+// stream hands out, starting with those the handshake's buffered reader
+// already took; a stream ending inside a frame is an error.
+func TestFrameTryRead(t *testing.T) {
+	for _, step := range []int{1, 7, 64, 1 << 16} {
+		var wire bytes.Buffer
+		w := newFrameConn(fakeConn{&wire}, testKey)
+		const frames = 5
+		for i := range frames {
+			if err := w.write(msgHeartbeat, position{Seq: uint64(i)}.appendBinary(nil)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.write(msgAck, position{Seq: 99}.appendBinary(nil))
+		all := wire.Bytes()
+		whole := all[:len(all)-5] // the last frame cut short
+		flen := len(all) / (frames + 1)
+		// The reader's bufio holds the first frame and a half, as after a
+		// handshake; the rest trickles in.
+		c := &trickleConn{fakeConn: fakeConn{bytes.NewBuffer(append([]byte(nil), whole[:flen+flen/2]...))}, step: step}
+		r := newFrameConn(c, testKey)
+		if _, err := r.r.Peek(flen + flen/2); err != nil {
+			t.Fatal(err)
+		}
+		c.Write(whole[flen+flen/2:])
+		var got []uint64
+		for range 100 {
+			typ, body, ok, err := r.tryRead()
+			if err != nil {
+				t.Fatalf("step %d: frame %d: %v", step, len(got), err)
+			}
+			if !ok {
+				if c.Len() == 0 {
+					break
+				}
+				continue
+			}
+			var p position
+			if typ != msgHeartbeat || p.unmarshal(body) != nil {
+				t.Fatalf("step %d: frame %d: %v %x", step, len(got), typ, body)
+			}
+			got = append(got, p.Seq)
+		}
+		if len(got) != frames || got[frames-1] != frames-1 {
+			t.Fatalf("step %d: read %v, want %d frames in order", step, got, frames)
+		}
+		c.eof = true
+		if _, _, ok, err := r.tryRead(); ok || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("step %d: end inside a frame: ok %v, err %v; want io.ErrUnexpectedEOF", step, ok, err)
+		}
+	}
+}

@@ -24,6 +24,13 @@ type session struct {
 	queued    atomic.Int64 // frames in out or taken from it and not yet written
 	closeOnce sync.Once
 	done      chan struct{}
+
+	// rmu makes one goroutine at a time read frames: the session's reader
+	// or, on a stream that notifies (spx.Conn), the goroutine the data
+	// arrived in. kick wakes the reader when that one could not take it.
+	rmu  sync.Mutex
+	kick chan struct{}
+	fin  frameIn // the frame readNow hands the loop; rmu held
 }
 
 // outFrame is a frame to send, or an image to send in chunks.
@@ -40,11 +47,13 @@ type outFrame struct {
 const sessionQueue = 4096
 
 func newSession(id uint64, fc *frameConn, peer hello) *session {
-	return &session{id: id, fc: fc, peer: peer, out: make(chan outFrame, sessionQueue), done: make(chan struct{})}
+	return &session{id: id, fc: fc, peer: peer, out: make(chan outFrame, sessionQueue), done: make(chan struct{}),
+		kick: make(chan struct{}, 1)}
 }
 
 // send queues a frame for the writer goroutine; false if the queue is
-// full or the session closed. It never blocks: the loop calls it holding
+// full or the session closed. It keeps no reference to f.body (it
+// copies what it queues), so the caller may reuse it. It never blocks: the loop calls it holding
 // the server's lock, and a write can wait as long as the peer's window
 // stays shut, which may be until this very goroutine reads.
 //
@@ -67,6 +76,9 @@ func (s *session) send(f outFrame) bool {
 		if ok {
 			return true
 		}
+	}
+	if f.t != msgImage {
+		f.body = append([]byte(nil), f.body...)
 	}
 	s.queued.Add(1)
 	select {
@@ -275,4 +287,112 @@ func handshake(c net.Conn, key []byte, dial bool, me hello, timeout time.Duratio
 		return nil, peer, err
 	}
 	return fc, peer, nil
+}
+
+// readNotifier is a stream that calls a function when data arrives, in
+// the goroutine it arrived in, and reads without waiting (spx.Conn).
+type readNotifier interface {
+	tryReader
+	SetReadNotify(f func())
+}
+
+// readFrames hands the session's frames to the loop until the stream
+// fails. On a stream that notifies, the goroutine the data arrives in
+// handles the frames itself when nobody else holds the loop (readNow):
+// on each server that saves a goroutine wake-up per MSL message, most
+// of what the MSL adds to a request's latency. This goroutine then only
+// takes over what that one could not.
+func (s *Server) readFrames(sess *session) {
+	rn, ok := sess.fc.c.(readNotifier)
+	if !ok {
+		for {
+			t, body, err := sess.fc.read()
+			f := &frameIn{sess: sess, t: t, err: err}
+			if err == nil {
+				f.body = append([]byte(nil), body...)
+			}
+			if !s.submit(input{frame: f}, true) || err != nil {
+				return
+			}
+		}
+	}
+	rn.SetReadNotify(func() { s.readNow(sess) })
+	defer rn.SetReadNotify(nil)
+	for {
+		sess.rmu.Lock()
+		end := false
+		for !end {
+			t, body, ok, err := sess.fc.tryRead()
+			if !ok && err == nil {
+				break
+			}
+			f := &frameIn{sess: sess, t: t, err: err}
+			if err == nil {
+				f.body = append([]byte(nil), body...)
+			}
+			end = !s.submit(input{frame: f}, true) || err != nil
+		}
+		sess.rmu.Unlock()
+		if end {
+			return
+		}
+		select {
+		case <-sess.kick:
+		case <-sess.done:
+			// Closed here (a write failed) or by the loop: one more
+			// read reports the end, which the loop ignores if it knows.
+			select {
+			case sess.kick <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// readNow handles the frames that arrived on sess, in the goroutine they
+// arrived in, if it can without waiting: if nobody else reads the session
+// and nobody holds the loop. Otherwise it wakes the session's reader.
+func (s *Server) readNow(sess *session) {
+	if !sess.rmu.TryLock() {
+		sess.wake()
+		return
+	}
+	if !s.mu.TryLock() {
+		sess.rmu.Unlock()
+		sess.wake()
+		return
+	}
+	l := s.loop
+	if !l.stopped {
+		// Frames this session's reader queued come first.
+		for len(s.in) > 0 {
+			l.drain()
+		}
+		for {
+			t, body, ok, err := sess.fc.tryRead()
+			if !ok && err == nil {
+				break
+			}
+			// The body is the loop's only until the next tryRead: it
+			// handles the frame before that.
+			sess.fin = frameIn{sess: sess, t: t, body: body, err: err}
+			l.handle(input{frame: &sess.fin})
+			sess.fin = frameIn{}
+			if err != nil {
+				break
+			}
+		}
+		l.drain()
+		l.settle()
+	}
+	s.mu.Unlock()
+	sess.rmu.Unlock()
+}
+
+// wake tells the session's reader that data waits.
+func (sess *session) wake() {
+	select {
+	case sess.kick <- struct{}{}:
+	default:
+	}
 }

@@ -62,6 +62,10 @@ type Conn struct {
 	sending                bool
 	removePending          bool // unregistered: tell the mux after the writes
 
+	// notify, if set, is called when a packet leaves data to read
+	// (SetReadNotify).
+	notify func()
+
 	rmu    sync.Mutex // one reader at a time
 	wmu    sync.Mutex // one writer at a time, so writes do not interleave
 	rd, wd deadline.Deadline
@@ -98,8 +102,8 @@ func newConn(m *mux, id uint16, remote ipx.Addr, t time.Time) *Conn {
 // or connection id).
 func (c *Conn) input(src ipx.Addr, h *Header, data []byte) bool {
 	c.mu.Lock()
-	defer c.unlock()
 	if src.Node != c.remote.Node || src.Socket != c.remote.Socket || c.remote.Net != 0 && src.Net != c.remote.Net {
+		c.unlock()
 		return false
 	}
 	if c.ep.state == stConnecting {
@@ -107,34 +111,49 @@ func (c *Conn) input(src ipx.Addr, h *Header, data []byte) bool {
 			c.remote.Net = src.Net // we dialled "this network"
 		}
 	} else if h.SrcID != c.ep.remoteID {
+		c.unlock()
 		return false
 	}
 	c.ep.input(h, data, new(clock))
 	c.after()
+	f := c.readNotify()
+	c.unlock()
+	if f != nil {
+		f()
+	}
 	return true
 }
 
 func (c *Conn) onTimer() {
 	c.mu.Lock()
-	defer c.unlock()
 	t := now()
 	c.timer.Fired()
 	if c.ep.state == stDone && !c.lingerUntil.IsZero() && !t.Before(c.lingerUntil) {
 		c.lingerUntil = time.Time{}
 		c.unregister()
+		c.unlock()
 		return
 	}
 	c.ep.onTimer(t)
 	c.after()
+	f := c.readNotify()
+	c.unlock()
+	if f != nil {
+		f() // the connection may have failed
+	}
 }
 
 func (c *Conn) abort(err error) {
 	c.mu.Lock()
-	defer c.unlock()
 	c.ep.fail(err)
 	c.lingerUntil = time.Time{}
 	c.noLinger = true
 	c.after()
+	f := c.readNotify()
+	c.unlock()
+	if f != nil {
+		f()
+	}
 }
 
 // endLinger retires a connection lingering after a clean end, once its

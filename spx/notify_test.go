@@ -1,0 +1,111 @@
+package spx
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"testing/synctest"
+)
+
+// notifyReader collects, in SetReadNotify's calls, what TryRead returns.
+type notifyReader struct {
+	c     *Conn
+	mu    sync.Mutex
+	got   bytes.Buffer
+	calls int
+	err   error
+}
+
+func (r *notifyReader) notify() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	buf := make([]byte, 64)
+	for {
+		n, err := r.c.TryRead(buf)
+		r.got.Write(buf[:n])
+		if err != nil {
+			r.err = err
+			return
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// Data arriving on a connection with a read notify function is read in
+// the receiving goroutine with TryRead, with no reader waiting; TryRead
+// with nothing buffered returns at once.
+func TestReadNotifyTryRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, peer, _ := abortPair(t, Config{})
+		if n, err := peer.TryRead(make([]byte, 10)); n != 0 || err != nil {
+			t.Fatalf("TryRead with nothing buffered = %d, %v; want 0, nil", n, err)
+		}
+		r := &notifyReader{c: peer}
+		peer.SetReadNotify(r.notify)
+		for _, m := range []string{"hello, ", "world"} {
+			if _, err := c.Write([]byte(m)); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+		r.mu.Lock()
+		if r.got.String() != "hello, world" || r.calls < 2 || r.err != nil {
+			t.Errorf("notify read %q in %d calls, err %v; want %q", r.got.String(), r.calls, r.err, "hello, world")
+		}
+		r.mu.Unlock()
+
+		// Without the function, data waits for a read.
+		peer.SetReadNotify(nil)
+		if _, err := c.Write([]byte("!")); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		r.mu.Lock()
+		if r.got.String() != "hello, world" {
+			t.Errorf("notify called after SetReadNotify(nil): read %q", r.got.String())
+		}
+		r.mu.Unlock()
+		buf := make([]byte, 10)
+		if n, err := peer.TryRead(buf); string(buf[:n]) != "!" || err != nil {
+			t.Errorf("TryRead = %q, %v; want %q, nil", buf[:n], err, "!")
+		}
+	})
+}
+
+// The end of the stream is notified too: TryRead then reports io.EOF
+// after a clean close, and an error once the connection was aborted.
+func TestReadNotifyEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, peer, _ := abortPair(t, Config{Linger: -1})
+		r := &notifyReader{c: peer}
+		peer.SetReadNotify(r.notify)
+		if _, err := c.Write([]byte("bye")); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		synctest.Wait()
+		r.mu.Lock()
+		if r.got.String() != "bye" || !errors.Is(r.err, io.EOF) {
+			t.Errorf("notify read %q, err %v; want %q, io.EOF", r.got.String(), r.err, "bye")
+		}
+		r.mu.Unlock()
+
+		c2, peer2, _ := abortPair(t, Config{})
+		r2 := &notifyReader{c: peer2}
+		peer2.SetReadNotify(r2.notify)
+		peer2.Abort()
+		synctest.Wait()
+		r2.mu.Lock()
+		if !errors.Is(r2.err, net.ErrClosed) {
+			t.Errorf("after Abort, notify's TryRead err %v; want net.ErrClosed", r2.err)
+		}
+		r2.mu.Unlock()
+		c2.Abort()
+	})
+}
