@@ -100,10 +100,45 @@
 // e+1 ignore its replies, so the loss hits only clients that stayed on
 // its side of the partition. Writes acknowledged before the partition,
 // while mirrored, are never lost: the secondary held each before it was
-// acknowledged. An arbiter that grants each epoch once, which a primary
-// that loses its secondary would have to hold before answering alone,
-// closes the window; it is not part of this package yet (see the model
-// in mirror/model, whose arbiter-claim-mark case checks that design).
+// acknowledged.
+//
+// # The arbiter
+//
+// Config.Arbiter closes that window. An Arbiter grants each epoch once
+// (package mirror/ipxarbiter is a small one over IPX; the nested module
+// mirror/etcdarbiter uses etcd). With one:
+//
+//   - a primary that loses its secondary answers nothing, and holds the
+//     replies waiting for the secondary's acks, until the arbiter grants
+//     it epoch e+1; a denial makes it step down and rejoin;
+//   - a secondary that finds the primary down takes over only once
+//     granted the same epoch e+1; a denial makes it rejoin as a
+//     secondary;
+//   - a switchover first has the arbiter grant the secondary epoch e+1,
+//     so that the old primary cannot claim it if the MSL fails mid-way;
+//   - a server started as primary answers once granted an epoch.
+//
+// Both sides of any partition ask for the same epoch, so exactly one
+// goes on, and nobody answers alone without a grant; while mirrored, the
+// arbiter is not asked (the primary's replies wait for the secondary's
+// acks, which a secondary that took over no longer sends). The price:
+// while the arbiter is unreachable, neither server can go on alone, so a
+// failure of the MSL or of either server stops service until the arbiter
+// answers again or the pair is mirrored again. A claim whose answer was
+// lost and is never retried (the secondary came back first) may leave
+// epoch e+1 granted to a server that never used it; the other server's
+// next takeover claim for e+1 is then denied and it does not take over
+// (safe, not live), until an operator restarts it.
+//
+// # Health, and no preemption
+//
+// Config.Health is the embedder's health check. A primary that fails it
+// hands its role to a mirrored secondary whose own check passes (the
+// secondary reports it in its heartbeats), exactly as Switchover does;
+// otherwise it stays primary and logs why. A returning server always
+// joins as secondary and stays so, as in SFT III: the role moves back
+// only by a Switchover, a failed health check or a failure of the other
+// server, never because the first primary is back.
 //
 // # Observing
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -22,7 +23,28 @@ type input struct {
 	// switchover asks a mirrored primary to hand its role over; the
 	// result goes to the channel.
 	switchover chan error
+	claim      *claimResult
+	health     *healthResult
 }
+
+// claimKind is why a server asks the arbiter for an epoch.
+type claimKind uint8
+
+const (
+	claimNone     claimKind = iota
+	claimStart              // a server started as primary
+	claimAlone              // a primary lost its secondary
+	claimTakeover           // a secondary found the primary down
+	claimHandover           // a switchover: for the secondary
+)
+
+type claimResult struct {
+	kind  claimKind
+	epoch uint32
+	err   error
+}
+
+type healthResult struct{ err error }
 
 type request struct {
 	client, id uint64
@@ -112,7 +134,22 @@ type loop struct {
 	scratch []byte // MSL message scratch: session.send copies what it keeps
 	evs     []wireEvent
 
-	handover chan error // a switchover under way: its result goes here
+	handover   chan error // a switchover under way: its result goes here
+	handoverOK bool       // ... and the arbiter granted the secondary its epoch
+
+	// arbiter (Config.Arbiter)
+	selfID, peerID string
+	claiming       bool      // a claim is in flight
+	needClaim      claimKind // claimStart or claimAlone: to ask (again)
+	claimWant      uint32    // the epoch to ask for
+	claimAt        time.Time // when to ask (again)
+	granted        uint32    // the epoch the arbiter granted us to answer alone in
+
+	// Config.Health
+	healthy, peerHealthy bool
+	checking             bool
+	healthAt             time.Time
+	healthWhy            string // the last reason logged for not handing over
 
 	ctx     context.Context // ends when the server closes
 	timerAt time.Time       // when the loop goroutine's timer fires
@@ -121,7 +158,9 @@ type loop struct {
 }
 
 func newLoop(s *Server) *loop {
-	return &loop{s: s, cfg: &s.cfg, st: newState(s.cfg.ReplyCacheDepth, s.cfg.MaxClients)}
+	return &loop{s: s, cfg: &s.cfg, st: newState(s.cfg.ReplyCacheDepth, s.cfg.MaxClients),
+		selfID: ServerID(lanAddr(s.cfg.Stack, s.cfg.Peer.Net)), peerID: ServerID(s.cfg.Peer),
+		healthy: true, peerHealthy: true}
 }
 
 // start takes the configured role; the server calls it before any
@@ -132,6 +171,11 @@ func (l *loop) start(ctx context.Context) {
 		l.epoch = 1 // epoch 0 means "none yet" to a joiner and a client
 	}
 	l.become(l.cfg.Start, PeerNone, "started")
+	if l.cfg.Arbiter != nil && l.role == RolePrimary {
+		// Answer nothing until the arbiter grants the epoch: another
+		// server may hold a newer one.
+		l.needClaim, l.claimWant, l.claimAt = claimStart, l.epoch, time.Now()
+	}
 }
 
 // run is the loop goroutine: it runs the timers and handles the inputs
@@ -207,8 +251,14 @@ func (l *loop) deadline(now time.Time) time.Time {
 	d := now.Add(l.cfg.Heartbeat)
 	if l.sess != nil {
 		d = minTime(d, l.nextBeat, l.lastHeard.Add(l.cfg.MSLTimeout))
-	} else if l.role == RoleSecondary && l.synced && !l.probing {
-		d = minTime(d, l.lastHeard.Add(l.cfg.MSLTimeout))
+	} else if l.role == RoleSecondary && l.synced && !l.probing && !l.claiming {
+		d = minTime(d, l.lastHeard.Add(l.cfg.MSLTimeout), l.claimAt)
+	}
+	if l.needClaim != claimNone && !l.claiming {
+		d = minTime(d, l.claimAt)
+	}
+	if l.cfg.Health != nil && !l.checking {
+		d = minTime(d, l.healthAt)
 	}
 	if l.wantsDial() {
 		d = minTime(d, l.redialAt)
@@ -244,14 +294,23 @@ func (l *loop) tick(ctx context.Context, now time.Time) {
 		} else if !now.Before(l.nextBeat) {
 			l.nextBeat = now.Add(l.cfg.Heartbeat)
 			body := position{Epoch: l.epoch, Seq: l.st.seq}.appendBinary(nil)
+			if !l.healthy {
+				body = append(body, heartbeatUnhealthy)
+			}
 			if !l.sess.send(outFrame{t: msgHeartbeat, body: body}) {
 				l.mslLost("MSL send queue full")
 			}
 		}
 	}
-	if l.sess == nil && l.role == RoleSecondary && l.synced && !l.probing &&
-		now.Sub(l.lastHeard) >= l.cfg.MSLTimeout {
+	if l.sess == nil && l.role == RoleSecondary && l.synced && !l.probing && !l.claiming &&
+		now.Sub(l.lastHeard) >= l.cfg.MSLTimeout && !now.Before(l.claimAt) {
 		l.startProbe(ctx)
+	}
+	if l.needClaim != claimNone && !l.claiming && !now.Before(l.claimAt) {
+		l.startClaim(ctx, l.needClaim, l.selfID, l.claimWant)
+	}
+	if l.cfg.Health != nil && !l.checking && !now.Before(l.healthAt) {
+		l.startHealth(ctx)
 	}
 	// A primary running alone asks its peer on the LAN too: if the peer
 	// took over meanwhile (we were cut off, not dead), step down at once
@@ -281,6 +340,10 @@ func (l *loop) handle(in input) {
 		l.probed(in.probe)
 	case in.switchover != nil:
 		l.startSwitchover(in.switchover)
+	case in.claim != nil:
+		l.claimed(in.claim)
+	case in.health != nil:
+		l.healthChecked(in.health.err)
 	}
 }
 
@@ -293,12 +356,20 @@ func (l *loop) committed() uint64 {
 	return l.st.seq
 }
 
+// mayAnswer: with an arbiter, a primary answers with a secondary
+// attached (its replies wait for the secondary's acks, or the secondary
+// is syncing and cannot take over), or alone in an epoch granted to it.
+func (l *loop) mayAnswer() bool {
+	return l.cfg.Arbiter == nil || l.sess != nil || l.granted == l.epoch
+}
+
 // request orders a client's request, or answers a retry from the cache.
 func (l *loop) request(r *request) {
 	c := &l.s.c
-	if l.role != RolePrimary || l.handover != nil {
+	if l.role != RolePrimary || l.handover != nil || !l.mayAnswer() {
 		// A primary handing over orders nothing new: the client's retry
-		// reaches the new primary.
+		// reaches the new primary. One waiting for the arbiter orders
+		// nothing it may have to drop.
 		c.silent.Add(1)
 		return
 	}
@@ -429,6 +500,11 @@ func (l *loop) newConn(nc *newConn) {
 		l.s.log.Debug("mirror: MSL connection not used: "+why, "peer role", nc.peer.Role, "dial", nc.dial)
 		abort(nc.fc.c)
 	}
+	if l.role == RolePrimary && l.claiming {
+		// The claim's outcome decides our epoch; meet the peer after it.
+		quiet("waiting for the arbiter")
+		return
+	}
 	// A secondary joins by dialing the primary; a primary running alone
 	// dials only to find another primary. Two primaries (a partition
 	// healed, or an isolated primary came back) settle it by rank,
@@ -541,6 +617,10 @@ func (l *loop) lead(nc *newConn) {
 	if l.sess != nil {
 		l.mslLost("replaced by a new MSL connection")
 	}
+	// A secondary is back before the arbiter answered: replies wait for
+	// its acks again, so no grant is needed (a claim that went unanswered
+	// may still have been granted; see the package comment).
+	l.needClaim = claimNone
 	l.startSession(nc)
 	if l.resumeFrom(nc) {
 		return
@@ -593,6 +673,17 @@ func (l *loop) mslLost(reason string) {
 	l.s.c.mslFailures.Add(1)
 	switch l.role {
 	case RolePrimary:
+		if l.cfg.Arbiter != nil {
+			// Answer alone only in an epoch granted after losing the
+			// secondary: it asks for the same one if it takes over, so
+			// only one of us goes on. Held replies wait for the grant.
+			l.granted = 0
+			l.needClaim, l.claimWant, l.claimAt = claimAlone, l.epoch+1, time.Now()
+			l.s.log.Warn("mirror: MSL failed: asking the arbiter for the next epoch before answering alone",
+				"reason", reason, "epoch", l.epoch)
+			l.become(RolePrimary, PeerNone, "MSL failed: claiming the next epoch")
+			return
+		}
 		// Alone now: what the secondary may not hold is in our state,
 		// and a returning secondary gets it in the image.
 		l.release(^uint64(0))
@@ -619,7 +710,14 @@ func (l *loop) frame(f *frameIn) {
 	switch {
 	case f.t == msgHeartbeat:
 		var p position
-		err = p.unmarshal(f.body)
+		b := f.body
+		if len(b) == positionLen+1 {
+			l.peerHealthy = b[positionLen]&heartbeatUnhealthy == 0
+			b = b[:positionLen]
+		} else {
+			l.peerHealthy = true
+		}
+		err = p.unmarshal(b)
 	case l.role == RolePrimary && f.t == msgAck:
 		err = l.ack(f.body)
 	case l.role != RolePrimary && f.t == msgImage:
@@ -652,7 +750,7 @@ func (l *loop) ack(body []byte) error {
 	}
 	l.acked = p.Seq
 	l.release(p.Seq)
-	if l.handover != nil && l.role == RolePrimary && l.acked == l.st.seq {
+	if l.handover != nil && l.handoverOK && l.role == RolePrimary && l.acked == l.st.seq {
 		l.handOver()
 		return nil
 	}
@@ -667,16 +765,18 @@ func (l *loop) ack(body []byte) error {
 	caughtUp := len(l.inflight) == 0 || time.Since(l.inflight[0].at) <= l.cfg.MaxResyncPause/2
 	if l.peer == PeerSyncing && l.acked >= l.imageSeq && caughtUp {
 		l.inflight = l.inflight[:0]
+		// Back to the active metric before the secondary may take over
+		// (the marker below): its taking-over metric must beat ours.
+		if l.tookOver {
+			l.tookOver = false
+			l.setShared(rip.SharedActive)
+		}
 		// Events answered at once while the secondary synced may still be
 		// on their way to it; this marker follows them on the stream.
 		body := position{Epoch: l.epoch, Seq: l.st.seq}.appendBinary(nil)
 		if !l.sess.send(outFrame{t: msgMirrored, body: body}) {
 			l.mslLost("MSL send queue full")
 			return nil
-		}
-		if l.tookOver {
-			l.tookOver = false
-			l.setShared(rip.SharedActive)
 		}
 		l.become(RolePrimary, PeerMirrored, "secondary synchronised: mirroring")
 	}
@@ -882,6 +982,11 @@ func (l *loop) probed(r *probeResult) {
 	if r.answered {
 		l.s.log.Warn("mirror: the peer answers on the LAN but is no primary (restarted?)", "peer role", r.role, "peer epoch", r.epoch)
 	}
+	if l.cfg.Arbiter != nil {
+		l.s.log.Warn("mirror: primary down (MSL silent and no answer on the LAN): asking the arbiter for the next epoch", "epoch", l.epoch+1)
+		l.startClaim(l.ctx, claimTakeover, l.selfID, l.epoch+1)
+		return
+	}
 	l.takeover()
 }
 
@@ -935,6 +1040,13 @@ func (l *loop) startSwitchover(done chan error) {
 	}
 	l.handover = done
 	l.s.log.Info("mirror: switchover: handing the primary role to the secondary", "epoch", l.epoch, "applied", l.st.seq)
+	l.handoverOK = l.cfg.Arbiter == nil
+	if !l.handoverOK {
+		// The secondary's epoch is granted to it before it is handed
+		// over, so that we cannot claim it if the MSL fails meanwhile.
+		l.startClaim(l.ctx, claimHandover, l.peerID, l.epoch+1)
+		return
+	}
 	if l.acked == l.st.seq && len(l.batch) == 0 {
 		l.handOver()
 	}
@@ -952,6 +1064,7 @@ func (l *loop) handOver() {
 	}
 	l.setShared(rip.SharedStandby)
 	l.tookOver = false
+	l.granted = 0
 	l.synced, l.consistent = true, true
 	l.become(RoleSecondary, PeerMirrored, "switchover: handed the primary role over")
 }
@@ -976,10 +1089,19 @@ func (l *loop) takeHandover(body []byte) error {
 	l.resetLog()
 	l.epoch++
 	l.s.log.Warn("mirror: switchover: taking the primary role", "epoch", l.epoch, "applied", l.st.seq)
-	l.imageSeq, l.acked = l.st.seq, 0
+	// The old primary holds every event (the check above): mirror at
+	// once, so that no reply goes out before it holds the event too; it
+	// may take over the moment the MSL fails.
+	l.imageSeq, l.acked = l.st.seq, l.st.seq
 	l.inflight = l.inflight[:0]
-	l.become(RolePrimary, PeerSyncing, "switchover: took the primary role")
+	l.become(RolePrimary, PeerMirrored, "switchover: took the primary role")
+	// The taking-over metric beats the old primary's last advertisement
+	// should its withdrawal be lost; the active one follows at once,
+	// before the old primary may take over (the marker below), so that
+	// its taking-over metric would beat ours.
 	l.announce()
+	l.tookOver = false
+	l.setShared(rip.SharedActive)
 	// The old primary follows us from here: tell it the new epoch.
 	mark := position{Epoch: l.epoch, Seq: l.st.seq}.appendBinary(nil)
 	if !l.sess.send(outFrame{t: msgMirrored, body: mark}) {
@@ -996,6 +1118,7 @@ func (l *loop) stepDown(why string) {
 	l.pending = l.pending[:0]
 	l.synced, l.consistent = false, false
 	l.tookOver = false
+	l.needClaim, l.granted = claimNone, 0
 	l.setShared(rip.SharedStandby)
 	l.s.log.Warn("mirror: stepping down to secondary", "reason", why, "epoch", l.epoch)
 	l.redialAt = time.Now()
@@ -1048,4 +1171,147 @@ func (l *loop) shutdown() {
 	l.closeSession()
 	l.role = RoleStopped
 	l.s.hub.Publish(Change{Role: RoleStopped, Peer: PeerNone, Epoch: l.epoch, Reason: "closed", At: time.Now()}, markChange)
+}
+
+// startClaim asks the arbiter for epoch on behalf of server; the result
+// comes back to claimed.
+func (l *loop) startClaim(ctx context.Context, kind claimKind, server string, epoch uint32) {
+	l.claiming = true
+	l.rearm = true
+	l.s.c.claims.Add(1)
+	s := l.s
+	arb, timeout := l.cfg.Arbiter, l.cfg.ArbiterTimeout
+	s.wg.Go(func() {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		err := arb.Claim(cctx, server, epoch)
+		cancel()
+		s.submit(input{claim: &claimResult{kind: kind, epoch: epoch, err: err}}, true)
+	})
+}
+
+// claimed takes the arbiter's answer to a claim, if what asked for it
+// still stands.
+func (l *loop) claimed(r *claimResult) {
+	l.claiming = false
+	l.rearm = true
+	var denied *DeniedError
+	isDenied := errors.As(r.err, &denied)
+	if isDenied {
+		l.s.c.denials.Add(1)
+	}
+	retry := time.Now().Add(l.cfg.RedialInterval)
+	switch r.kind {
+	case claimStart, claimAlone:
+		if l.role != RolePrimary || l.sess != nil || l.needClaim != r.kind {
+			return // a step down or a returning secondary came first
+		}
+		switch {
+		case r.err == nil:
+			l.needClaim = claimNone
+			l.epoch, l.granted = r.epoch, r.epoch
+			l.release(^uint64(0))
+			l.s.log.Warn("mirror: the arbiter granted the epoch: answering alone", "epoch", l.epoch)
+		case isDenied && r.kind == claimStart && denied.Holder != l.peerID:
+			// Started as primary over an older history of ours or of
+			// another pair's: take the next epoch. The peer's grant is
+			// respected below.
+			l.claimWant, l.claimAt = denied.Epoch+1, time.Now()
+		case isDenied:
+			l.needClaim = claimNone
+			l.stepDown(fmt.Sprintf("the arbiter granted epoch %d to %s", denied.Epoch, denied.Holder))
+		default:
+			l.s.log.Warn("mirror: arbiter not reached: not answering alone", "epoch", r.epoch, "err", r.err)
+			l.claimAt = retry
+		}
+	case claimTakeover:
+		if l.role != RoleSecondary || l.sess != nil || !l.synced {
+			return
+		}
+		switch {
+		case r.err == nil:
+			l.epoch = r.epoch - 1
+			l.takeover()
+			l.granted = l.epoch
+		case isDenied:
+			// The primary (or its successor) claimed first: it goes on
+			// alone, and our state is behind it.
+			l.synced = false
+			l.redialAt = time.Now()
+			l.s.log.Warn("mirror: the arbiter denied the takeover: rejoining", "granted epoch", denied.Epoch, "holder", denied.Holder)
+			l.become(RoleSecondary, PeerNone, fmt.Sprintf("arbiter denied the takeover: epoch %d is granted to %s", denied.Epoch, denied.Holder))
+		default:
+			// Probe again, then claim again, from claimAt.
+			l.s.log.Warn("mirror: arbiter not reached: not taking over", "epoch", r.epoch, "err", r.err)
+			l.claimAt = retry
+		}
+	case claimHandover:
+		if l.handover == nil || l.role != RolePrimary || l.peer != PeerMirrored || l.sess == nil {
+			return
+		}
+		if r.err != nil {
+			l.finishSwitchover(fmt.Errorf("mirror: switchover: arbiter: %w", r.err))
+			return
+		}
+		l.handoverOK = true
+		if l.acked == l.st.seq && len(l.batch) == 0 {
+			l.handOver()
+		}
+	}
+}
+
+// startHealth runs the embedder's health check; the result comes back
+// to healthChecked.
+func (l *loop) startHealth(ctx context.Context) {
+	l.checking = true
+	s := l.s
+	check, every := l.cfg.Health, l.cfg.HealthInterval
+	s.wg.Go(func() {
+		hctx, cancel := context.WithTimeout(ctx, every)
+		err := check(hctx)
+		cancel()
+		s.submit(input{health: &healthResult{err: err}}, true)
+	})
+}
+
+// healthChecked takes a health check's result. A primary that fails it
+// hands over to a mirrored, healthy secondary, as a switchover does;
+// otherwise it stays and says why, once per reason.
+func (l *loop) healthChecked(err error) {
+	l.checking = false
+	l.rearm = true
+	l.healthAt = time.Now().Add(l.cfg.HealthInterval)
+	was := l.healthy
+	l.healthy = err == nil
+	if err == nil {
+		if !was {
+			l.s.log.Info("mirror: health check passes again")
+		}
+		l.healthWhy = ""
+		return
+	}
+	l.s.c.unhealthy.Add(1)
+	if was {
+		l.s.log.Warn("mirror: health check failed", "role", l.role, "err", err)
+	}
+	if l.role != RolePrimary || l.handover != nil {
+		return
+	}
+	why := ""
+	switch {
+	case l.peer != PeerMirrored || l.sess == nil:
+		why = "no mirrored secondary to hand over to"
+	case !l.peerHealthy:
+		why = "the secondary reports its own health check failing"
+	}
+	if why != "" {
+		if why != l.healthWhy {
+			l.s.log.Warn("mirror: health check failed: staying primary: "+why, "err", err)
+		}
+		l.healthWhy = why
+		return
+	}
+	l.healthWhy = ""
+	l.s.log.Warn("mirror: health check failed: handing the primary role to the secondary", "err", err)
+	done := make(chan error, 1) // nobody waits: the outcome is logged
+	l.startSwitchover(done)
 }

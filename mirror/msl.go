@@ -428,8 +428,16 @@ func (p position) appendBinary(b []byte) []byte {
 	return binary.BigEndian.AppendUint64(b, p.Seq)
 }
 
+// positionLen is a position's size on the wire.
+const positionLen = 12
+
+// heartbeatUnhealthy, a byte after a heartbeat's position, says the
+// sender's Config.Health check fails: a primary hands over only to a
+// healthy secondary.
+const heartbeatUnhealthy = 1
+
 func (p *position) unmarshal(b []byte) error {
-	if len(b) != 12 {
+	if len(b) != positionLen {
 		return fmt.Errorf("mirror: MSL position of %d bytes: %w", len(b), ErrMalformed)
 	}
 	p.Epoch = binary.BigEndian.Uint32(b)

@@ -32,6 +32,8 @@ const (
 	DefaultMaxBatch        = 256
 	DefaultMaxLogBytes     = 16 << 20
 	DefaultQueueLen        = 1024
+	DefaultArbiterTimeout  = 500 * time.Millisecond
+	DefaultHealthInterval  = time.Second
 	// DefaultSocket is the engine's socket when Config.Socket is zero.
 	DefaultSocket ipx.Socket = 0x4A00
 	// MinKeyLen is the shortest MSL key accepted.
@@ -109,6 +111,24 @@ type Config struct {
 	Advertiser  *sap.Advertiser
 	ServiceType sap.ServiceType
 	ServiceName string
+	// Arbiter, if set, grants the primary role per epoch (see Arbiter):
+	// a primary that loses its secondary answers alone, and a secondary
+	// takes over, only once granted the next epoch. Set it on both
+	// servers. Without one the pair behaves as SFT III does (see the
+	// package comment for the window a full partition leaves).
+	Arbiter Arbiter
+	// ArbiterTimeout bounds one claim; a claim that times out is asked
+	// again. Default DefaultArbiterTimeout.
+	ArbiterTimeout time.Duration
+	// Health, if set, is the embedder's health check (keepalived's track
+	// script, SFT III's shutdown on a hardware fault), run every
+	// HealthInterval (default DefaultHealthInterval) within that
+	// interval. A primary whose check fails hands its role over as in
+	// Switchover if the secondary is mirrored and healthy; otherwise it
+	// stays primary and logs why. A secondary reports its own result to
+	// the primary with its heartbeats.
+	Health         func(ctx context.Context) error
+	HealthInterval time.Duration
 	// Logger receives role changes and MSL failures; nil discards them.
 	Logger *slog.Logger
 }
@@ -125,6 +145,8 @@ func (c *Config) setDefaults() {
 	def(&c.RedialInterval, DefaultRedialInterval)
 	def(&c.HandshakeTimeout, DefaultHandshake)
 	def(&c.MaxResyncPause, DefaultMaxResyncPause)
+	def(&c.ArbiterTimeout, DefaultArbiterTimeout)
+	def(&c.HealthInterval, DefaultHealthInterval)
 	defInt := func(d *int, v int) {
 		if *d == 0 {
 			*d = v
@@ -169,7 +191,8 @@ func (c *Config) Validate() error {
 		return bad("engine version of %d bytes", len(d.EngineVersion))
 	case d.Heartbeat < 0 || d.MSLTimeout <= d.Heartbeat:
 		return bad("MSLTimeout %v not above Heartbeat %v", d.MSLTimeout, d.Heartbeat)
-	case d.ProbeTimeout < 0 || d.RedialInterval < 0 || d.HandshakeTimeout < 0 || d.MaxResyncPause < 0:
+	case d.ProbeTimeout < 0 || d.RedialInterval < 0 || d.HandshakeTimeout < 0 || d.MaxResyncPause < 0 ||
+		d.ArbiterTimeout < 0 || d.HealthInterval < 0:
 		return bad("negative timeout")
 	case d.ReplyCacheDepth < 1 || d.ReplyCacheDepth > 1024:
 		return bad("ReplyCacheDepth %d outside 1..1024", d.ReplyCacheDepth)
@@ -177,8 +200,21 @@ func (c *Config) Validate() error {
 		return bad("MaxClients, MaxBatch and QueueLen must be positive, MaxLogBytes not negative")
 	case d.Advertiser != nil && d.ServiceName == "":
 		return bad("Advertiser without ServiceName")
+	case d.Arbiter != nil && lanAddr(d.Stack, d.Peer.Net) == (ipx.Addr{}):
+		return bad("an Arbiter needs a LAN link on the peer's network %v, to name this server", d.Peer.Net)
 	}
 	return nil
+}
+
+// lanAddr is this server's address on the LAN network n, the one its
+// peer probes: its name to an arbiter.
+func lanAddr(st *ipx.Stack, n ipx.Network) ipx.Addr {
+	for _, li := range st.Links() {
+		if li.Network == n && !li.Internal {
+			return ipx.Addr{Net: li.Network, Node: li.Node}
+		}
+	}
+	return ipx.Addr{}
 }
 
 // Stats are a server's counters since it started. Expvar publishes the
@@ -200,12 +236,15 @@ type Stats struct {
 	Notified    uint64 // clients notified at takeover
 	Images      uint64 // images sent (primary) or restored (secondary)
 	Resumes     uint64 // rejoins from the secondary's own state, with the events since
+	Claims      uint64 // epochs claimed from the arbiter
+	Denials     uint64 // claims the arbiter denied
+	Unhealthy   uint64 // failed health checks
 }
 
 type counters struct {
 	requests, replies, retries, stale, dropped, queueFull, silent atomic.Uint64
 	events, batches, mslFailures, mslRefused, takeovers, notified atomic.Uint64
-	images, resumes                                               atomic.Uint64
+	images, resumes, claims, denials, unhealthy                   atomic.Uint64
 }
 
 // Server is one of a mirrored pair: the SFT III I/O engine around the
@@ -358,7 +397,8 @@ func (s *Server) Stats() Stats {
 		Silent: c.silent.Load(), Events: c.events.Load(), Batches: c.batches.Load(),
 		MSLFailures: c.mslFailures.Load(), MSLRefused: c.mslRefused.Load(),
 		Takeovers: c.takeovers.Load(), Notified: c.notified.Load(), Images: c.images.Load(),
-		Resumes: c.resumes.Load(),
+		Resumes: c.resumes.Load(), Claims: c.claims.Load(), Denials: c.denials.Load(),
+		Unhealthy: c.unhealthy.Load(),
 	}
 }
 

@@ -93,3 +93,31 @@ func TestSwitchoverNeedsMirroredPrimary(t *testing.T) {
 		}
 	})
 }
+
+// The new primary crashes the instant a switchover back completes: the
+// other server must still take over and reach the clients. It once could
+// not: the new primary advertised the taking-over metric until the old
+// one's first ack, so a crash in that round trip left the clients' route
+// on the taking-over metric, which the next takeover's ties and cannot
+// beat, for as long as the dead route lived (minutes).
+func TestCrashRightAfterSwitchover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mirrored(t, mirrortest.PairConfig{Clients: 1})
+		c := p.Clients[0]
+		do(t, c, mirrortest.Put("a", "1"), time.Second)
+		if err := p.A.Switchover(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		do(t, c, mirrortest.Put("b", "2"), 5*time.Second)
+		if err := p.B.Switchover(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		p.Crash(p.A)
+		if st, v := do(t, c, mirrortest.Get("b"), 5*time.Second); st != mirrortest.StatusOK || v != "2" {
+			t.Fatalf("b = %d %q", st, v)
+		}
+		if b := p.B.Status(); b.Role != mirror.RolePrimary || b.Epoch != 4 {
+			t.Fatalf("B: %+v", b)
+		}
+	})
+}

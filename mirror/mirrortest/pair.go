@@ -10,6 +10,7 @@ import (
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/memlan"
 	"github.com/ipxkit/ipxkit/mirror"
+	"github.com/ipxkit/ipxkit/mirror/ipxarbiter"
 	"github.com/ipxkit/ipxkit/rip"
 	"github.com/ipxkit/ipxkit/spx"
 )
@@ -93,7 +94,16 @@ type PairConfig struct {
 	// Alone starts only the primary: an unmirrored server, to measure
 	// what mirroring costs.
 	Alone bool
+	// Arbiter runs an ipxarbiter.Server on the LAN, at ArbiterNode, and
+	// gives both servers a client of it.
+	Arbiter bool
 }
+
+// ArbiterNode is the LAN node of a Pair's arbiter.
+var ArbiterNode = Node(9)
+
+// ArbiterKey is the key of a Pair's arbiter.
+var ArbiterKey = []byte("mirrortest arbiter key, 32 bytes")
 
 // Pair is a primary (A) and a secondary (B) on a LAN segment and a
 // dedicated MSL segment, with clients on the LAN.
@@ -106,6 +116,9 @@ type Pair struct {
 	Clients []*Client
 	// Addr is the engine's address clients use.
 	Addr ipx.Addr
+	// Arbiter and its LAN link, with PairConfig.Arbiter.
+	Arbiter     *ipxarbiter.Server
+	ArbiterLink *memlan.Link
 }
 
 // Node returns the test node 02:00:00:00:00:n.
@@ -124,6 +137,9 @@ func NewPair(t T, cfg PairConfig) *Pair {
 		MSLSeg: memlan.NewSegment(memlan.Config{Seed: cfg.Seed + 1}),
 		Addr:   ipx.Addr{Net: InternalNet, Node: InternalNode, Socket: mirror.DefaultSocket},
 	}
+	if cfg.Arbiter {
+		p.startArbiter()
+	}
 	p.A = p.StartServer("A", Node(1), Node(2), mirror.RolePrimary)
 	if !cfg.Alone {
 		p.B = p.StartServer("B", Node(2), Node(1), mirror.RoleSecondary)
@@ -132,6 +148,25 @@ func NewPair(t T, cfg PairConfig) *Pair {
 		p.Clients = append(p.Clients, p.NewClient(Node(byte(10+i))))
 	}
 	return p
+}
+
+func (p *Pair) startArbiter() {
+	t := p.t
+	st, err := ipx.NewStack(ipx.StackConfig{Logger: p.cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if p.ArbiterLink, err = p.LAN.Attach(ArbiterNode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddLink(p.ArbiterLink, LANNet); err != nil {
+		t.Fatal(err)
+	}
+	if p.Arbiter, err = ipxarbiter.NewServer(ipxarbiter.Config{Stack: st, Key: ArbiterKey, Logger: p.cfg.Logger.With("server", "arbiter")}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Arbiter.Close() })
 }
 
 // StartServer starts a server at node on both memlan segments, with peer
@@ -199,6 +234,14 @@ func (p *Pair) startServer(s *Server, peerMSL ipx.Addr, peer ipx.Node, start mir
 		},
 		Logger: p.cfg.Logger.With("server", s.Name),
 	}
+	if p.Arbiter != nil {
+		arb, err := ipxarbiter.NewClient(ipxarbiter.ClientConfig{Stack: st,
+			Arbiter: ipx.Addr{Net: LANNet, Node: ArbiterNode}, Network: InternalNet, Key: ArbiterKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Config.Arbiter = arb
+	}
 	if p.cfg.Server != nil {
 		p.cfg.Server(&s.Config)
 	}
@@ -244,6 +287,19 @@ func (p *Pair) Crash(s *Server) {
 
 // CutMSL cuts the MSL segment between the servers; HealMSL mends it.
 func (p *Pair) CutMSL() { p.MSLSeg.Partition([]ipx.Node{p.A.Node}, []ipx.Node{p.B.Node}) }
+
+// CutLAN stops the servers hearing each other on the LAN; both still
+// reach the clients and the arbiter. HealLAN mends it.
+func (p *Pair) CutLAN() {
+	p.LAN.SetReachable(p.A.Node, p.B.Node, false)
+	p.LAN.SetReachable(p.B.Node, p.A.Node, false)
+}
+
+// HealLAN mends what CutLAN cut.
+func (p *Pair) HealLAN() {
+	p.LAN.SetReachable(p.A.Node, p.B.Node, true)
+	p.LAN.SetReachable(p.B.Node, p.A.Node, true)
+}
 
 // HealMSL mends the MSL segment.
 func (p *Pair) HealMSL() { p.MSLSeg.Heal() }
