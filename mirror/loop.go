@@ -252,7 +252,13 @@ func (l *loop) deadline(now time.Time) time.Time {
 	if l.sess != nil {
 		d = minTime(d, l.nextBeat, l.lastHeard.Add(l.cfg.MSLTimeout))
 	} else if l.role == RoleSecondary && l.synced && !l.probing && !l.claiming {
-		d = minTime(d, l.lastHeard.Add(l.cfg.MSLTimeout), l.claimAt)
+		// Probe once the MSL is silent, and not before a failed claim's
+		// retry time.
+		probeAt := l.lastHeard.Add(l.cfg.MSLTimeout)
+		if probeAt.Before(l.claimAt) {
+			probeAt = l.claimAt
+		}
+		d = minTime(d, probeAt)
 	}
 	if l.needClaim != claimNone && !l.claiming {
 		d = minTime(d, l.claimAt)

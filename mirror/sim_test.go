@@ -44,11 +44,17 @@ import (
 // pair must survive today. See simFaultKinds for all of them.
 const simDefaultFaults = "kill,msl,lan,loss,dup,delay"
 
+// simArbiterFaults are the faults of TestSimulationArbiter's schedules:
+// with an arbiter, full partitions between the servers (isolatesec, and
+// msl and lan cuts at once) and an unreachable arbiter as well.
+const simArbiterFaults = "kill,isolate,isolatesec,msl,lan,loss,dup,delay,arbiter"
+
 var (
 	simSeed   = flag.Uint64("sim.seed", 0, "run only this simulation seed (replays a failure)")
-	simSeeds  = flag.Int("sim.seeds", simDefaultSeeds, "number of simulation seeds TestSimulation runs")
+	simSeeds  = flag.Int("sim.seeds", simDefaultSeeds, "number of simulation seeds TestSimulation and TestSimulationArbiter run")
 	simFirst  = flag.Uint64("sim.first", 1, "first simulation seed")
-	simFaults = flag.String("sim.faults", simDefaultFaults, "comma-separated fault kinds the simulation draws from: "+strings.Join(simFaultKinds, ","))
+	simFaults = flag.String("sim.faults", "", "comma-separated fault kinds the simulation draws from (default "+simDefaultFaults+
+		", and "+simArbiterFaults+" with an arbiter): "+strings.Join(simFaultKinds, ","))
 	simKnown  = flag.Bool("sim.known", false, "also run the seeds of simKnownFailures")
 	simHTML   = flag.String("sim.html", "", "directory for porcupine's visualisation of a failing seed (default: the temp directory)")
 )
@@ -78,7 +84,8 @@ var simKnownFailures = map[uint64]string{
 //     each other (only while the MSL is up: with no arbiter, a full
 //     partition between the servers is the documented divergence window);
 //   - loss, dup, delay: packet loss, duplication, delay and jitter on the
-//     LAN, on the MSL segment or both, for a while.
+//     LAN, on the MSL segment or both, for a while;
+//   - arbiter: the arbiter is unreachable for a while (with one).
 //
 // Two more widen the schedules to cases the pair does not survive today
 // (see the report in BENCHMARKS.md, "mirror simulation"):
@@ -92,7 +99,7 @@ var simKnownFailures = map[uint64]string{
 //   - eagerkill: kill and isolate strike as soon as the pair reports
 //     mirrored (else they wait until the secondary also acknowledged
 //     every event the primary answered alone while it joined).
-var simFaultKinds = []string{"kill", "isolate", "isolatesec", "msl", "lan", "loss", "dup", "delay", "fastkill", "probeloss", "eagerkill"}
+var simFaultKinds = []string{"kill", "isolate", "isolatesec", "msl", "lan", "loss", "dup", "delay", "arbiter", "fastkill", "probeloss", "eagerkill"}
 
 // Simulation constants.
 const (
@@ -111,10 +118,28 @@ const (
 	simHangAfter = 3 * time.Minute
 )
 
-func TestSimulation(t *testing.T) {
-	faults, err := parseFaults(*simFaults)
+func TestSimulation(t *testing.T) { simulateSeeds(t, false) }
+
+// TestSimulationArbiter runs the simulation with an arbiter (package
+// mirror/ipxarbiter) on the LAN, and full partitions between the servers
+// among the faults: with an arbiter, no acknowledged write may be lost
+// even then.
+func TestSimulationArbiter(t *testing.T) { simulateSeeds(t, true) }
+
+func simulateSeeds(t *testing.T, arbiter bool) {
+	fs := *simFaults
+	if fs == "" {
+		fs = simDefaultFaults
+		if arbiter {
+			fs = simArbiterFaults
+		}
+	}
+	faults, err := parseFaults(fs)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if faults["arbiter"] && !arbiter {
+		t.Fatal("-sim.faults: arbiter needs TestSimulationArbiter")
 	}
 	first, n := *simFirst, uint64(max(*simSeeds, 0))
 	if *simSeed != 0 {
@@ -132,18 +157,18 @@ func TestSimulation(t *testing.T) {
 			sum += d
 		}
 		t.Logf("%d seeds from %d, faults %q: %v each on average (real time), slowest recovery %v (fake time)",
-			len(took), first, *simFaults, sum/time.Duration(len(took)), recovery)
+			len(took), first, fs, sum/time.Duration(len(took)), recovery)
 	})
 	for seed := first; seed < first+n; seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			if why, ok := simKnownFailures[seed]; ok && *simSeed == 0 && !*simKnown && *simFaults == simDefaultFaults {
-				t.Skipf("known failure, a mirror bug: %s; replay with %s", why, replayCommand(seed))
+			if why, ok := simKnownFailures[seed]; ok && *simSeed == 0 && !*simKnown && !arbiter && fs == simDefaultFaults {
+				t.Skipf("known failure, a mirror bug: %s; replay with %s", why, replayCommand(t, seed))
 			}
 			if *simSeed == 0 {
 				t.Parallel()
 			}
 			start := time.Now()
-			r := runSimulation(t, seed, faults)
+			r := runSimulation(t, seed, faults, arbiter)
 			mu.Lock()
 			took = append(took, time.Since(start))
 			recovery = max(recovery, r.recovery)
@@ -172,10 +197,12 @@ func parseFaults(s string) (map[string]bool, error) {
 	return m, nil
 }
 
-// replayCommand is the one line that runs seed again.
-func replayCommand(seed uint64) string {
-	cmd := fmt.Sprintf("go test ./mirror -run 'TestSimulation$' -sim.seed=%d", seed)
-	if *simFaults != simDefaultFaults {
+// replayCommand is the one line that runs seed again, in the test t
+// (a seed's subtest) belongs to.
+func replayCommand(t *testing.T, seed uint64) string {
+	name, _, _ := strings.Cut(t.Name(), "/")
+	cmd := fmt.Sprintf("go test ./mirror -run '%s$' -sim.seed=%d", name, seed)
+	if *simFaults != "" {
 		cmd += fmt.Sprintf(" -sim.faults=%s", *simFaults)
 	}
 	return cmd + " -v"
@@ -206,6 +233,8 @@ func (f simFault) String() string {
 	switch f.kind {
 	case "kill", "isolate":
 		fmt.Fprintf(&b, " the %s", who)
+	case "arbiter":
+		b.WriteString(" unreachable")
 	case "lan":
 		if f.client < 0 {
 			b.WriteString(" the servers from each other")
@@ -518,6 +547,9 @@ type simRun struct {
 	// probeLoss (-sim.faults has probeloss) lets one path lose packets
 	// while the other is cut or lossy too.
 	probeLoss bool
+	// arbiter: the pair has one, so a full partition between the
+	// servers is allowed.
+	arbiter bool
 	// eagerKill (-sim.faults has eagerkill) crashes a server as soon as
 	// the pair reports mirrored.
 	eagerKill bool
@@ -532,6 +564,9 @@ type simPaths struct{ mslCut, mslLossy, lanCut, lanLossy bool }
 // divergence window. One cut and the other lossy (or both lossy) lets
 // the secondary's LAN probe of a live primary fail: that is probeloss.
 func (s *simRun) refuse(p simPaths) string {
+	if s.arbiter {
+		return ""
+	}
 	switch {
 	case p.mslCut && p.lanCut:
 		return "the servers would be fully partitioned"
@@ -635,6 +670,16 @@ func (s *simRun) start(f simFault) func() {
 			s.w.watch(n)
 			s.down = nil
 			s.logf("restarted %s as a fresh secondary", v.Name)
+		}
+	case "arbiter":
+		if p.ArbiterLink.Crashed() {
+			return skip("already unreachable")
+		}
+		p.ArbiterLink.Crash()
+		s.logf("%v", f)
+		return func() {
+			p.ArbiterLink.Restore()
+			s.logf("arbiter reachable again")
 		}
 	case "msl":
 		next := s.paths
@@ -779,7 +824,7 @@ type simOutcome struct {
 	problems []string // checks that failed inside the bubble
 }
 
-func runSimulation(t *testing.T, seed uint64, faults map[string]bool) simResult {
+func runSimulation(t *testing.T, seed uint64, faults map[string]bool, arbiter bool) simResult {
 	var o simOutcome
 	defer func() {
 		if t.Failed() || *simSeed != 0 {
@@ -793,7 +838,7 @@ func runSimulation(t *testing.T, seed uint64, faults map[string]bool) simResult 
 			}
 		}
 		if t.Failed() {
-			t.Errorf("seed %d failed: replay with\n\t%s", seed, replayCommand(seed))
+			t.Errorf("seed %d failed: replay with\n\t%s", seed, replayCommand(t, seed))
 		}
 	}()
 	// A bubble whose fake clock cannot advance (a goroutine blocked on a
@@ -801,14 +846,14 @@ func runSimulation(t *testing.T, seed uint64, faults map[string]bool) simResult 
 	// which seed it was before the test binary's own timeout.
 	watchdog := time.AfterFunc(simHangAfter, func() {
 		panic(fmt.Sprintf("seed %d still running after %v of real time: the bubble is stuck; replay with\n\t%s",
-			seed, simHangAfter, replayCommand(seed)))
+			seed, simHangAfter, replayCommand(t, seed)))
 	})
 	defer watchdog.Stop()
 	synctest.Test(t, func(t *testing.T) {
 		if !time.Now().Equal(simEpoch) {
 			t.Fatalf("the bubble starts at %v, not %v", time.Now(), simEpoch)
 		}
-		o = simulate(t, seed, faults)
+		o = simulate(t, seed, faults, arbiter)
 	})
 	for _, p := range o.problems {
 		t.Error(p)
@@ -834,13 +879,13 @@ func runSimulation(t *testing.T, seed uint64, faults map[string]bool) simResult 
 	return simResult{recovery: o.recovery}
 }
 
-func simulate(t *testing.T, seed uint64, faults map[string]bool) simOutcome {
+func simulate(t *testing.T, seed uint64, faults map[string]bool, arbiter bool) simOutcome {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	var log *slog.Logger
 	if *simSeed != 0 {
 		log = logger(t)
 	}
-	p := mirrortest.NewPair(t, mirrortest.PairConfig{Clients: simClients, Seed: seed, Logger: log})
+	p := mirrortest.NewPair(t, mirrortest.PairConfig{Clients: simClients, Seed: seed, Logger: log, Arbiter: arbiter})
 	o := simOutcome{faults: schedule(r, faults)}
 	if !p.WaitMirrored(5*time.Second) || !p.WaitRoutes(5*time.Second) {
 		t.Fatalf("not mirrored at the start: A %+v, B %+v", p.A.Status(), p.B.Status())
@@ -851,7 +896,7 @@ func simulate(t *testing.T, seed uint64, faults map[string]bool) simOutcome {
 	w := &simServers{gen: make(map[string]int), primary: make(map[uint32][]string)}
 	w.watch(p.A)
 	w.watch(p.B)
-	s := &simRun{t: t, p: p, w: w, cut: make(map[[2]ipx.Node]bool), imp: make(map[string]bool), probeLoss: faults["probeloss"], eagerKill: faults["eagerkill"]}
+	s := &simRun{t: t, p: p, w: w, cut: make(map[[2]ipx.Node]bool), imp: make(map[string]bool), probeLoss: faults["probeloss"], eagerKill: faults["eagerkill"], arbiter: arbiter}
 	h := &history{}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
