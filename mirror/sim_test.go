@@ -55,8 +55,8 @@ var (
 	simFirst  = flag.Uint64("sim.first", 1, "first simulation seed")
 	simFaults = flag.String("sim.faults", "", "comma-separated fault kinds the simulation draws from (default "+simDefaultFaults+
 		", and "+simArbiterFaults+" with an arbiter): "+strings.Join(simFaultKinds, ","))
-	simKnown  = flag.Bool("sim.known", false, "also run the seeds of simKnownFailures")
-	simHTML   = flag.String("sim.html", "", "directory for porcupine's visualisation of a failing seed (default: the temp directory)")
+	simKnown = flag.Bool("sim.known", false, "also run the seeds of simKnownFailures")
+	simHTML  = flag.String("sim.html", "", "directory for porcupine's visualisation of a failing seed (default: the temp directory)")
 )
 
 // simKnownFailures are the seeds of the default schedules that fail
