@@ -584,6 +584,11 @@ func (l *loop) resumeFrom(nc *newConn) bool {
 		}
 		evs = l.log[from+1-l.log[0].Seq:]
 	}
+	if (len(evs)+l.cfg.MaxBatch-1)/l.cfg.MaxBatch > sessionQueue/2 {
+		// More batches than the send queue takes at once: the resume
+		// would fail on a full queue, and again on every rejoin.
+		return false
+	}
 	body := position{Epoch: l.epoch, Seq: from}.appendBinary(nil)
 	body = binary.BigEndian.AppendUint64(body, l.st.seq)
 	if !l.sess.send(outFrame{t: msgResume, body: body}) {
