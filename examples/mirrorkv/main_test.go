@@ -183,7 +183,8 @@ func TestFailoverProcesses(t *testing.T) {
 	}
 	io.WriteString(b.stdin, "switchover\n")
 	waitOutput(t, b.stdout, "mirrorkv: switchover done: mirrorkv: status: role=secondary epoch=3")
-	waitOutput(t, a.stderr, `msg="mirror: secondary synchronised: mirroring" mirror=00c0ffee role=primary peer=mirrored epoch=3`)
+	// A switchover keeps the MSL session: A is primary again, mirrored.
+	waitOutput(t, a.stderr, `msg="mirror: switchover: took the primary role" mirror=00c0ffee role=primary peer=mirrored epoch=3`)
 
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
