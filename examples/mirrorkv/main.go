@@ -1,5 +1,6 @@
 // Command mirrorkv runs one server of a mirrored key-value pair, a client
-// of one, or a tunnel relay that carries a pair, each as its own process.
+// of one, a tunnel relay that carries a pair, or an arbiter for pairs,
+// each as its own process.
 //
 // Usage:
 //
@@ -9,6 +10,7 @@
 //	mirrorkv client [link flags] cas KEY OLD NEW
 //	mirrorkv client [link flags] -batch < requests
 //	mirrorkv relay [-listen host:port]
+//	mirrorkv arbiter [link flags] -key HEX|-key-file F [-socket HEX] [-state FILE]
 //
 // Link flags are the other tools': -udp-server host:port (a DOSBox-style
 // IPX tunnel) or -ether IFACE[:frame[:net]] (raw Ethernet), and -net, an
@@ -30,6 +32,27 @@
 // publishes its counters by expvar under "mirror" at -debug-addr
 // (/debug/vars), and exits on SIGINT or SIGTERM.
 //
+// With -arbiter NET:NODE[:SOCKET] (socket default 4a01; give it to both
+// servers) a server answers clients alone, or takes over from a failed
+// primary, only in an epoch the arbiter granted it, so that even a full
+// partition between the two servers cannot leave two primaries; but
+// while the arbiter is unreachable neither server can go on alone. The
+// arbiter's key is -arbiter-key HEX or -arbiter-key-file F, by default
+// the MSL key. "mirrorkv arbiter" runs one (package mirror/ipxarbiter) on
+// its link, prints its address, logs each grant and denial to stderr and
+// exits on SIGINT or SIGTERM. Give it -state FILE, where it keeps its
+// grants: without it a restarted arbiter may grant an epoch twice, which
+// is what it is there to prevent. Run it on neither server.
+//
+// With -health-fail-file PATH a server's health check (run every
+// -health-interval, default 1s) fails while PATH exists. An operator's
+// "touch PATH" on the primary hands the primary role to the secondary,
+// as a planned switchover does, if the secondary is mirrored and its own
+// check passes; otherwise the primary stays and logs why. "rm PATH" ends
+// the failure, but the role does not come back by itself (no
+// preemption, as in SFT III). The status line shows the arbiter's last
+// answer, the claims and denials, and the health check's state.
+//
 // The relay is a tunnel server for a pair: udp.Server (ipxserver) drops
 // the pair's replies, whose source is the internal address, as spoofed,
 // and cannot route requests to the internal network. This one relays as
@@ -43,6 +66,24 @@
 //	mirrorkv -udp-server 127.0.0.1:2130 -udp-local 127.0.0.1:4002 -role secondary \
 //	    -peer 1:7f0000010fa1 -key 000102030405060708090a0b0c0d0e0f &
 //	mirrorkv client -udp-server 127.0.0.1:2130 put greeting hello
+//
+// The same pair with an arbiter (started first: a primary answers once
+// granted an epoch), and a health check on each server:
+//
+//	mirrorkv relay -listen 127.0.0.1:2130 &
+//	mirrorkv arbiter -udp-server 127.0.0.1:2130 -udp-local 127.0.0.1:4003 \
+//	    -key 101112131415161718191a1b1c1d1e1f -state /var/lib/mirrorkv/arbiter.json &
+//	# mirrorkv: arbiter at 00000001:7f0000010fa3:4a01 (grants kept in ...)
+//	mirrorkv -udp-server 127.0.0.1:2130 -udp-local 127.0.0.1:4001 -role primary \
+//	    -peer 1:7f0000010fa2 -key 000102030405060708090a0b0c0d0e0f \
+//	    -arbiter 1:7f0000010fa3 -arbiter-key 101112131415161718191a1b1c1d1e1f \
+//	    -health-fail-file /run/mirrorkv/a.fail &
+//	mirrorkv -udp-server 127.0.0.1:2130 -udp-local 127.0.0.1:4002 -role secondary \
+//	    -peer 1:7f0000010fa1 -key 000102030405060708090a0b0c0d0e0f \
+//	    -arbiter 1:7f0000010fa3 -arbiter-key 101112131415161718191a1b1c1d1e1f \
+//	    -health-fail-file /run/mirrorkv/b.fail &
+//	touch /run/mirrorkv/a.fail    # the secondary becomes primary
+//	rm /run/mirrorkv/a.fail
 //
 // A client sends one request, or with -batch each line of its stdin
 // ("put KEY VALUE", "get KEY", "cas KEY OLD NEW") in turn as one client,

@@ -53,18 +53,39 @@ func waitOutput(t *testing.T, b *syncBuffer, want string) {
 	}
 }
 
+// built is the binary the tests run, built once per test process.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+	out      []byte
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go tool to build with:", err)
 	}
-	bin := filepath.Join(t.TempDir(), "mirrorkv")
-	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "mirrorkv-test-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "mirrorkv")
+		built.out, built.err = exec.Command(goTool, "build", "-o", built.bin, ".").CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("go build: %v\n%s", built.err, built.out)
 	}
-	return bin
+	return built.bin
 }
 
 // freeUDP returns n loopback UDP addresses free a moment ago, below the

@@ -36,6 +36,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runClient(ctx, args[1:], stdin, stdout, stderr)
 	case len(args) > 0 && args[0] == "relay":
 		return runRelay(ctx, args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "arbiter":
+		return runArbiter(ctx, args[1:], stdout, stderr)
 	}
 	o, fs, err := parseServer(args)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/mirror"
+	"github.com/ipxkit/ipxkit/mirror/ipxarbiter"
 	"github.com/ipxkit/ipxkit/mirror/mirrortest"
 	"github.com/ipxkit/ipxkit/rip"
 	"github.com/ipxkit/ipxkit/spx"
@@ -27,6 +28,7 @@ import (
 const serverUsage = `usage: mirrorkv [link flags] -role primary|secondary -peer NET:NODE -key HEX [flags]
        mirrorkv client [link flags] [-server NET:NODE:SOCKET] put KEY VALUE | get KEY | cas KEY OLD NEW
        mirrorkv relay [-listen host:port]
+       mirrorkv arbiter [link flags] -key HEX|-key-file F [-socket HEX] [-state FILE]
 
 Runs one server of a mirrored key-value pair. The other server runs the
 same command with the other -role and this one's LAN address as -peer.
@@ -34,6 +36,17 @@ Status: send SIGUSR1 or type "status". Planned switchover (hand the
 primary role to the mirrored secondary, for maintenance; type it again on
 the new primary to hand it back): type "switchover". Stop: SIGINT or
 SIGTERM.
+
+With -arbiter (give it to both servers) a server answers alone, or takes
+over, only in an epoch the arbiter ("mirrorkv arbiter") granted it, so
+that a full partition between the servers cannot make two primaries; but
+while the arbiter is unreachable neither can go on alone.
+
+With -health-fail-file, the server's health check fails while that file
+exists: "touch FILE" on the primary hands the primary role to a mirrored
+secondary whose own check passes, as "switchover" does (otherwise the
+primary stays and logs why); "rm FILE" ends the failure. The role does
+not come back by itself: a switchover moves it back.
 
 Flags:
 `
@@ -50,6 +63,14 @@ type serverOptions struct {
 	internalNode ipx.Node
 	socket       ipx.Socket
 	debugAddr    string
+	// arbiter is the arbiter's address, zero for none; arbiterKey its
+	// key.
+	arbiter    ipx.Addr
+	arbiterKey []byte
+	// healthFile, if set, is the file whose presence fails the health
+	// check, run every healthInterval.
+	healthFile     string
+	healthInterval time.Duration
 }
 
 func parseServer(args []string) (serverOptions, *flag.FlagSet, error) {
@@ -72,6 +93,12 @@ func parseServer(args []string) (serverOptions, *flag.FlagSet, error) {
 	fs.StringVar(&node, "internal-node", defaultInternalNode.String(), "the engine's `node` on its internal network")
 	fs.StringVar(&socket, "socket", mirror.DefaultSocket.String(), "the engine's `socket` (hex)")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "serve expvar counters at http://`host:port`/debug/vars")
+	var arbiter, arbiterKey, arbiterKeyFile string
+	fs.StringVar(&arbiter, "arbiter", "", "use the arbiter at `NET:NODE[:SOCKET]` (\"mirrorkv arbiter\"; default socket "+ipxarbiter.DefaultSocket.String()+"), on both servers")
+	fs.StringVar(&arbiterKey, "arbiter-key", "", "the arbiter's key: `hex`, at least 16 bytes (default the MSL key)")
+	fs.StringVar(&arbiterKeyFile, "arbiter-key-file", "", "a `file` holding the arbiter's key in hex, instead of -arbiter-key")
+	fs.StringVar(&o.healthFile, "health-fail-file", "", "a health check that fails while `PATH` exists: touch it on the primary to hand its role to the secondary")
+	fs.DurationVar(&o.healthInterval, "health-interval", mirror.DefaultHealthInterval, "run the -health-fail-file check this often")
 	if err := fs.Parse(args); err != nil {
 		return o, fs, err
 	}
@@ -105,18 +132,10 @@ func parseServer(args []string) (serverOptions, *flag.FlagSet, error) {
 			return o, fs, linkflag.Usagef("-msl-peer: %v", err)
 		}
 	}
-	switch {
-	case key != "" && keyFile != "":
-		return o, fs, linkflag.Usagef("give -key or -key-file, not both")
-	case key != "":
-		if o.key, err = parseKey(key); err != nil {
-			return o, fs, linkflag.Usagef("-key: %v", err)
-		}
-	case keyFile != "":
-		if o.key, err = readKeyFile(keyFile); err != nil {
-			return o, fs, linkflag.Usagef("-key-file: %v", err)
-		}
-	default:
+	if o.key, err = chooseKey("key", key, keyFile); err != nil {
+		return o, fs, err
+	}
+	if o.key == nil {
 		return o, fs, linkflag.Usagef("-key or -key-file is required")
 	}
 	if o.internalNode, err = ipx.ParseNode(node); err != nil {
@@ -125,7 +144,43 @@ func parseServer(args []string) (serverOptions, *flag.FlagSet, error) {
 	if o.socket, err = parseSocket(socket); err != nil {
 		return o, fs, linkflag.Usagef("-socket: %v", err)
 	}
+	if err := o.parseArbiterFlags(arbiter, arbiterKey, arbiterKeyFile); err != nil {
+		return o, fs, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case o.healthInterval <= 0:
+		return o, fs, linkflag.Usagef("-health-interval %v: want positive", o.healthInterval)
+	case set["health-interval"] && o.healthFile == "":
+		return o, fs, linkflag.Usagef("-health-interval needs -health-fail-file")
+	}
 	return o, fs, nil
+}
+
+// parseArbiterFlags sets o.arbiter and o.arbiterKey from -arbiter and
+// its key flags, after the MSL key.
+func (o *serverOptions) parseArbiterFlags(arbiter, key, keyFile string) error {
+	if arbiter == "" {
+		if key != "" || keyFile != "" {
+			return linkflag.Usagef("-arbiter-key and -arbiter-key-file need -arbiter")
+		}
+		return nil
+	}
+	var err error
+	if o.arbiter, err = linkflag.ParseAddr(arbiter, ipxarbiter.DefaultSocket); err != nil {
+		return linkflag.Usagef("-arbiter: %v", err)
+	}
+	if o.arbiter.Node == (ipx.Node{}) || o.arbiter.Node.IsBroadcast() || o.arbiter.Socket == 0 {
+		return linkflag.Usagef("-arbiter %q: want a host's address and a nonzero socket", arbiter)
+	}
+	if o.arbiterKey, err = chooseKey("arbiter-key", key, keyFile); err != nil {
+		return err
+	}
+	if o.arbiterKey == nil {
+		o.arbiterKey = o.key
+	}
+	return nil
 }
 
 // runServer runs a server until ctx ends.
@@ -150,7 +205,9 @@ func runServer(ctx context.Context, o serverOptions, stdin io.Reader, stdout, st
 		return fmt.Errorf("MSL listener: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := mirror.NewServer(mirror.Config{
+	var arb *loggedArbiter
+	var health *failFile
+	cfg := mirror.Config{
 		Stack: st, Router: router, Engine: mirrortest.NewKV(), EngineVersion: "mirrorkv1",
 		Network: o.internalNet, Node: o.internalNode, Socket: o.socket, Start: o.role, Key: o.key,
 		Peer:     o.peer,
@@ -159,12 +216,29 @@ func runServer(ctx context.Context, o serverOptions, stdin io.Reader, stdout, st
 			return spx.DialConfig(ctx, st, o.mslPeer, mslSPX)
 		},
 		Logger: log,
-	})
+	}
+	if o.arbiter != (ipx.Addr{}) {
+		cl, err := ipxarbiter.NewClient(ipxarbiter.ClientConfig{
+			Stack: st, Arbiter: o.arbiter, Network: o.internalNet, Key: o.arbiterKey,
+		})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		arb = &loggedArbiter{arb: cl, log: log}
+		cfg.Arbiter = arb
+	}
+	if o.healthFile != "" {
+		health = &failFile{path: o.healthFile}
+		cfg.Health, cfg.HealthInterval = health.check, o.healthInterval
+	}
+	srv, err := mirror.NewServer(cfg)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer srv.Close()
+	show := func() string { return formatStatus(srv, arb, o.arbiter, health) }
 	var out sync.Mutex // status lines come from two goroutines
 	printf := func(format string, a ...any) {
 		out.Lock()
@@ -174,6 +248,12 @@ func runServer(ctx context.Context, o serverOptions, stdin io.Reader, stdout, st
 	printf("mirrorkv: serving %v as %v; LAN address %v:%v, MSL at socket %v, peer %v:%v\n",
 		ipx.Addr{Net: o.internalNet, Node: o.internalNode, Socket: o.socket}, o.role, lan.Net, lan.Node,
 		o.mslListen, o.peer.Net, o.peer.Node)
+	if arb != nil {
+		printf("mirrorkv: arbiter at %v\n", o.arbiter)
+	}
+	if health != nil {
+		printf("mirrorkv: health check: fails while %s exists, every %v\n", o.healthFile, o.healthInterval)
+	}
 
 	if o.debugAddr != "" {
 		hs, addr, err := serveExpvar(o.debugAddr, srv)
@@ -197,7 +277,7 @@ func runServer(ctx context.Context, o serverOptions, stdin io.Reader, stdout, st
 		case <-st.Done():
 			return errors.New("the stack closed: the link failed")
 		case <-status:
-			printf("%s\n", formatStatus(srv))
+			printf("%s\n", show())
 		case <-switchover:
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			err := srv.Switchover(sctx)
@@ -205,7 +285,7 @@ func runServer(ctx context.Context, o serverOptions, stdin io.Reader, stdout, st
 			if err != nil {
 				printf("mirrorkv: switchover failed: %v\n", err)
 			} else {
-				printf("mirrorkv: switchover done: %s\n", formatStatus(srv))
+				printf("mirrorkv: switchover done: %s\n", show())
 			}
 		}
 	}
@@ -233,16 +313,25 @@ func readCommands(r io.Reader, status, switchover chan<- struct{}) {
 	}
 }
 
-// formatStatus says the server's state in one line.
-func formatStatus(srv *mirror.Server) string {
+// formatStatus says the server's state in one line: with an arbiter
+// (arb not nil, at addr) its last answer and the claims, with a health
+// check its state and the failed checks.
+func formatStatus(srv *mirror.Server, arb *loggedArbiter, addr ipx.Addr, health *failFile) string {
 	s, c := srv.Status(), srv.Stats()
 	heard := "never"
 	if !s.LastHeard.IsZero() {
 		heard = time.Since(s.LastHeard).Round(time.Millisecond).String() + " ago"
 	}
+	var extra string
+	if arb != nil {
+		extra += fmt.Sprintf(" arbiter=%v last-claim=%s claims=%d denials=%d", addr, arb.lastClaim(), c.Claims, c.Denials)
+	}
+	if health != nil {
+		extra += fmt.Sprintf(" health=%s unhealthy=%d", health.state(), c.Unhealthy)
+	}
 	return fmt.Sprintf("mirrorkv: status: role=%v epoch=%d peer=%v applied=%d acked=%d lag=%d events/%v last-heard=%s clients=%d requests=%d replies=%d takeovers=%d msl-failures=%d",
 		s.Role, s.Epoch, s.Peer, s.Applied, s.Acked, s.LagEvents, s.LagTime, heard, s.Clients,
-		c.Requests, c.Replies, c.Takeovers, c.MSLFailures)
+		c.Requests, c.Replies, c.Takeovers, c.MSLFailures) + extra
 }
 
 // mslSPX configures the MSL's SPX connections. A server closes a failed
