@@ -128,6 +128,10 @@ type loop struct {
 	dialing  bool
 	redialAt time.Time
 	probing  bool
+	// probeRole and probeGen are the role and the session count a probe
+	// started under: its answer is stale once either changed.
+	probeRole Role
+	probeGen  uint64
 	probeAt  time.Time // a primary alone probes its peer from then
 
 	out     []byte // reply scratch
@@ -284,13 +288,15 @@ func minTime(t time.Time, ts ...time.Time) time.Time {
 	return t
 }
 
-// wantsDial: a secondary that is not mirrored joins; a primary running
-// alone looks for its peer too, so that two primaries (after a partition
-// of both links heals, or an isolated primary comes back) meet and one
-// steps down.
+// wantsDial: a secondary joins, or rejoins once its MSL connection
+// ended (a synced one too, while it waits out MSLTimeout before it
+// probes: a primary that is alive takes it back, from the change log); a
+// primary running alone looks for its peer too, so that two primaries
+// (after a partition of both links heals, or an isolated primary comes
+// back) meet and one steps down.
 func (l *loop) wantsDial() bool {
-	return l.sess == nil && !l.dialing && !l.probing && l.cfg.Dial != nil &&
-		(l.role == RoleDeactivated || l.role == RoleSecondary && !l.synced || l.role == RolePrimary)
+	return l.sess == nil && !l.dialing && !l.probing && !l.claiming && l.cfg.Dial != nil &&
+		(l.role == RoleDeactivated || l.role == RoleSecondary || l.role == RolePrimary)
 }
 
 func (l *loop) tick(ctx context.Context, now time.Time) {
@@ -506,8 +512,11 @@ func (l *loop) newConn(nc *newConn) {
 		l.s.log.Debug("mirror: MSL connection not used: "+why, "peer role", nc.peer.Role, "dial", nc.dial)
 		abort(nc.fc.c)
 	}
-	if l.role == RolePrimary && l.claiming {
-		// The claim's outcome decides our epoch; meet the peer after it.
+	if l.claiming {
+		// The claim's outcome decides our role and epoch; meet the peer
+		// after it. A grant must find us as we asked for it: a secondary
+		// that joined meanwhile would drop a takeover it was granted,
+		// and leave the pair with no primary.
 		quiet("waiting for the arbiter")
 		return
 	}
@@ -517,6 +526,14 @@ func (l *loop) newConn(nc *newConn) {
 	// whoever dialed: the loser steps down and joins the winner on this
 	// connection.
 	if l.role == RolePrimary && nc.peer.Role == RolePrimary {
+		if !outranks(&nc.peer, &nc.me) && l.sess != nil && time.Since(l.lastHeard) < 2*l.cfg.Heartbeat {
+			// Crossed dials: the other primary already stepped down and
+			// joined us on the live connection; its hello here is stale.
+			// Replacing that connection would cut a secondary that may
+			// already hold our image and so may take over.
+			quiet("the peer joined us on a live MSL connection")
+			return
+		}
 		if !outranks(&nc.peer, &nc.me) {
 			l.s.log.Warn("mirror: met another primary; it steps down", "peer epoch", nc.peer.Epoch, "epoch", l.epoch)
 			l.lead(nc)
@@ -924,6 +941,7 @@ func (l *loop) startDial(ctx context.Context) {
 // answers pings, as a secondary with nothing to serve.
 func (l *loop) startProbe(ctx context.Context) {
 	l.probing = true
+	l.probeRole, l.probeGen = l.role, l.sessions
 	s := l.s
 	peer := ipx.Addr{Net: l.cfg.Peer.Net, Node: l.cfg.Peer.Node, Socket: l.cfg.Socket}
 	timeout := l.cfg.ProbeTimeout
@@ -971,13 +989,19 @@ func (l *loop) startProbe(ctx context.Context) {
 func (l *loop) probed(r *probeResult) {
 	l.probing = false
 	l.rearm = true
+	if l.role != l.probeRole || l.sessions != l.probeGen {
+		// Asked as a primary, or before an MSL session came and went: a
+		// primary that stepped down and joined must not take over on the
+		// answer to a question it asked as a primary.
+		return
+	}
 	if l.role == RolePrimary && l.sess == nil {
 		if r.answered && r.role == RolePrimary && r.epoch > l.epoch {
 			l.stepDown(fmt.Sprintf("the peer answers on the LAN as primary of epoch %d, newer than ours", r.epoch))
 		}
 		return
 	}
-	if l.role != RoleSecondary || l.sess != nil {
+	if l.role != RoleSecondary || l.sess != nil || !l.synced {
 		return
 	}
 	if r.answered && r.role == RolePrimary && r.epoch >= l.epoch {

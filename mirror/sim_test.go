@@ -126,6 +126,37 @@ func TestSimulation(t *testing.T) { simulateSeeds(t, false) }
 // even then.
 func TestSimulationArbiter(t *testing.T) { simulateSeeds(t, true) }
 
+// simRegressions are seeds that found a bug in the pair, with the faults
+// they ran under, kept as regression tests beyond the default schedules.
+var simRegressions = []struct {
+	seed    uint64
+	faults  string
+	arbiter bool
+	bug     string
+}{
+	{116, "kill,isolate,msl,lan,loss,dup,delay", false,
+		"a primary back from isolation stepped down and joined, its session died, and the answer to the LAN probe it sent as a primary (none: the LAN was cut) made it take over, unsynced, beside the live primary"},
+	{77, simArbiterFaults, true,
+		"a secondary whose takeover claim was in flight joined the returning primary on a dial it had started before; it then dropped the grant it got, the primary was denied, and neither server was primary again"},
+}
+
+// TestSimulationRegressions replays simRegressions.
+func TestSimulationRegressions(t *testing.T) {
+	if *simSeed != 0 {
+		t.Skip("-sim.seed replays one seed of TestSimulation")
+	}
+	for _, r := range simRegressions {
+		t.Run(fmt.Sprint("seed=", r.seed), func(t *testing.T) {
+			faults, err := parseFaults(r.faults)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s; replay with -sim.faults=%s", r.bug, r.faults)
+			runSimulation(t, r.seed, faults, r.arbiter)
+		})
+	}
+}
+
 func simulateSeeds(t *testing.T, arbiter bool) {
 	fs := *simFaults
 	if fs == "" {
