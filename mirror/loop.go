@@ -132,7 +132,7 @@ type loop struct {
 	// started under: its answer is stale once either changed.
 	probeRole Role
 	probeGen  uint64
-	probeAt  time.Time // a primary alone probes its peer from then
+	probeAt   time.Time // a primary alone probes its peer from then
 
 	out     []byte // reply scratch
 	scratch []byte // MSL message scratch: session.send copies what it keeps
