@@ -118,6 +118,10 @@
 //     so that the old primary cannot claim it if the MSL fails mid-way;
 //   - a server started as primary answers once granted an epoch.
 //
+// Put the arbiter where the clients are (on their LAN, or reached
+// through it): a server cut off from the clients but not from the
+// arbiter wins its claim and then serves nobody until its links return.
+//
 // Both sides of any partition ask for the same epoch, so exactly one
 // goes on, and nobody answers alone without a grant; while mirrored, the
 // arbiter is not asked (the primary's replies wait for the secondary's
