@@ -41,11 +41,13 @@ func BenchmarkRequest(b *testing.B) {
 				ctx := context.Background()
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu := cpuTime()
 				for range b.N {
 					if _, err := c.Do(ctx, req); err != nil {
 						b.Fatal(err)
 					}
 				}
+				reportCPU(b, cpu)
 			})
 		}
 	}
@@ -64,7 +66,7 @@ func BenchmarkThroughput(b *testing.B) {
 				p := benchPair(b, clients, mode.alone)
 				ctx := context.Background()
 				b.ResetTimer()
-				start := time.Now()
+				start, cpu := time.Now(), cpuTime()
 				var wg sync.WaitGroup
 				for i, c := range p.Clients {
 					n := b.N / clients
@@ -82,11 +84,20 @@ func BenchmarkThroughput(b *testing.B) {
 				}
 				wg.Wait()
 				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+				reportCPU(b, cpu)
 				if st := p.A.Stats(); st.Batches > 0 {
 					b.ReportMetric(float64(st.Events)/float64(st.Batches), "events/frame")
 				}
 			})
 		}
+	}
+}
+
+// reportCPU reports the process's CPU time per request since cpu (both
+// cores, every goroutine: clients and servers).
+func reportCPU(b *testing.B, cpu time.Duration) {
+	if d := cpuTime() - cpu; cpu > 0 && d > 0 {
+		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
 
