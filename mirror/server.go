@@ -465,6 +465,11 @@ func (s *Server) submit(in input, block bool) bool {
 			return false
 		}
 		l.drain()
+		for in.frame != nil && len(s.in) > 0 {
+			// An MSL frame goes after every frame queued before it,
+			// however many inputs wait.
+			l.drain()
+		}
 		l.handle(in)
 		l.drain()
 		l.settle()
