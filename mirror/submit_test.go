@@ -5,12 +5,19 @@ import (
 	"log/slog"
 	"net"
 	"testing"
+
+	"github.com/ipxkit/ipxkit/ipx"
 )
 
 // An MSL frame submitted while more than a batch of inputs waits is
 // handled after every frame queued before it: frames apply in order.
 func TestSubmitKeepsFrameOrder(t *testing.T) {
-	s := &Server{cfg: Config{MaxBatch: 8}, log: slog.New(slog.DiscardHandler),
+	st, err := ipx.NewStack(ipx.StackConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := &Server{cfg: Config{Stack: st, MaxBatch: 8}, log: slog.New(slog.DiscardHandler),
 		in: make(chan input, 64), poke: make(chan struct{}, 1), queued: make(chan struct{}, 1)}
 	l := newLoop(s)
 	s.loop = l
