@@ -254,7 +254,7 @@ func (l *loop) settle() {
 func (l *loop) deadline(now time.Time) time.Time {
 	d := now.Add(l.cfg.Heartbeat)
 	if l.sess != nil {
-		d = minTime(d, l.nextBeat, l.lastHeard.Add(l.cfg.MSLTimeout))
+		d = minTime(d, l.nextBeat, l.lastHeard.Add(l.silence()))
 	} else if l.role == RoleSecondary && l.synced && !l.probing && !l.claiming {
 		// Probe once the MSL is silent, and not before a failed claim's
 		// retry time.
@@ -279,6 +279,19 @@ func (l *loop) deadline(now time.Time) time.Time {
 	return d
 }
 
+// silence is how long the peer on the MSL may stay silent. While a
+// secondary syncs, the primary falls silent as long as the engine's
+// Snapshot takes, and the secondary as long as its Restore: allow them
+// HandshakeTimeout, or a large image never joins. Neither end relies on
+// the other meanwhile: the primary answers alone and the secondary,
+// not synced, cannot take over.
+func (l *loop) silence() time.Duration {
+	if l.peer == PeerSyncing {
+		return max(l.cfg.MSLTimeout, l.cfg.HandshakeTimeout)
+	}
+	return l.cfg.MSLTimeout
+}
+
 func minTime(t time.Time, ts ...time.Time) time.Time {
 	for _, u := range ts {
 		if u.Before(t) {
@@ -301,7 +314,7 @@ func (l *loop) wantsDial() bool {
 
 func (l *loop) tick(ctx context.Context, now time.Time) {
 	if l.sess != nil {
-		if now.Sub(l.lastHeard) >= l.cfg.MSLTimeout {
+		if now.Sub(l.lastHeard) >= l.silence() {
 			l.mslLost(fmt.Sprintf("peer silent for %v", now.Sub(l.lastHeard).Round(time.Millisecond)))
 		} else if !now.Before(l.nextBeat) {
 			l.nextBeat = now.Add(l.cfg.Heartbeat)
