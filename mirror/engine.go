@@ -30,9 +30,27 @@ type Event struct {
 // Snapshot writes the engine's memory image to w; Restore discards all
 // previous state and loads an image Snapshot wrote. A joining secondary
 // receives the image this way while the primary goes on serving, so
-// Snapshot should be quick: the primary holds its requests while it runs.
+// Snapshot should be quick: the primary holds its requests while it runs,
+// unless the Engine is also a Viewer. The secondary restores off its
+// loop, so a slow Restore costs no client anything.
 type Engine interface {
 	Apply(ev Event) []byte
 	Snapshot(w io.Writer) error
 	Restore(r io.Reader) error
+}
+
+// A Viewer is an Engine that can take a consistent view of its state
+// cheaply (a copy-on-write fork, a copy of an index): the primary takes
+// the view while requests wait, and writes the image from it while they
+// go on, so that the pause a joining secondary causes does not grow with
+// the image. The Server calls View as it calls the Engine's methods; it
+// calls the view's Snapshot once, from another goroutine, possibly while
+// the Engine applies later events, which must not change the view.
+type Viewer interface {
+	View() Snapshotter
+}
+
+// A Snapshotter writes a memory image, as Engine.Snapshot does.
+type Snapshotter interface {
+	Snapshot(w io.Writer) error
 }

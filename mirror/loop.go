@@ -25,7 +25,19 @@ type input struct {
 	switchover chan error
 	claim      *claimResult
 	health     *healthResult
+	restored   *restoreResult
 }
+
+// restoreResult is the end of an engine Restore run off the loop.
+type restoreResult struct {
+	sess *session // the session the image came on
+	st   *state   // the mirrored state the image carried
+	err  error
+}
+
+// maxHeld bounds the MSL messages a secondary holds while it restores
+// an image; past it the primary is outrunning it and the join restarts.
+const maxHeld = 1 << 16
 
 // claimKind is why a server asks the arbiter for an epoch.
 type claimKind uint8
@@ -124,10 +136,14 @@ type loop struct {
 	batch    []wireEvent
 
 	// secondary
-	image    []byte
-	dialing  bool
-	redialAt time.Time
-	probing  bool
+	image []byte
+	// restoring: the engine is restoring an image off the loop, so that
+	// heartbeats go on; the messages that follow the image wait in held.
+	restoring bool
+	held      []frameIn
+	dialing   bool
+	redialAt  time.Time
+	probing   bool
 	// probeRole and probeGen are the role and the session count a probe
 	// started under: its answer is stale once either changed.
 	probeRole Role
@@ -369,6 +385,8 @@ func (l *loop) handle(in input) {
 		l.claimed(in.claim)
 	case in.health != nil:
 		l.healthChecked(in.health.err)
+	case in.restored != nil:
+		l.restoreDone(in.restored)
 	}
 }
 
@@ -525,6 +543,11 @@ func (l *loop) newConn(nc *newConn) {
 		l.s.log.Debug("mirror: MSL connection not used: "+why, "peer role", nc.peer.Role, "dial", nc.dial)
 		abort(nc.fc.c)
 	}
+	if l.restoring {
+		// One Restore at a time: the engine is not ours until it ends.
+		quiet("restoring an image")
+		return
+	}
 	if l.claiming {
 		// The claim's outcome decides our role and epoch; meet the peer
 		// after it. A grant must find us as we asked for it: a secondary
@@ -668,13 +691,18 @@ func (l *loop) lead(nc *newConn) {
 	}
 	var img bytes.Buffer
 	img.Write(l.st.appendBinary(nil))
-	if err := l.cfg.Engine.Snapshot(&img); err != nil {
+	var view Snapshotter
+	if v, ok := l.cfg.Engine.(Viewer); ok {
+		// Written by the session's writer: requests go on meanwhile, and
+		// their events queue behind the image.
+		view = v.View()
+	} else if err := l.cfg.Engine.Snapshot(&img); err != nil {
 		l.s.log.Error("mirror: engine snapshot failed", "err", err)
 		l.closeSession()
 		return
 	}
 	l.imageSeq = l.st.seq
-	if !l.sess.send(outFrame{t: msgImage, image: img.Bytes(), epoch: l.epoch, seq: l.imageSeq}) {
+	if !l.sess.send(outFrame{t: msgImage, image: img.Bytes(), view: view, epoch: l.epoch, seq: l.imageSeq}) {
 		l.mslLost("MSL send queue full")
 		return
 	}
@@ -747,6 +775,21 @@ func (l *loop) frame(f *frameIn) {
 		return
 	}
 	l.lastHeard = time.Now()
+	if l.restoring && f.t != msgHeartbeat {
+		if len(l.held) >= maxHeld {
+			l.mslLost(fmt.Sprintf("over %d messages arrived while the image was restoring", maxHeld))
+			return
+		}
+		h := *f
+		h.body = append([]byte(nil), f.body...)
+		l.held = append(l.held, h)
+		return
+	}
+	l.handleFrame(f)
+}
+
+// handleFrame handles one MSL message of the current session.
+func (l *loop) handleFrame(f *frameIn) {
 	var err error
 	switch {
 	case f.t == msgHeartbeat:
@@ -849,16 +892,50 @@ func (l *loop) imageChunk(body []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := l.cfg.Engine.Restore(bytes.NewReader(rest)); err != nil {
-		return fmt.Errorf("mirror: engine restore: %w", err)
-	}
-	l.st = st
+	// Restore off the loop: a big image takes long enough to restore that
+	// the heartbeats must go on meanwhile, or the primary would give the
+	// MSL up and the join would never end. Nothing else touches the
+	// engine until restoreDone: the events that follow wait in held, and
+	// no new session starts (newConn).
+	l.consistent = false
+	l.restoring = true
 	l.image = nil
+	sess, eng, s := l.sess, l.cfg.Engine, l.s
+	s.wg.Go(func() {
+		err := eng.Restore(bytes.NewReader(rest))
+		s.submit(input{restored: &restoreResult{sess: sess, st: st, err: err}}, true)
+	})
+	return nil
+}
+
+// restoreDone adopts a restored image, if the session it came on is still
+// up, and handles what arrived meanwhile.
+func (l *loop) restoreDone(r *restoreResult) {
+	l.restoring = false
+	l.rearm = true
+	held := l.held
+	l.held = nil
+	if r.sess != l.sess || l.sess == nil {
+		// The join ended meanwhile: the engine holds an image we cannot
+		// resume from (consistent stays false); the next join sends one.
+		return
+	}
+	if r.err != nil {
+		l.s.log.Error("mirror: engine restore failed", "err", r.err)
+		l.mslLost("engine restore: " + r.err.Error())
+		return
+	}
+	l.st = r.st
 	l.consistent = true
 	l.s.c.images.Add(1)
 	l.sendAck()
 	l.s.log.Info("mirror: image restored; catching up", "applied", l.st.seq)
-	return nil
+	for i := range held {
+		if l.sess != r.sess {
+			return // a held message ended the session
+		}
+		l.handleFrame(&held[i])
+	}
 }
 
 func (l *loop) events(body []byte) error {

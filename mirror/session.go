@@ -38,6 +38,9 @@ type outFrame struct {
 	t     msgType
 	body  []byte
 	image []byte // msgImage: the whole image, chunked by the writer
+	// view, if set, writes the rest of the image after image: the
+	// writer takes it, off the loop (see Viewer).
+	view  Snapshotter
 	epoch uint32
 	seq   uint64
 }
@@ -196,6 +199,13 @@ func (s *session) latestAck(body []byte) ([]byte, *outFrame, int64) {
 // then the chunk's bytes.
 func (s *session) writeImage(f outFrame) error {
 	img := f.image
+	if f.view != nil {
+		b := bytes.NewBuffer(img)
+		if err := f.view.Snapshot(b); err != nil {
+			return fmt.Errorf("mirror: engine snapshot: %w", err)
+		}
+		img = b.Bytes()
+	}
 	body := make([]byte, 0, 13+imageSize)
 	for {
 		n := min(len(img), imageSize)

@@ -152,6 +152,13 @@ func (kv *KV) Snapshot(w io.Writer) error {
 	return bw.Flush()
 }
 
+// View implements mirror.Viewer: a copy of the map, which later puts do
+// not change, so that the primary writes a big image without holding up
+// requests.
+func (kv *KV) View() mirror.Snapshotter {
+	return &KV{m: maps.Clone(kv.m), applied: kv.applied}
+}
+
 // Restore implements mirror.Engine. On error the store is unchanged.
 func (kv *KV) Restore(r io.Reader) error {
 	b, err := io.ReadAll(r)
