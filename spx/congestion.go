@@ -74,11 +74,29 @@ func (e *endpoint) grow(n int) {
 }
 
 // congested lowers the congestion window to cwnd after a loss, and
-// ssthresh to half the packets that were in flight.
-func (e *endpoint) congested(cwnd int) {
-	e.ssthresh = max(e.sent/2, 2)
+// ssthresh to ssthresh.
+func (e *endpoint) congested(cwnd, ssthresh int) {
+	e.ssthresh = max(ssthresh, 2)
 	e.cwnd, e.cwndAcked = min(cwnd, e.cfg.Window), 0
 	e.stats.CongestionEvents++
+}
+
+// lossCwnd is the congestion window after a loss repaired without a
+// timeout. As TCP Veno does, the loss is taken for a random one, not a
+// sign of congestion, when the round trip shows no queue building up
+// (fewer than three of the packets in flight waiting in one): the window
+// then drops by a fifth instead of by half. Lossy links that are not
+// full (radio, a tunnel over a lossy path) otherwise keep the window at
+// a few packets.
+func (e *endpoint) lossCwnd() int {
+	flight := e.sent
+	if r := &e.rtt; r.has && r.srtt > 0 && r.minRTT > 0 {
+		queued := int(int64(flight) * int64(max(r.srtt-r.minRTT, 0)) / int64(r.srtt))
+		if queued < 3 {
+			return max(flight*4/5, 2)
+		}
+	}
+	return max(flight/2, 2)
 }
 
 // beginEpisode notes the window before a recovery, for undo.
@@ -98,7 +116,10 @@ func (e *endpoint) reoWnd() time.Duration {
 	if !e.rtt.has {
 		return 0
 	}
-	return min(e.rtt.minRTT/4*time.Duration(max(e.reoSteps, 1)), e.rtt.srtt)
+	// At least the round trip's variation: on a path whose round trip
+	// jitters, a packet is late by that much without being lost.
+	w := max(e.rtt.minRTT/4*time.Duration(max(e.reoSteps, 1)), e.rtt.rttvar)
+	return min(w, e.rtt.srtt)
 }
 
 // spurious handles a retransmission found unneeded; late is how much
@@ -144,7 +165,8 @@ func (e *endpoint) detectLoss(clk *clock) {
 		e.inRecovery = true
 		e.recoverSeq = e.sndUna + uint16(e.sent)
 		e.stats.FastRetransmits++
-		e.congested(max(e.sent/2, 2))
+		w := e.lossCwnd()
+		e.congested(w, w)
 	}
 	e.retransmit(clk)
 	if e.state == stDone {
@@ -201,4 +223,4 @@ func (e *endpoint) tailProbe(clk *clock) {
 // It is at least a tenth of MinRTO, as a round-trip estimate that is
 // too small (taken on an idle path) would otherwise send every packet
 // twice.
-func (e *endpoint) pto() time.Duration { return max(2*e.rtt.srtt, e.cfg.MinRTO/10) }
+func (e *endpoint) pto() time.Duration { return max(2*e.rtt.srtt, e.cfg.MinRTO/50) }

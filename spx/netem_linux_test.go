@@ -21,6 +21,7 @@ import (
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/ether"
 	"github.com/mdlayher/packet"
+	"golang.org/x/sys/unix"
 )
 
 // The lossy-link comparison with Linux TCP runs only when asked, as root:
@@ -53,7 +54,8 @@ func TestNetemVsTCP(t *testing.T) {
 		t.Skip("the SPX against TCP comparison on lossy links runs with -args -netem (as root)")
 	}
 	netnstest.Require(t)
-	settings := []netemSetting{{0.01, 0.01}, {0.05, 0.01}, {0.10, 0.01}}
+	// The clean link first: the ceiling the relay (or netem) and the CPU allow.
+	settings := []netemSetting{{0, 0}, {0.01, 0.01}, {0.05, 0.01}, {0.10, 0.01}}
 	relay := *netemRelay || !kernelHasNetem(t)
 	how := "netem qdisc"
 	if relay {
@@ -149,7 +151,22 @@ func (n *netemNet) tcpGoodput(t *testing.T, size int) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return transferGoodput(t, c, s, size)
+	return transferGoodput(t, c, s, size, func() {
+		tc, ok := c.(*net.TCPConn)
+		if !ok {
+			return
+		}
+		rc, err := tc.SyscallConn()
+		if err != nil {
+			return
+		}
+		rc.Control(func(fd uintptr) {
+			if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+				t.Logf("TCP sender: rtt %dus (min %dus), cwnd %d, ssthresh %d, retransmitted %d, reordering %d, segments out %d",
+					ti.Rtt, ti.Min_rtt, ti.Snd_cwnd, ti.Snd_ssthresh, ti.Total_retrans, ti.Reordering, ti.Segs_out)
+			}
+		})
+	})
 }
 
 // spxGoodput moves size bytes from A to B over SPX II on ipx/ether.
@@ -198,14 +215,17 @@ func (n *netemNet) spxGoodput(t *testing.T, size int) float64 {
 	if s == nil {
 		t.FailNow()
 	}
-	g := transferGoodput(t, c, s, size)
-	t.Logf("SPX sender %+v", c.Stats())
+	g := transferGoodput(t, c, s, size, nil)
+	st := c.Stats()
+	t.Logf("SPX sender: srtt %v, cwnd %d, retransmits %d (fast %d, spurious %d, probes %d, timeouts %d), packets out %d",
+		st.SRTT, st.Cwnd, st.Retransmits, st.FastRetransmits, st.SpuriousRetransmits, st.TailProbes, st.Timeouts, st.PacketsSent)
 	return g
 }
 
 // transferGoodput writes size bytes on c and closes it, reads them all
-// on s, and returns Mbit/s from the start to the end of file.
-func transferGoodput(t *testing.T, c, s net.Conn, size int) float64 {
+// on s, and returns Mbit/s from the start to the end of file. written,
+// if not nil, runs after the last write and before the close.
+func transferGoodput(t *testing.T, c, s net.Conn, size int, written func()) float64 {
 	data := make([]byte, size)
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range data {
@@ -217,6 +237,9 @@ func transferGoodput(t *testing.T, c, s net.Conn, size int) float64 {
 		if _, err := c.Write(data); err != nil {
 			errc <- err
 			return
+		}
+		if written != nil {
+			written()
 		}
 		errc <- c.Close()
 	}()

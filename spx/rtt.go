@@ -25,8 +25,12 @@ func (r *rttEstimator) update(sample time.Duration, now time.Time) {
 		return
 	}
 	// A zero sample (a clock too coarse, or a fake one) says nothing of
-	// how soon an acknowledgement can come.
-	if sample > 0 && (r.minRTT == 0 || sample <= r.minRTT || now.Sub(r.minAt) > minRTTWindow) {
+	// how soon an acknowledgement can come, and one below half the
+	// smoothed round trip is most likely a packet that overtook the rest
+	// (sent early by a reordering link): the minimum is the path's, not
+	// an outlier's.
+	outlier := r.has && sample < r.srtt/2
+	if sample > 0 && (r.minRTT == 0 || sample <= r.minRTT && !outlier || now.Sub(r.minAt) > minRTTWindow) {
 		r.minRTT, r.minAt = sample, now
 	}
 	if !r.has {

@@ -192,7 +192,10 @@ func (e *endpoint) transmit(clk *clock) {
 	if e.state != stEstablished {
 		return
 	}
-	every := max(1, e.cfg.Window/4)
+	// A quarter of the window, or of the congestion window when that is
+	// smaller: with few packets in flight each acknowledgement lost would
+	// otherwise stall the sender until a probe.
+	every := max(1, min(e.cfg.Window, e.cwnd)/4)
 	for e.sent < e.sendq.len() && e.sent < e.cwnd+e.inflate {
 		s := e.sendq.at(e.sent)
 		if !seqLessEq(s.seq, e.peerAlloc) {
@@ -320,7 +323,8 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 			e.episodeRetx = 1
 			e.inRecovery = true
 			e.recoverSeq = e.sndUna + uint16(e.sent)
-			e.congested(max(e.sent/2, 2))
+			w := e.lossCwnd()
+			e.congested(w, w)
 		}
 		e.sndUna = ack
 		e.sent -= n

@@ -81,7 +81,7 @@ func (e *endpoint) onTimer(now time.Time) {
 	if !e.rtoAt.IsZero() && !now.Before(e.rtoAt) {
 		e.stats.Timeouts++
 		e.beginEpisode()
-		e.congested(1)
+		e.congested(1, e.sent/2)
 		e.backoff++
 		e.inRecovery, e.rtoRecovery = true, true
 		e.recoverSeq = e.sndUna + uint16(e.sent)
