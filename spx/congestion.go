@@ -141,6 +141,21 @@ func (e *endpoint) spurious(late time.Duration) {
 	}
 }
 
+// rackWait is how long after its last transmission s is taken as lost
+// once a later packet arrived: a round trip plus the reordering window,
+// doubled for each time s was sent again already. A round-trip estimate
+// left small by a path that just got slower would otherwise resend s
+// every few milliseconds, and no packet would go unresent long enough to
+// give a sample that corrects it (Karn).
+// It is at least the tail probe's floor, for a round trip measured near
+// zero on an idle path.
+func (e *endpoint) rackWait(s *segment) time.Duration {
+	return max(e.rtt.srtt+e.reoWnd(), e.cfg.MinRTO/50) << min(s.retx, maxRetxShift)
+}
+
+// maxRetxShift caps the doubling of the waits before a packet is resent.
+const maxRetxShift = 8
+
 // detectLoss retransmits the oldest outstanding segment if a later one
 // is known to have arrived and it has been out longer than a round trip
 // plus the reordering window; otherwise it sets lossAt to when it will
@@ -155,7 +170,7 @@ func (e *endpoint) detectLoss(clk *clock) {
 		if e.dupAcks < 3 {
 			return // no round trip known: the classic three duplicates
 		}
-	} else if at := s.lastSent.Add(e.rtt.srtt + e.reoWnd()); clk.now().Before(at) {
+	} else if at := s.lastSent.Add(e.rackWait(s)); clk.now().Before(at) {
 		e.lossAt = at
 		return
 	}
@@ -181,8 +196,10 @@ func (e *endpoint) armRTO(now time.Time) {
 	rto := e.currentRTO()
 	e.rtoAt = now.Add(rto)
 	e.tlpAt, e.tlpCount = time.Time{}, 0
-	if e.rtt.has {
-		if pto := e.pto(); pto < rto {
+	if e.rtt.has && e.sent > 0 {
+		// Doubled, as rackWait is, for each time the oldest packet was
+		// resent already.
+		if pto := e.pto() << min(e.sendq.at(0).retx, maxRetxShift); pto < rto {
 			e.tlpAt = now.Add(pto)
 		}
 	}

@@ -98,3 +98,23 @@ func TestLossReorder(t *testing.T) {
 		t.Errorf("%d timeouts, want at most 2", snd.Timeouts)
 	}
 }
+
+// TestLossSlowerPath: a connection set up on an idle path, whose round
+// trip measures near zero, goes on over one 11 ms each way that loses
+// and duplicates packets. The duplicates' acknowledgements must not
+// resend the oldest packet on every one with the stale estimate until
+// the retry limit ends the connection (as the mirror's simulation found).
+func TestLossSlowerPath(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newTestNet(t, memlan.Config{Seed: 176})
+		cfg := Config{Window: 64, MaxRTO: 100 * time.Millisecond}
+		c, s, _ := n.connect(t, cfg, cfg)
+		n.seg.SetImpairments(memlan.Impairments{Loss: 0.11, Duplicate: 0.17, Delay: 11 * time.Millisecond, Jitter: 4 * time.Millisecond})
+		transferBoth(t, c, s, 256<<10)
+		if st := c.Stats(); st.Retransmits > st.PacketsSent/3 {
+			t.Errorf("%d retransmissions of %d packets sent", st.Retransmits, st.PacketsSent)
+		}
+		c.Close()
+		s.Close()
+	})
+}
