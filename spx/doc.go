@@ -19,9 +19,9 @@
 // the allocation number the last one it can accept, so a sender may have
 // alloc − ack + 1 packets outstanding. All comparisons of these numbers wrap
 // around (see seqLess). Lost packets are retransmitted after an adaptive
-// timeout estimated in the style of RFC 6298; after Config.RetryLimit
-// retransmissions of one packet the connection fails with
-// ErrRetryLimit. A connection that hears nothing for Config.VerifyInterval
+// timeout estimated in the style of RFC 6298, doubled on each expiry
+// until an acknowledgement brings progress; after Config.RetryLimit
+// timeouts for one packet the connection fails with ErrRetryLimit. A connection that hears nothing for Config.VerifyInterval
 // sends a keep-alive asking for an acknowledgement, and is declared dead
 // (ErrPeerSilent) after Config.AbortTimeout of silence.
 //
@@ -41,12 +41,21 @@
 // has settled. With a plain SPX peer, packets stay within 576 bytes.
 //
 // Beyond Novell's SPX, a receiver keeps packets that arrive ahead of a
-// gap (within its allocation) and acknowledges a gap at once with a
-// system packet; three such duplicate acknowledgements make the sender
-// retransmit without waiting for its timer, and after a timeout each
-// partial acknowledgement retransmits the next hole (as TCP's NewReno
-// does). The sender also keeps a congestion window (Stats.Cwnd): the whole
-// allocation until a loss, then halved by a fast retransmission or cut to
+// gap (within its allocation) and acknowledges a gap, and its filling,
+// at once with a system packet. A duplicate acknowledgement tells the
+// sender that a later packet arrived; the oldest outstanding one is then
+// taken as lost once it has been out a round trip plus a reordering
+// window (RACK, RFC 8985, without the selective acknowledgements SPX
+// lacks), so a packet merely overtaken is not resent. A retransmission
+// acknowledged sooner than a round trip after it was unneeded
+// (Stats.SpuriousRetransmits): it widens the reordering window and
+// undoes the window reduction it caused. Each partial acknowledgement
+// then retransmits the next hole (as TCP's NewReno does), and when the
+// acknowledgements stop, up to three tail probes (Stats.TailProbes)
+// resend the oldest packet before the timeout. The sender also keeps a
+// congestion window (Stats.Cwnd): the whole allocation until a loss,
+// then halved by a repaired loss (cut by a fifth when the round trip
+// shows no queue building: a random loss, as TCP Veno judges) or cut to
 // one packet by a timeout, growing back as acknowledgements come (RFC
 // 5681), so that a path that drops bursts is not flooded again at once.
 // After a timeout everything outstanding is sent again as that window
