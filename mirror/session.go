@@ -94,10 +94,17 @@ func (s *session) send(f outFrame) bool {
 }
 
 func (s *session) close() {
+	first := false
 	s.closeOnce.Do(func() {
 		close(s.done)
-		abort(s.fc.c)
+		first = true
 	})
+	// Aborted outside the Once: an spx.Conn's Abort runs the reader's
+	// notification, whose frames may fail the MSL and close the session
+	// again, here, before the Once would have returned.
+	if first {
+		abort(s.fc.c)
+	}
 }
 
 // abort closes an MSL connection without waiting for the peer: the MSL
