@@ -96,11 +96,14 @@
 // LAN probe or MSL dial that gets through, every 2 x RedialInterval and
 // RedialInterval), both answer. When they meet, the newer epoch wins and
 // the old primary steps down and takes the winner's image: the writes it
-// acknowledged alone during that window are lost. Clients that saw epoch
-// e+1 ignore its replies, so the loss hits only clients that stayed on
-// its side of the partition. Writes acknowledged before the partition,
-// while mirrored, are never lost: the secondary held each before it was
-// acknowledged.
+// acknowledged alone are lost, from the moment its MSL failed (MSLTimeout
+// before the takeover's probe) until it stepped down; that span is the
+// window. Clients that saw epoch e+1 ignore its replies, so the loss hits
+// only clients that stayed on its side of the partition. Writes
+// acknowledged before the partition, while mirrored, are never lost: the
+// secondary held each before it was acknowledged. The simulation's
+// checker (mirror/sim_test.go, relaxWindows) knows exactly this window:
+// without an arbiter, isolate and isolatesec faults pass it.
 //
 // # The arbiter
 //

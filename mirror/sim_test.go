@@ -56,6 +56,7 @@ var (
 	simFaults = flag.String("sim.faults", "", "comma-separated fault kinds the simulation draws from (default "+simDefaultFaults+
 		", and "+simArbiterFaults+" with an arbiter): "+strings.Join(simFaultKinds, ","))
 	simKnown = flag.Bool("sim.known", false, "also run the seeds of simKnownFailures")
+	simDump  = flag.String("sim.dump", "", "log every operation on this key, and the divergence windows")
 	simHTML  = flag.String("sim.html", "", "directory for porcupine's visualisation of a failing seed (default: the temp directory)")
 )
 
@@ -347,8 +348,11 @@ type kvInput struct {
 
 type kvOutput struct {
 	unknown bool // timed out: applied or not
-	status  byte
-	value   string
+	// from and at: when the request went and the reply came, since
+	// simEpoch.
+	from, at time.Duration
+	status   byte
+	value    string
 }
 
 // kvModel is a linearizable key-value store, partitioned by key: a
@@ -463,6 +467,7 @@ func (h *history) do(c *mirrortest.Client, client int, in kvInput, timeout time.
 		ret = math.MaxInt64
 	} else {
 		out.status, out.value, _ = mirrortest.ParseReply(r)
+		out.from, out.at = at, until
 	}
 	if !(out.unknown && in.op == mirrortest.OpGet) {
 		meta := fmt.Sprintf("%v..%v", at.Round(time.Millisecond), until.Round(time.Millisecond))
@@ -515,6 +520,62 @@ type simServers struct {
 	primary map[uint32][]string // epoch: the instances that were primary in it
 	missed  []string
 	changes atomic.Uint64 // role and peer changes seen
+	// now holds the instances that are primary, by name, with their
+	// epoch; windows the spans in which two were, one of them in an
+	// older epoch: a full partition's divergence window (see
+	// simWindows).
+	now     map[string]simPrimary
+	windows []simWindow
+}
+
+// simPrimary is an instance that is primary: its epoch, and since when
+// it runs alone (-1: mirrored or syncing).
+type simPrimary struct {
+	epoch uint32
+	alone time.Duration
+}
+
+// simWindow is a span in which stale, primary of an older epoch, may
+// answer beside a newer primary.
+type simWindow struct {
+	stale    string
+	from, to time.Duration // to < 0: still open
+}
+
+// roleLocked follows instance name's role changes for the windows. A
+// window opens when a server takes over while another, of an older
+// epoch, is still primary; it starts when that one began to run alone
+// (what it acknowledged since is lost when they meet) and ends when it
+// steps down.
+func (w *simServers) roleLocked(name string, r mirror.Role, p mirror.PeerState, epoch uint32) {
+	at := time.Since(simEpoch)
+	if r != mirror.RolePrimary {
+		delete(w.now, name)
+		for i := range w.windows {
+			if w.windows[i].stale == name && w.windows[i].to < 0 {
+				w.windows[i].to = at
+			}
+		}
+		return
+	}
+	cur, was := w.now[name]
+	if !was || p != mirror.PeerNone {
+		cur.alone = -1
+	}
+	if p == mirror.PeerNone && cur.alone < 0 {
+		cur.alone = at
+	}
+	cur.epoch = epoch
+	w.now[name] = cur
+	for other, o := range w.now {
+		if other != name && o.epoch < epoch {
+			from := at
+			if o.alone >= 0 {
+				from = o.alone
+			}
+			w.windows = append(w.windows, simWindow{stale: other, from: from, to: -1})
+		}
+	}
 }
 
 type simSub struct {
@@ -534,6 +595,7 @@ func (w *simServers) watch(s *mirrortest.Server) {
 	w.subs = append(w.subs, ss)
 	if st := s.Status(); st.Role == mirror.RolePrimary {
 		w.addLocked(st.Epoch, name)
+		w.roleLocked(name, st.Role, st.Peer, st.Epoch)
 	}
 	go func() {
 		defer close(ss.done)
@@ -546,6 +608,7 @@ func (w *simServers) watch(s *mirrortest.Server) {
 			if c.Role == mirror.RolePrimary {
 				w.addLocked(c.Epoch, name)
 			}
+			w.roleLocked(name, c.Role, c.Peer, c.Epoch)
 			w.mu.Unlock()
 		}
 	}()
@@ -853,6 +916,7 @@ type simOutcome struct {
 	faults   []simFault
 	recovery time.Duration
 	problems []string // checks that failed inside the bubble
+	windows  []simWindow
 }
 
 func runSimulation(t *testing.T, seed uint64, faults map[string]bool, arbiter bool) simResult {
@@ -905,6 +969,23 @@ func runSimulation(t *testing.T, seed uint64, faults map[string]bool, arbiter bo
 	}
 	t.Logf("seed %d: %d operations (%d of unknown outcome), %d epochs, mirrored %v after the faults",
 		seed, len(o.ops), unknown, len(o.primary), o.recovery)
+	if !arbiter && len(o.windows) > 0 {
+		var n int
+		o.ops, n = relaxWindows(o.ops, o.windows)
+		t.Logf("seed %d: %d divergence windows (a full partition without an arbiter): %d replies in them taken as of unknown outcome",
+			seed, len(o.windows), n)
+	}
+	if *simDump != "" {
+		for _, op := range o.ops {
+			if op.Input.(kvInput).key == *simDump {
+				res := op.Output.(kvOutput)
+				t.Logf("client %d %s [%v..%v]", op.ClientId, kvModel.DescribeOperation(op.Input, op.Output), res.from, res.at)
+			}
+		}
+		for _, w := range o.windows {
+			t.Logf("divergence window: %s from %v to %v", w.stale, w.from, w.to)
+		}
+	}
 	checkLostWrites(t, o.ops, o.final)
 	checkLinearizable(t, seed, o.ops)
 	return simResult{recovery: o.recovery}
@@ -924,7 +1005,7 @@ func simulate(t *testing.T, seed uint64, faults map[string]bool, arbiter bool) s
 	// The clock restarts at the start of the schedule: faults' times
 	// count from there.
 	sleepUntil(time.Second)
-	w := &simServers{gen: make(map[string]int), primary: make(map[uint32][]string)}
+	w := &simServers{gen: make(map[string]int), primary: make(map[uint32][]string), now: make(map[string]simPrimary)}
 	w.watch(p.A)
 	w.watch(p.B)
 	s := &simRun{t: t, p: p, w: w, cut: make(map[[2]ipx.Node]bool), imp: make(map[string]bool), probeLoss: faults["probeloss"], eagerKill: faults["eagerkill"], arbiter: arbiter}
@@ -975,13 +1056,50 @@ func simulate(t *testing.T, seed uint64, faults map[string]bool, arbiter bool) s
 	}
 	w.close()
 	w.mu.Lock()
-	o.primary, o.missed = w.primary, w.missed
+	o.primary, o.missed, o.windows = w.primary, w.missed, w.windows
 	w.mu.Unlock()
 	h.mu.Lock()
 	o.ops = h.ops
 	h.mu.Unlock()
 	o.log = s.log
 	return o
+}
+
+// simWindowSlack covers replies a stale primary sent just before it
+// stepped down, still on their way.
+const simWindowSlack = 200 * time.Millisecond
+
+// relaxWindows is what the checker knows of the divergence window
+// without an arbiter (mirror/doc.go, "Partitions"): a primary of an
+// older epoch may answer beside the newer one from the takeover until
+// the two meet, and what it acknowledged alone is then lost. A request
+// in flight during a window may have been answered so: its outcome is
+// taken as unknown (a read's is dropped). It returns the history and how many
+// replies it relaxed.
+func relaxWindows(ops []porcupine.Operation, ws []simWindow) ([]porcupine.Operation, int) {
+	in := func(from, at time.Duration) bool {
+		for _, w := range ws {
+			if at >= w.from && (w.to < 0 || from <= w.to+simWindowSlack) {
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	out := ops[:0]
+	for _, o := range ops {
+		res := o.Output.(kvOutput)
+		if !res.unknown && in(res.from, res.at) {
+			n++
+			if o.Input.(kvInput).op == mirrortest.OpGet {
+				continue
+			}
+			res.unknown = true
+			o.Output, o.Return = res, math.MaxInt64
+		}
+		out = append(out, o)
+	}
+	return out, n
 }
 
 // checkLostWrites checks the value each key holds once the faults
