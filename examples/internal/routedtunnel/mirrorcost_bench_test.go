@@ -1,0 +1,63 @@
+package routedtunnel_test
+
+// Issue 12, item 8: what mirroring costs a request, on the loopback UDP
+// tunnel (and on memlan, through the same harness): one client's request
+// latency (clients=1, ns/op) and the throughput of 32 concurrent clients
+// (clients=32, req/s), mirrored against the same engine unmirrored (a
+// primary alone). Compare the sub-benchmarks of one run.
+//
+//	go test ./examples/internal/routedtunnel -run '^$' -bench MirrorCost -benchtime 2s -count 3
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipxkit/ipxkit/mirror"
+	"github.com/ipxkit/ipxkit/mirror/mirrortest"
+)
+
+func BenchmarkMirrorCost(b *testing.B) {
+	for _, kind := range []string{"udp", "memlan"} {
+		for _, clients := range []int{1, 32} {
+			for _, mode := range []string{"alone", "mirrored"} {
+				b.Run(fmt.Sprintf("%s/clients=%d/%s", kind, clients, mode), func(b *testing.B) {
+					p := newBenchPair(b, kind, mirrortest.NewKV(), clients)
+					defer p.close()
+					if mode == "mirrored" {
+						sb := startBenchServer(b, p.net, peerNode, p.a.link.Node(), mirror.RoleSecondary, mirrortest.NewKV())
+						defer sb.close()
+						if !waitUntil(30*time.Second, func() bool { return mirroredBoth(p.a, sb) }) {
+							b.Fatalf("not mirrored: A %+v, B %+v", p.a.srv.Status(), sb.srv.Status())
+						}
+					}
+					ctx := context.Background()
+					b.ResetTimer()
+					start := time.Now()
+					var wg sync.WaitGroup
+					for i, c := range p.cls {
+						n := b.N / clients
+						if i < b.N%clients {
+							n++
+						}
+						wg.Go(func() {
+							for j := range n {
+								if _, err := c.Do(ctx, mirrortest.Put(fmt.Sprint("k", i), fmt.Sprint(j))); err != nil {
+									b.Error(err)
+									return
+								}
+							}
+						})
+					}
+					wg.Wait()
+					b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+					if st := p.a.srv.Stats(); st.Batches > 0 {
+						b.ReportMetric(float64(st.Events)/float64(st.Batches), "events/frame")
+					}
+				})
+			}
+		}
+	}
+}
