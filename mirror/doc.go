@@ -31,7 +31,9 @@
 //
 // The primary gives each new request the next sequence number, applies it
 // and sends it over the mirrored server link (MSL) to the secondary, in
-// batches when many are waiting. It replies once the secondary has
+// batches when many are waiting: while the secondary has a batch to
+// acknowledge, the events ordered meanwhile wait for its ack and go
+// together (at most Config.MaxBatch). It replies once the secondary has
 // acknowledged the event. A retried request (same client and request id)
 // is applied once and answered again from a reply cache that is part of
 // the mirrored state, bounded per client (Config.ReplyCacheDepth) and in

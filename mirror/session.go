@@ -12,9 +12,11 @@ import (
 	"time"
 )
 
-// session is one MSL connection after its handshake. The loop owns it;
-// a reader goroutine turns frames into inputs, a writer goroutine sends
-// what the loop queues, so the loop never blocks on the network.
+// session is one MSL connection after its handshake. The loop owns it.
+// Frames are handled in the goroutine they arrive in when the stream
+// says (readNow), else by a reader goroutine; a writer goroutine sends
+// what the loop queues and the stream did not take at once, so the loop
+// never blocks on the network.
 type session struct {
 	id   uint64
 	fc   *frameConn
@@ -138,8 +140,7 @@ func (s *session) writeLoop() {
 		}
 		// What queued up while the last write was under way goes out
 		// together: event batches merge into one message, and of several
-		// acks only the newest matters. The loop queues each round's
-		// events at once, so under load this is what batches them.
+		// acks only the newest matters.
 		var merged int64
 		switch f.t {
 		case msgEvents:
