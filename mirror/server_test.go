@@ -1,7 +1,6 @@
 package mirror_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -13,17 +12,7 @@ import (
 
 func do(t *testing.T, c *mirrortest.Client, req []byte, timeout time.Duration) (byte, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	r, err := c.Do(ctx, req)
-	if err != nil {
-		t.Fatalf("Do(%q): %v", req, err)
-	}
-	st, v, err := mirrortest.ParseReply(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st, v
+	return c.Call(t, req, timeout)
 }
 
 func TestMirroredOperation(t *testing.T) {

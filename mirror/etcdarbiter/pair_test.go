@@ -34,17 +34,7 @@ func TestPairTakeover(t *testing.T) {
 	c := p.Clients[0]
 	do := func(req []byte) (byte, string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		r, err := c.Do(ctx, req)
-		if err != nil {
-			t.Fatalf("Do(%q): %v", req, err)
-		}
-		st, v, err := mirrortest.ParseReply(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st, v
+		return c.Call(t, req, 10*time.Second)
 	}
 	do(mirrortest.Put("a", "1"))
 	if s := p.A.Stats(); s.Claims == 0 {

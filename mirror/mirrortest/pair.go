@@ -251,6 +251,24 @@ func (p *Pair) startServer(s *Server, peerMSL ipx.Addr, peer ipx.Node, start mir
 	t.Cleanup(func() { s.Server.Close() })
 }
 
+// Call sends req and waits up to timeout for the reply, failing t if
+// none comes or it does not parse; it returns the reply's status and
+// value.
+func (c *Client) Call(t T, req []byte, timeout time.Duration) (byte, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	r, err := c.Do(ctx, req)
+	if err != nil {
+		t.Fatal(fmt.Sprintf("Do(%q): %v", req, err))
+	}
+	st, v, err := ParseReply(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, v
+}
+
 // NewClient starts a client at node on the LAN.
 func (p *Pair) NewClient(node ipx.Node) *Client {
 	t := p.t
