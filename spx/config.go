@@ -31,6 +31,11 @@ type Config struct {
 	// PlainSPX makes this end speak classic SPX only: it neither asks for
 	// nor accepts SPX II, and keeps packets within 576 bytes.
 	PlainSPX bool
+	// NoSelectiveAcks makes this end neither announce nor use selective
+	// acknowledgements, an extension used only between ipxkit SPX II
+	// ends that both announce it (see the package doc), as a Novell
+	// SPX II peer behaves.
+	NoSelectiveAcks bool
 	// MaxPacket caps the IPX packet size (header included) negotiated by
 	// SPX II; 0 means the link's MTU. Values below 576 are raised to it.
 	MaxPacket int

@@ -119,6 +119,9 @@ func (e *endpoint) reoWnd() time.Duration {
 	// At least the round trip's variation: on a path whose round trip
 	// jitters, a packet is late by that much without being lost.
 	w := max(e.rtt.minRTT/4*time.Duration(max(e.reoSteps, 1)), e.rtt.rttvar)
+	if e.sack {
+		return min(w, e.rtt.srtt+e.rtt.minRTT/4)
+	}
 	return min(w, e.rtt.srtt)
 }
 
@@ -131,9 +134,20 @@ func (e *endpoint) spurious(late time.Duration) {
 	if q := e.rtt.minRTT / 4; q > 0 {
 		steps := max(e.reoSteps, 1) + 1
 		steps = max(steps, int((late+q-1)/q))
-		e.reoSteps = min(steps, int(e.rtt.srtt/q)+1)
+		limit := int(e.rtt.srtt/q) + 1
+		if e.sack {
+			// With SACK every packet below the highest SACKed is a
+			// candidate, not only the oldest: the window must exceed
+			// what the late packet needed, and stays a bit longer.
+			steps = max(steps, int(late/q)+2)
+			limit++
+		}
+		e.reoSteps = min(steps, limit)
 	}
 	e.reoPersist = 16
+	if e.sack {
+		e.reoPersist = 64
+	}
 	if e.inRecovery && e.episodeRetx == 1 {
 		e.cwnd = max(e.cwnd, min(e.priorCwnd, e.cfg.Window))
 		e.ssthresh = max(e.ssthresh, e.priorSsthresh)

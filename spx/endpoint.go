@@ -40,10 +40,12 @@ type Stats struct {
 	OutOfWindow                  uint64 // data packets beyond the allocation
 	Oversize                     uint64 // data packets larger than this end takes (534 bytes in plain SPX)
 	BogusAcks                    uint64 // acknowledgements of data never sent
+	BadSACKs                     uint64 // selective acknowledgements malformed or beyond what was sent, ignored
 	KeepAlives                   uint64 // watchdog probes sent
 	CongestionEvents             uint64 // losses that lowered the congestion window
 	SRTT                         time.Duration
-	Cwnd                         int // congestion window now, in packets
+	Cwnd                         int  // congestion window now, in packets
+	SelectiveAcks                bool // both ends announced selective acknowledgements (see the package doc)
 }
 
 // endpoint is the SPX protocol core of one connection. It does no I/O:
@@ -67,6 +69,7 @@ type endpoint struct {
 	probe             probeState
 
 	sender     // send.go
+	sackState  // sack.go
 	congestion // congestion.go
 	receiver   // receive.go
 	timers     // timers.go
@@ -112,6 +115,9 @@ func (e *endpoint) sendConnectRequest(now time.Time) {
 	e.sentAlloc = h.Alloc
 	if !e.cfg.PlainSPX {
 		h.Control |= ControlSPX2 | ControlNegotiate
+		if !e.cfg.NoSelectiveAcks {
+			h.Control |= ControlSACK
+		}
 	}
 	e.out = append(e.out, outPacket{h: h})
 	e.stats.PacketsSent++
@@ -124,6 +130,7 @@ func (e *endpoint) accept(h *Header, now time.Time) {
 	e.state = stEstablished
 	e.remoteID = h.SrcID
 	e.spx2 = h.Control&ControlSPX2 != 0 && !e.cfg.PlainSPX
+	e.sack = e.spx2 && h.Control&ControlSACK != 0 && !e.cfg.NoSelectiveAcks
 	e.peerAlloc = h.Alloc
 	e.lastHeard = now
 	e.probeAt = now.Add(e.cfg.VerifyInterval)
@@ -136,6 +143,9 @@ func (e *endpoint) replyConnect() {
 	h := Header{Control: ControlSystem, SrcID: e.localID, DstID: e.remoteID}
 	if e.spx2 {
 		h.Control |= ControlSPX2 | ControlNegotiate
+	}
+	if e.sack {
+		h.Control |= ControlSACK
 	}
 	e.emit(h, nil)
 }
@@ -151,6 +161,9 @@ func (e *endpoint) emitSeg(h Header, data []byte, seg *segment) {
 	if e.spx2 {
 		h.Control |= ControlSPX2
 		h.NegotiationSize = uint16(e.localMax)
+	}
+	if h.Control&ControlSystem != 0 && data == nil && e.sack && e.oooCount > 0 {
+		data = e.sackPayload()
 	}
 	if h.Control&ControlSystem != 0 && e.pendingType != 0 {
 		h.DatastreamType, e.pendingType = e.pendingType, 0
@@ -202,6 +215,7 @@ func (e *endpoint) input(h *Header, data []byte, clk *clock) {
 		e.state = stEstablished
 		e.remoteID = h.SrcID
 		e.spx2 = h.Control&ControlSPX2 != 0 && !e.cfg.PlainSPX
+		e.sack = e.spx2 && h.Control&ControlSACK != 0 && !e.cfg.NoSelectiveAcks
 		e.rtoAt = time.Time{}
 		if e.connectRetx == 0 {
 			e.rtt.update(clk.now().Sub(e.connSentAt), clk.now())
@@ -215,7 +229,7 @@ func (e *endpoint) input(h *Header, data []byte, clk *clock) {
 		e.peerMax = int(h.NegotiationSize)
 		e.startProbe()
 	}
-	e.processAck(h, clk)
+	e.processAck(h, data, clk)
 	if e.state == stDone {
 		return
 	}
@@ -241,6 +255,8 @@ func (e *endpoint) repeatEndAck() {
 func (e *endpoint) takeOut() []outPacket {
 	o := e.out
 	e.out = e.out[:0]
+	// The SACK payloads in o stay until the next call appends.
+	e.sackBuf = e.sackBuf[:0]
 	return o
 }
 
@@ -248,5 +264,6 @@ func (e *endpoint) statsSnapshot() Stats {
 	s := e.stats
 	s.SRTT = e.rtt.smoothed()
 	s.Cwnd = e.cwnd
+	s.SelectiveAcks = e.sack
 	return s
 }

@@ -35,8 +35,13 @@ const (
 	ControlSPX2 Control = 0x08
 	// ControlNegotiate asks for packet size negotiation (SPX II).
 	ControlNegotiate Control = 0x04
-	// ControlReserved is unused by SPX and SPX II.
+	// ControlReserved is unused by SPX and SPX II. ipxkit sets it, as
+	// ControlSACK, in SPX II connection requests and their replies only.
 	ControlReserved Control = 0x02
+	// ControlSACK, the reserved bit, announces in an SPX II connection
+	// request, or its reply, that the sender takes selective
+	// acknowledgements (an ipxkit extension; see the package doc).
+	ControlSACK = ControlReserved
 	// ControlExtended marks an SPX II extended header.
 	ControlExtended Control = 0x01
 )

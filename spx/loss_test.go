@@ -16,11 +16,22 @@ import (
 // counters.
 func lossRun(t *testing.T, im memlan.Impairments, size int) (el time.Duration, snd, rcv Stats) {
 	t.Helper()
+	return lossRunConfig(t, im, size, Config{}, Config{})
+}
+
+// lossRunConfig is lossRun with the dialler's and the listener's
+// configurations cc and sc (their Window, RetryLimit, Linger and timers
+// are set).
+func lossRunConfig(t *testing.T, im memlan.Impairments, size int, cc, sc Config) (el time.Duration, snd, rcv Stats) {
+	t.Helper()
 	synctest.Test(t, func(t *testing.T) {
 		n := newTestNet(t, memlan.Config{Seed: 7})
-		cfg := Config{Window: 64, RetryLimit: 50, Linger: time.Hour, AbortTimeout: time.Hour, VerifyInterval: time.Minute}
+		set := func(c Config) Config {
+			c.Window, c.RetryLimit, c.Linger, c.AbortTimeout, c.VerifyInterval = 64, 50, time.Hour, time.Hour, time.Minute
+			return c
+		}
 		n.seg.SetImpairments(im)
-		c, s, _ := n.connect(t, cfg, cfg)
+		c, s, _ := n.connect(t, set(cc), set(sc))
 		data := bytes.Repeat([]byte("0123456789abcdef"), size/16)
 		start := time.Now()
 		errc := make(chan error, 1)

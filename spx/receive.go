@@ -80,6 +80,7 @@ func (e *endpoint) receive(h *Header, data []byte, clk *clock) {
 		} else {
 			e.ooo[i] = e.store(h, data)
 			e.oooCount++
+			e.lastOOO = seq
 			e.stats.OutOfOrder++
 		}
 		e.gapAck = true // duplicate ack: tells the sender of the gap

@@ -17,6 +17,8 @@ type segment struct {
 	sentAt   time.Time // first transmission, for RTT samples
 	lastSent time.Time
 	retx     int    // retransmissions so far
+	sacked   bool   // the peer has it: a selective acknowledgement said so
+	lost     bool   // taken as lost and not resent since
 	timeouts int    // of those, on the retransmission timer
 	off      int    // bytes already read (receive side)
 	buf      []byte // headroom, then data; recycled with the segment
@@ -48,6 +50,7 @@ func (e *endpoint) newSegment() *segment {
 		// Field by field: sentAt and lastSent are set before use, and
 		// leaving them saves stores on a hot path.
 		s.seq, s.ctl, s.dstype, s.retx, s.timeouts, s.off = 0, 0, 0, 0, 0, 0
+		s.sacked, s.lost = false, false
 		s.data = s.buf[headroom:headroom]
 		return s
 	}

@@ -196,7 +196,13 @@ func (e *endpoint) transmit(clk *clock) {
 	// smaller: with few packets in flight each acknowledgement lost would
 	// otherwise stall the sender until a probe.
 	every := max(1, min(e.cfg.Window, e.cwnd)/4)
-	for e.sent < e.sendq.len() && e.sent < e.cwnd+e.inflate {
+	if e.lostN > 0 && e.resendLost(clk) {
+		if e.state != stEstablished {
+			return
+		}
+		e.armRTO(clk.now())
+	}
+	for e.sent < e.sendq.len() && e.cwndOpen() {
 		s := e.sendq.at(e.sent)
 		if !seqLessEq(s.seq, e.peerAlloc) {
 			break
@@ -210,7 +216,7 @@ func (e *endpoint) transmit(clk *clock) {
 		// congestion window) closes behind this packet, every quarter
 		// window, and on release and end packets: otherwise a sender
 		// held by its congestion window waits out the peer's ack delay.
-		last := e.sent == e.sendq.len() || !seqLessEq(s.seq+1, e.peerAlloc) || e.sent >= e.cwnd+e.inflate
+		last := e.sent == e.sendq.len() || !seqLessEq(s.seq+1, e.peerAlloc) || !e.cwndOpen()
 		if last || e.sinceAckReq >= every || s.dstype != 0 {
 			ctl |= ControlSendAck
 			e.sinceAckReq = 0
@@ -235,6 +241,10 @@ func (e *endpoint) retransmit(clk *clock) { e.retransmitAt(0, clk) }
 // retransmitAt sends the i-th unacknowledged segment again.
 func (e *endpoint) retransmitAt(i int, clk *clock) {
 	s := e.sendq.at(i)
+	if s.lost {
+		s.lost = false
+		e.lostN--
+	}
 	s.retx++
 	s.lastSent = clk.now()
 	e.stats.Retransmits++
@@ -254,7 +264,9 @@ func (e *endpoint) retransmitAt(i int, clk *clock) {
 }
 
 // processAck applies the peer's acknowledge and allocation numbers.
-func (e *endpoint) processAck(h *Header, clk *clock) {
+// data is the packet's data: on a system packet from a peer that
+// negotiated them, selective acknowledgements.
+func (e *endpoint) processAck(h *Header, data []byte, clk *clock) {
 	ack := h.Ack
 	next := e.sndUna + uint16(e.sent)
 	if !seqLessEq(ack, next) || seqLess(ack, e.sndUna) {
@@ -272,6 +284,12 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 		var late time.Duration // how late the latest spurious one's original was
 		for range n {
 			s := e.sendq.pop()
+			if e.sack {
+				if !s.sacked {
+					e.delivered(s, now)
+				}
+				e.dropped(s)
+			}
 			if s.retx > 0 {
 				if s.lastSent.After(retxLast) {
 					retxLast = s.lastSent
@@ -308,7 +326,7 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 		// Karn's rule, refined: sample the newest packet acknowledged if it
 		// was sent once, and after any retransmission this ack covers
 		// (otherwise the ack may have waited for that retransmission).
-		if newest.retx == 0 && !newest.sentAt.Before(retxLast) {
+		if newest.retx == 0 && !newest.sacked && !newest.sentAt.Before(retxLast) {
 			e.rtt.update(now.Sub(newest.sentAt), now)
 		}
 		e.recycle(newest)
@@ -340,6 +358,8 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 			e.grow(n)
 		case !seqLess(ack, e.recoverSeq) || e.sent == 0:
 			e.inRecovery, e.rtoRecovery, e.inflate = false, false, 0
+		case e.rtoRecovery && e.sack:
+			e.grow(n) // slow start; transmit resends what is lost
 		case e.rtoRecovery:
 			e.grow(n) // slow start
 			e.resent = max(e.resent-n, 0)
@@ -361,7 +381,7 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 		}
 	} else if e.sent > 0 && h.Control&ControlSystem != 0 && h.Alloc == e.peerAlloc {
 		e.dupAcks++
-		if e.inRecovery && !e.rtoRecovery && e.inflate < e.cfg.Window {
+		if e.inRecovery && !e.rtoRecovery && !e.sack && e.inflate < e.cfg.Window {
 			e.inflate++
 		}
 	}
@@ -374,6 +394,13 @@ func (e *endpoint) processAck(h *Header, clk *clock) {
 	}
 	if e.relAcked && e.peerReleased && e.appClosed {
 		e.finish(nil)
+		return
+	}
+	if e.sack {
+		if h.Control&ControlSystem != 0 && len(data) > 0 {
+			e.processSACK(data, clk)
+		}
+		e.detectLossSACK(clk)
 		return
 	}
 	e.detectLoss(clk)

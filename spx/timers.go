@@ -67,7 +67,11 @@ func (e *endpoint) onTimer(now time.Time) {
 		e.disarm()
 	}
 	if !e.lossAt.IsZero() && !now.Before(e.lossAt) {
-		e.detectLoss(clk)
+		if e.sack {
+			e.detectLossSACK(clk)
+		} else {
+			e.detectLoss(clk)
+		}
 		if e.state == stDone {
 			return
 		}
@@ -87,6 +91,9 @@ func (e *endpoint) onTimer(now time.Time) {
 		e.recoverSeq = e.sndUna + uint16(e.sent)
 		e.dupAcks, e.inflate, e.lossAt = 0, 0, time.Time{}
 		e.resent = 1
+		if e.sack {
+			e.markAllLost()
+		}
 		e.sendq.at(0).timeouts++
 		e.retransmit(clk)
 		if e.state == stDone {
