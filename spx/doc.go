@@ -46,7 +46,7 @@
 // sender that a later packet arrived; the oldest outstanding one is then
 // taken as lost once it has been out a round trip plus a reordering
 // window (RACK, RFC 8985, without the selective acknowledgements SPX
-// lacks), so a packet merely overtaken is not resent. A retransmission
+// lacks; see below for those ipxkit ends use between themselves), so a packet merely overtaken is not resent. A retransmission
 // acknowledged sooner than a round trip after it was unneeded
 // (Stats.SpuriousRetransmits): it widens the reordering window and
 // undoes the window reduction it caused. Each partial acknowledgement
@@ -61,6 +61,41 @@
 // After a timeout everything outstanding is sent again as that window
 // allows, so a burst of k losses costs about log2(k) round trips rather
 // than k. The wire format is unchanged.
+//
+// # Selective acknowledgements (an ipxkit extension)
+//
+// Novell's SPX has no selective or negative acknowledgement (Wireshark's
+// SPX dissector shows none), so without one the sender learns of one
+// hole per round trip. Between two ipxkit SPX II ends that both announce
+// it, acknowledgements also say which packets beyond a gap arrived, and
+// every hole of a window is repaired in one round trip, as TCP's SACK
+// (RFC 2018, RFC 6675) does.
+//
+// The announcement is the reserved control bit 0x02 (ControlSACK), set
+// only in an SPX II connection request (by an end that takes selective
+// acknowledgements) and in the reply to one that had it (by an end that
+// takes them too); Config.NoSelectiveAcks and Config.PlainSPX leave it
+// clear. Novell's specification and Wireshark's dissector call the bit
+// reserved, and the dissector's summary ignores the low four bits, so a
+// NetWare or other SPX peer sees a normal request or reply. Only once both
+// ends announced it (Stats.SelectiveAcks) does a receiver holding
+// packets ahead of a gap put up to four ranges of them in the data of
+// its acknowledgements: system packets, which carry none otherwise and
+// which a peer without the extension never receives with data:
+//
+//	0 kind 0x01   1 count n (1..4)   2 n × (first sequence number, next after the last), 2 bytes each
+//
+// The range holding the latest arrival goes first, then the lowest. The
+// sender marks the packets covered (they are kept until the acknowledge
+// number passes them: the receiver never discards what it buffered),
+// takes each unmarked packet below the highest marked one as lost when a
+// packet sent after it arrived and it has been out a round trip plus the
+// reordering window (RACK, RFC 8985), and resends all the losses at once
+// as the congestion window allows, counting against it only the packets
+// in flight (sent, neither marked nor lost: RFC 6675's pipe). A recovery
+// cuts the window once, however many losses it repairs. After a timeout
+// every unmarked packet is taken as lost. Malformed payloads and ranges
+// beyond what was sent are counted (Stats.BadSACKs) and ignored.
 //
 // # Structure
 //
