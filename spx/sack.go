@@ -248,8 +248,13 @@ func (e *endpoint) detectLossSACK(clk *clock) {
 				continue
 			}
 		} else {
-			if !(s.lastSent.Before(e.rackXmit) || s.lastSent.Equal(e.rackXmit) && seqLess(s.seq, e.rackSeq)) {
-				continue // nothing sent after it is known to have arrived
+			// Nothing sent after it known to have arrived: a first
+			// transmission waits for that evidence. A retransmission
+			// may have nothing sent after it when the peer's window is
+			// full behind the hole; it is lost when it has been out
+			// its doubled wait, as the oldest packet is without SACK.
+			if s.retx == 0 && !(s.lastSent.Before(e.rackXmit) || s.lastSent.Equal(e.rackXmit) && seqLess(s.seq, e.rackSeq)) {
+				continue
 			}
 			if now.IsZero() {
 				now = clk.now()
