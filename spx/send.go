@@ -173,6 +173,7 @@ func (e *endpoint) discardSendq() {
 		e.recycle(s)
 	}
 	e.sent = 0
+	e.sackedN, e.lostN = 0, 0
 }
 
 // flushed reports whether the peer acknowledged everything queued up to
