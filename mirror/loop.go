@@ -543,6 +543,12 @@ func (l *loop) newConn(nc *newConn) {
 		l.s.log.Debug("mirror: MSL connection not used: "+why, "peer role", nc.peer.Role, "dial", nc.dial)
 		abort(nc.fc.c)
 	}
+	if nc.me.Role != l.role || nc.me.Epoch != l.epoch {
+		// The peer decided on the hello we sent, and we have changed
+		// since (a step down, a claim): it would join an epoch we left.
+		quiet("our role or epoch changed during the handshake")
+		return
+	}
 	if l.restoring {
 		// One Restore at a time: the engine is not ours until it ends.
 		quiet("restoring an image")
@@ -742,6 +748,14 @@ func (l *loop) mslLost(reason string) {
 	l.s.c.mslFailures.Add(1)
 	switch l.role {
 	case RolePrimary:
+		if l.cfg.Arbiter != nil && l.granted == l.epoch && l.peer != PeerMirrored {
+			// A secondary that never got our marker in the epoch we were
+			// granted cannot take over in it: the grant still stands.
+			l.release(^uint64(0))
+			l.s.log.Warn("mirror: MSL failed while the secondary synced: the primary runs alone", "reason", reason, "epoch", l.epoch)
+			l.become(RolePrimary, PeerNone, "MSL failed: running alone")
+			return
+		}
 		if l.cfg.Arbiter != nil {
 			// Answer alone only in an epoch granted after losing the
 			// secondary: it asks for the same one if it takes over, so

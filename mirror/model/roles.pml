@@ -127,10 +127,16 @@ inline dropSession(i) {
 	clearq(i);
 	if
 	:: role[i] == PRI ->
-		peer[i] = NONE;
 #ifdef ALONE_CLAIM
-		needClaim[i] = 1;
+		/* Only a secondary that got our marker in this epoch can take
+		 * over in it: losing one still syncing leaves the grant good
+		 * (loop.mslLost: granted == epoch && peer != PeerMirrored). */
+		if
+		:: peer[i] == MIRRORED -> needClaim[i] = 1
+		:: else -> skip
+		fi;
 #endif
+		peer[i] = NONE;
 		/* loop.release(all): the primary goes on alone */
 		if
 		:: answering(i) -> acked = acked | pend[i]; pend[i] = 0
