@@ -160,10 +160,14 @@ type loop struct {
 	// arbiter (Config.Arbiter)
 	selfID, peerID string
 	claiming       bool      // a claim is in flight
-	needClaim      claimKind // claimStart or claimAlone: to ask (again)
-	claimWant      uint32    // the epoch to ask for
-	claimAt        time.Time // when to ask (again)
-	granted        uint32    // the epoch the arbiter granted us to answer alone in
+	needClaim      claimKind // claimStart, claimAlone or claimTakeover: to ask (again)
+	// claimUnsure: a claim went unanswered, so it may have been granted:
+	// until a retry settles it, nothing may depend on its outcome (no
+	// join, no probe that would make a secondary stand down).
+	claimUnsure bool
+	claimWant   uint32    // the epoch to ask for
+	claimAt     time.Time // when to ask (again)
+	granted     uint32    // the epoch the arbiter granted us to answer alone in
 
 	// Config.Health
 	healthy, peerHealthy bool
@@ -271,7 +275,7 @@ func (l *loop) deadline(now time.Time) time.Time {
 	d := now.Add(l.cfg.Heartbeat)
 	if l.sess != nil {
 		d = minTime(d, l.nextBeat, l.lastHeard.Add(l.silence()))
-	} else if l.role == RoleSecondary && l.synced && !l.probing && !l.claiming {
+	} else if l.role == RoleSecondary && l.synced && !l.probing && !l.claiming && l.needClaim == claimNone {
 		// Probe once the MSL is silent, and not before a failed claim's
 		// retry time.
 		probeAt := l.lastHeard.Add(l.cfg.MSLTimeout)
@@ -324,7 +328,7 @@ func minTime(t time.Time, ts ...time.Time) time.Time {
 // (after a partition of both links heals, or an isolated primary comes
 // back) meet and one steps down.
 func (l *loop) wantsDial() bool {
-	return l.sess == nil && !l.dialing && !l.probing && !l.claiming && l.cfg.Dial != nil &&
+	return l.sess == nil && !l.dialing && !l.probing && !l.claiming && !l.claimUnsure && l.cfg.Dial != nil &&
 		(l.role == RoleDeactivated || l.role == RoleSecondary || l.role == RolePrimary)
 }
 
@@ -343,7 +347,7 @@ func (l *loop) tick(ctx context.Context, now time.Time) {
 			}
 		}
 	}
-	if l.sess == nil && l.role == RoleSecondary && l.synced && !l.probing && !l.claiming &&
+	if l.sess == nil && l.role == RoleSecondary && l.synced && !l.probing && !l.claiming && l.needClaim == claimNone &&
 		now.Sub(l.lastHeard) >= l.cfg.MSLTimeout && !now.Before(l.claimAt) {
 		l.startProbe(ctx)
 	}
@@ -554,7 +558,7 @@ func (l *loop) newConn(nc *newConn) {
 		quiet("restoring an image")
 		return
 	}
-	if l.claiming {
+	if l.claiming || l.claimUnsure {
 		// The claim's outcome decides our role and epoch; meet the peer
 		// after it. A grant must find us as we asked for it: a secondary
 		// that joined meanwhile would drop a takeover it was granted,
@@ -1257,7 +1261,7 @@ func (l *loop) stepDown(why string) {
 	l.pending = l.pending[:0]
 	l.synced, l.consistent = false, false
 	l.tookOver = false
-	l.needClaim, l.granted = claimNone, 0
+	l.needClaim, l.granted, l.claimUnsure = claimNone, 0, false
 	l.setShared(rip.SharedStandby)
 	l.s.log.Warn("mirror: stepping down to secondary", "reason", why, "epoch", l.epoch)
 	l.redialAt = time.Now()
@@ -1338,6 +1342,9 @@ func (l *loop) claimed(r *claimResult) {
 	if isDenied {
 		l.s.c.denials.Add(1)
 	}
+	// Granted or denied settles it; any other error leaves a claim that
+	// still stands unsure, to be asked again (set below).
+	l.claimUnsure = false
 	retry := time.Now().Add(l.cfg.RedialInterval)
 	switch r.kind {
 	case claimStart, claimAlone:
@@ -1360,18 +1367,21 @@ func (l *loop) claimed(r *claimResult) {
 			l.stepDown(fmt.Sprintf("the arbiter granted epoch %d to %s", denied.Epoch, denied.Holder))
 		default:
 			l.s.log.Warn("mirror: arbiter not reached: not answering alone", "epoch", r.epoch, "err", r.err)
-			l.claimAt = retry
+			l.claimAt, l.claimUnsure = retry, true
 		}
 	case claimTakeover:
 		if l.role != RoleSecondary || l.sess != nil || !l.synced {
+			l.needClaim, l.claimUnsure = claimNone, false
 			return
 		}
 		switch {
 		case r.err == nil:
+			l.needClaim = claimNone
 			l.epoch = r.epoch - 1
 			l.takeover()
 			l.granted = l.epoch
 		case isDenied:
+			l.needClaim = claimNone
 			// The primary (or its successor) claimed first: it goes on
 			// alone, and our state is behind it.
 			l.synced = false
@@ -1379,9 +1389,11 @@ func (l *loop) claimed(r *claimResult) {
 			l.s.log.Warn("mirror: the arbiter denied the takeover: rejoining", "granted epoch", denied.Epoch, "holder", denied.Holder)
 			l.become(RoleSecondary, PeerNone, fmt.Sprintf("arbiter denied the takeover: epoch %d is granted to %s", denied.Epoch, denied.Holder))
 		default:
-			// Probe again, then claim again, from claimAt.
+			// Ask again until the arbiter settles it: were it granted
+			// and we stood down on a probe meanwhile, the primary would
+			// be denied and nobody would serve.
 			l.s.log.Warn("mirror: arbiter not reached: not taking over", "epoch", r.epoch, "err", r.err)
-			l.claimAt = retry
+			l.needClaim, l.claimWant, l.claimAt, l.claimUnsure = claimTakeover, r.epoch, retry, true
 		}
 	case claimHandover:
 		if l.handover == nil || l.role != RolePrimary || l.peer != PeerMirrored || l.sess == nil {

@@ -137,6 +137,9 @@ var simRegressions = []struct {
 }{
 	{116, "kill,isolate,msl,lan,loss,dup,delay", false,
 		"a primary back from isolation stepped down and joined, its session died, and the answer to the LAN probe it sent as a primary (none: the LAN was cut) made it take over, unsynced, beside the live primary"},
+	{776, simArbiterFaults, true,
+		"a secondary's takeover claim timed out as the arbiter came back, but was granted; a probe then found the old primary back and the secondary stood down, the old primary was denied, and nobody served (found by the 10,000-seed run, as were 2610, 3181, 3695, 7923 and 8206)"},
+	{2610, simArbiterFaults, true, "as 776"},
 	{77, simArbiterFaults, true,
 		"a secondary whose takeover claim was in flight joined the returning primary on a dial it had started before; it then dropped the grant it got, the primary was denied, and neither server was primary again"},
 }
