@@ -46,7 +46,8 @@
 // sender that a later packet arrived; the oldest outstanding one is then
 // taken as lost once it has been out a round trip plus a reordering
 // window (RACK, RFC 8985, without the selective acknowledgements SPX
-// lacks; see below for those ipxkit ends use between themselves), so a packet merely overtaken is not resent. A retransmission
+// lacks; see below for those ipxkit ends use between themselves), so a
+// packet merely overtaken is not resent. A retransmission
 // acknowledged sooner than a round trip after it was unneeded
 // (Stats.SpuriousRetransmits): it widens the reordering window and
 // undoes the window reduction it caused. Each partial acknowledgement

@@ -23,7 +23,8 @@ type Control uint8
 // Connection control flags. SPX II adds the low four bits.
 const (
 	// ControlSystem marks a system packet (connect, acknowledgement,
-	// keep-alive): it carries no data and consumes no sequence number.
+	// keep-alive): it consumes no sequence number and carries no data,
+	// except selective acknowledgements between ipxkit ends (ControlSACK).
 	ControlSystem Control = 0x80
 	// ControlSendAck asks the receiver to acknowledge at once.
 	ControlSendAck Control = 0x40
