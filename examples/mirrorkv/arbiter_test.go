@@ -25,6 +25,17 @@ const testArbiterKey = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
 
 // tunnelNodes returns the tunnel's nodes for addresses: a tunnel node is
 // the UDP address.
+// testRelay starts a routing tunnel relay on loopback for the test.
+func testRelay(t *testing.T) *routedtunnel.Tunnel {
+	t.Helper()
+	relay, err := routedtunnel.Listen("127.0.0.1:0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { relay.Close() })
+	return relay
+}
+
 func tunnelNodes(t *testing.T, n int) ([]string, []ipx.Node) {
 	t.Helper()
 	var addrs []string
@@ -86,11 +97,7 @@ func TestArbiterFailoverProcesses(t *testing.T) {
 		t.Skip("runs processes for seconds")
 	}
 	bin := buildBinary(t)
-	relay, err := routedtunnel.Listen("127.0.0.1:0", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
+	relay := testRelay(t)
 	addrs, nodes := tunnelNodes(t, 3) // primary, secondary, arbiter
 	lan := func(i int) ipx.Addr { return ipx.Addr{Net: 1, Node: nodes[i]} }
 
@@ -175,11 +182,7 @@ func TestHealthDemotionProcesses(t *testing.T) {
 		t.Skip("runs processes for seconds")
 	}
 	bin := buildBinary(t)
-	relay, err := routedtunnel.Listen("127.0.0.1:0", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
+	relay := testRelay(t)
 	addrs, nodes := tunnelNodes(t, 2)
 	dir := t.TempDir()
 	fail := []string{filepath.Join(dir, "a.fail"), filepath.Join(dir, "b.fail")}

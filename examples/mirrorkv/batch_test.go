@@ -6,8 +6,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-
-	"github.com/ipxkit/ipxkit/examples/internal/routedtunnel"
 )
 
 // TestClientBatch sends requests on stdin to a primary running alone,
@@ -17,11 +15,7 @@ func TestClientBatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a server")
 	}
-	relay, err := routedtunnel.Listen("127.0.0.1:0", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
+	relay := testRelay(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srvOut := new(syncBuffer)

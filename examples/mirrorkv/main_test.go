@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipxkit/ipxkit/examples/internal/routedtunnel"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/ipx/udp"
 )
@@ -167,11 +166,7 @@ func TestFailoverProcesses(t *testing.T) {
 		t.Skip("runs processes for seconds")
 	}
 	bin := buildBinary(t)
-	relay, err := routedtunnel.Listen("127.0.0.1:0", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
+	relay := testRelay(t)
 	addrs := freeUDP(t, 2)
 	var nodes [2]string
 	for i, a := range addrs {
@@ -246,11 +241,7 @@ func TestExpvar(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a server")
 	}
-	relay, err := routedtunnel.Listen("127.0.0.1:0", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
+	relay := testRelay(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout := new(syncBuffer)
 	done := make(chan int)
