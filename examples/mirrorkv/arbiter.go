@@ -14,7 +14,6 @@ import (
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/mirror"
 	"github.com/ipxkit/ipxkit/mirror/ipxarbiter"
-	"github.com/ipxkit/ipxkit/rip"
 )
 
 const arbiterUsage = `usage: mirrorkv arbiter [link flags] -key HEX|-key-file F [-socket HEX] [-state FILE]
@@ -116,18 +115,13 @@ func runArbiter(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func serveArbiter(ctx context.Context, o arbiterOptions, stdout, stderr io.Writer) error {
-	st, lan, err := o.link.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	// A listener learns the routes to servers on other networks, so
+	// The listener learns the routes to servers on other networks, so
 	// that the answers reach them.
-	router, err := rip.NewRouter(st, rip.Config{ListenOnly: true})
+	st, lan, done, err := o.link.openListening(ctx)
 	if err != nil {
 		return err
 	}
-	defer router.Close()
+	defer done()
 	srv, err := ipxarbiter.NewServer(ipxarbiter.Config{
 		Stack: st, Socket: o.socket, Key: o.key, Path: o.state,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),

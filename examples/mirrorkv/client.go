@@ -15,7 +15,6 @@ import (
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/mirror"
 	"github.com/ipxkit/ipxkit/mirror/mirrortest"
-	"github.com/ipxkit/ipxkit/rip"
 )
 
 const clientUsage = `usage: mirrorkv client [link flags] [flags] put KEY VALUE
@@ -119,18 +118,12 @@ var errBatch = errors.New("some requests failed")
 func doRequests(ctx context.Context, o clientOptions, stdin io.Reader, stdout io.Writer) error {
 	openCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	st, _, err := o.link.open(openCtx)
+	// The listener learns the route to the pair and follows a takeover.
+	st, _, done, err := o.link.openListening(openCtx)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	// A listen-only router learns the route to the pair and follows a
-	// takeover.
-	router, err := rip.NewRouter(st, rip.Config{ListenOnly: true})
-	if err != nil {
-		return err
-	}
-	defer router.Close()
+	defer done()
 	cl, err := mirror.NewClient(mirror.ClientConfig{Stack: st, Server: o.server})
 	if err != nil {
 		return err

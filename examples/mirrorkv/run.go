@@ -18,6 +18,7 @@ import (
 	"github.com/ipxkit/ipxkit/ipx/ether"
 	"github.com/ipxkit/ipxkit/ipx/udp"
 	"github.com/ipxkit/ipxkit/mirror"
+	"github.com/ipxkit/ipxkit/rip"
 )
 
 // Defaults of the engine's address and the MSL socket.
@@ -78,6 +79,22 @@ func (l *linkFlags) choose() error {
 // end's address on it. The Stack runs no RIP yet: the caller starts the
 // router it needs (a server's advertises the internal network), which
 // linkflag.Link.Open's listener would keep off RIP's socket.
+// openListening is open with a listen-only RIP router on the Stack, for
+// the modes that only need routes (a client, the arbiter); done closes
+// both.
+func (l *linkFlags) openListening(ctx context.Context) (st *ipx.Stack, lan ipx.Addr, done func(), err error) {
+	st, lan, err = l.open(ctx)
+	if err != nil {
+		return nil, lan, nil, err
+	}
+	router, err := rip.NewRouter(st, rip.Config{ListenOnly: true})
+	if err != nil {
+		st.Close()
+		return nil, lan, nil, err
+	}
+	return st, lan, func() { router.Close(); st.Close() }, nil
+}
+
 func (l *linkFlags) open(ctx context.Context) (*ipx.Stack, ipx.Addr, error) {
 	if l.link.Kind == linkflag.Ether {
 		lk, err := ether.Listen(l.link.Iface, ether.Config{FrameType: l.link.Frame})
