@@ -110,6 +110,17 @@ func (e *endpoint) beginEpisode() {
 	}
 }
 
+// enterRecovery starts a loss recovery up to what is in flight now, with
+// the window cut once for it (the one place a loss cuts the window:
+// duplicate acks, selective acks and a repairing tail probe alike).
+func (e *endpoint) enterRecovery() {
+	e.beginEpisode()
+	e.inRecovery = true
+	e.recoverSeq = e.sndUna + uint16(e.sent)
+	w := e.lossCwnd()
+	e.congested(w, w)
+}
+
 // reoWnd is the reordering window: how much longer than a round trip a
 // packet may take before a later one's arrival makes it lost.
 func (e *endpoint) reoWnd() time.Duration {
@@ -190,12 +201,8 @@ func (e *endpoint) detectLoss(clk *clock) {
 	}
 	e.dupAcks = 0 // the evidence is spent: a lost retransmission needs more
 	if !e.inRecovery {
-		e.beginEpisode()
-		e.inRecovery = true
-		e.recoverSeq = e.sndUna + uint16(e.sent)
+		e.enterRecovery()
 		e.stats.FastRetransmits++
-		w := e.lossCwnd()
-		e.congested(w, w)
 	}
 	e.retransmit(clk)
 	if e.state == stDone {

@@ -275,12 +275,8 @@ func (e *endpoint) detectLossSACK(clk *clock) {
 	}
 	e.dupAcks = 0
 	if !e.inRecovery {
-		e.beginEpisode()
-		e.inRecovery = true
-		e.recoverSeq = e.sndUna + uint16(e.sent)
+		e.enterRecovery()
 		e.stats.FastRetransmits++
-		w := e.lossCwnd()
-		e.congested(w, w)
 	}
 	e.transmit(clk)
 }

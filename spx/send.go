@@ -338,12 +338,8 @@ func (e *endpoint) processAck(h *Header, data []byte, clk *clock) {
 			// response, and the recovery, a fast retransmission would
 			// have had, so that the next hole is repaired a round trip
 			// later, not a probe's wait.
-			e.beginEpisode()
+			e.enterRecovery()
 			e.episodeRetx = 1
-			e.inRecovery = true
-			e.recoverSeq = e.sndUna + uint16(e.sent)
-			w := e.lossCwnd()
-			e.congested(w, w)
 		}
 		e.sndUna = ack
 		e.sent -= n
