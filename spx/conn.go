@@ -114,12 +114,24 @@ func (c *Conn) input(src ipx.Addr, h *Header, data []byte) bool {
 		c.unlock()
 		return false
 	}
-	c.ep.input(h, data, new(clock))
-	c.after()
+	clk := new(clock)
+	c.ep.holdAck = c.notify != nil
+	c.ep.input(h, data, clk)
+	c.ep.holdAck = false
 	f := c.readNotify()
+	if f == nil {
+		c.ep.flushAck(clk)
+	}
+	c.after()
 	c.unlock()
 	if f != nil {
 		f()
+		// What f wrote carried the acknowledgement; if it wrote nothing,
+		// the acknowledgement goes now.
+		c.mu.Lock()
+		c.ep.flushAck(clk)
+		c.after()
+		c.unlock()
 	}
 	return true
 }

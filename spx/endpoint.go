@@ -74,11 +74,15 @@ type endpoint struct {
 	receiver   // receive.go
 	timers     // timers.go
 
-	rtt   rttEstimator
-	out   []outPacket
-	pool  *segPool
-	free  []*segment
-	stats Stats
+	rtt rttEstimator
+	out []outPacket
+	// holdAck makes input leave a due acknowledgement for its caller to
+	// flush: a read notify function may answer first, and the answer
+	// carries it.
+	holdAck bool
+	pool    *segPool
+	free    []*segment
+	stats   Stats
 }
 
 // newEndpoint returns an endpoint with local id id. localMax is the
@@ -241,7 +245,9 @@ func (e *endpoint) input(h *Header, data []byte, clk *clock) {
 		e.receive(h, data, clk)
 	}
 	e.transmit(clk)
-	e.flushAck(clk)
+	if !e.holdAck {
+		e.flushAck(clk)
+	}
 }
 
 // repeatEndAck acknowledges the peer's end of connection again.

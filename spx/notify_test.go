@@ -109,3 +109,59 @@ func TestReadNotifyEnd(t *testing.T) {
 		c2.Abort()
 	})
 }
+
+// A notify function that answers what it reads at once (a mirrored
+// server's MSL acknowledging an event) sends its answer with the
+// acknowledgement the peer asked for in it: one packet per exchange on
+// that side, not the answer plus a system packet ahead of it. When the
+// function sends nothing, the acknowledgement still goes at once.
+func TestReadNotifyAnswerCarriesAck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, peer, _ := abortPair(t, Config{})
+		answer := true
+		peer.SetReadNotify(func() {
+			buf := make([]byte, 64)
+			for {
+				n, err := peer.TryRead(buf)
+				if n == 0 || err != nil {
+					return
+				}
+				if answer {
+					if ok, err := peer.TryWrite(buf[:n]); !ok || err != nil {
+						t.Errorf("TryWrite = %v, %v", ok, err)
+					}
+				}
+			}
+		})
+		synctest.Wait()
+		const exchanges = 20
+		before := peer.Stats().PacketsSent
+		buf := make([]byte, 64)
+		for i := range exchanges {
+			msg := []byte{byte(i)}
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := io.ReadFull(c, buf[:1]); n != 1 || err != nil || buf[0] != byte(i) {
+				t.Fatalf("exchange %d: read %d %v, %v", i, buf[:n], n, err)
+			}
+		}
+		synctest.Wait()
+		if sent := peer.Stats().PacketsSent - before; sent != exchanges {
+			t.Errorf("the answering side sent %d packets for %d exchanges, want %d (answers carry the acks)", sent, exchanges, exchanges)
+		}
+
+		// Without an answer the ack goes at once, not after the ack delay.
+		answer = false
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait() // no time passes: the ack delay would
+		c.mu.Lock()
+		unacked := c.ep.sendq.len()
+		c.mu.Unlock()
+		if unacked != 0 {
+			t.Errorf("%d packets unacknowledged at once: the ack waits for its delay", unacked)
+		}
+	})
+}
