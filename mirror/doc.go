@@ -50,7 +50,9 @@
 // error on both sides. The primary sends heartbeats, events and its
 // image; the secondary heartbeats and acknowledgements. A message out of
 // order, from another epoch or failing its MAC is refused, never applied,
-// and ends the connection.
+// and ends the connection. On SPX, set spx.Config.PiggybackAcks on both
+// ends: every MSL message is answered at once, and the answer then
+// carries SPX's acknowledgement, one packet fewer per request.
 //
 // # Failure
 //

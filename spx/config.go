@@ -58,6 +58,15 @@ type Config struct {
 	// AckDelay is how long a receiver may hold an acknowledgement that was
 	// not asked for, hoping to piggyback it on data.
 	AckDelay time.Duration
+	// PiggybackAcks makes this end ask for an immediate acknowledgement
+	// only when its send window closes (and on release and end packets),
+	// not on the last packet of every burst. It suits a request/response
+	// protocol whose peer answers at once (a mirrored pair's MSL): the
+	// next request carries the acknowledgement of an answer, saving a
+	// packet per exchange each way. An answer no request follows is
+	// acknowledged within the peer's ack delay, so the tail loss probe
+	// waits AckDelay more, taking the peer's to be no longer than ours.
+	PiggybackAcks bool
 	// VerifyInterval is the silence after which a keep-alive asking for an
 	// acknowledgement is sent; AbortTimeout the silence after which the
 	// connection fails with ErrPeerSilent.

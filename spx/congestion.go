@@ -258,7 +258,15 @@ func (e *endpoint) tailProbe(clk *clock) {
 }
 
 // pto is the tail loss probe's wait: two round trips (RFC 8985).
-// It is at least a tenth of MinRTO, as a round-trip estimate that is
+// It is at least a fiftieth of MinRTO, as a round-trip estimate that is
 // too small (taken on an idle path) would otherwise send every packet
-// twice.
-func (e *endpoint) pto() time.Duration { return max(2*e.rtt.srtt, e.cfg.MinRTO/50) }
+// twice. With PiggybackAcks the last packet asked for no immediate
+// acknowledgement, so the wait includes the peer's ack delay, as RFC
+// 8985's does for a lone segment.
+func (e *endpoint) pto() time.Duration {
+	d := max(2*e.rtt.srtt, e.cfg.MinRTO/50)
+	if e.cfg.PiggybackAcks {
+		d += e.cfg.AckDelay
+	}
+	return d
+}

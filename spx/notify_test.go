@@ -2,12 +2,18 @@ package spx
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
+
+	"github.com/ipxkit/ipxkit/internal/ipxtest"
+	"github.com/ipxkit/ipxkit/ipx"
+	"github.com/ipxkit/ipxkit/ipx/memlan"
 )
 
 // notifyReader collects, in SetReadNotify's calls, what TryRead returns.
@@ -162,6 +168,90 @@ func TestReadNotifyAnswerCarriesAck(t *testing.T) {
 		c.mu.Unlock()
 		if unacked != 0 {
 			t.Errorf("%d packets unacknowledged at once: the ack waits for its delay", unacked)
+		}
+	})
+}
+
+// With PiggybackAcks the answering side of a request/response exchange
+// asks for no immediate acknowledgement of its answers: the next request
+// carries it, so the asking side sends one packet per exchange, not the
+// request plus a pure ack of each answer. The last answer is
+// acknowledged within the ack delay, with no tail probe before it.
+func TestPiggybackAcks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		a, _ := ipxtest.Stack(t, ipx.StackConfig{}, ipxtest.Node(1), ipxtest.On{Seg: seg, Net: 1})
+		b, _ := ipxtest.Stack(t, ipx.StackConfig{}, ipxtest.Node(2), ipxtest.On{Seg: seg, Net: 1})
+		ln, err := ListenConfig(b, 0x5000, Config{PiggybackAcks: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		accepted := make(chan *Conn, 1)
+		go func() {
+			c, _ := ln.AcceptSPX()
+			accepted <- c
+		}()
+		c, err := Dial(context.Background(), a, ipx.Addr{Net: 1, Node: ipxtest.Node(2), Socket: 0x5000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Abort()
+		peer := <-accepted
+		defer peer.Abort()
+		peer.SetReadNotify(func() {
+			buf := make([]byte, 64)
+			for {
+				n, err := peer.TryRead(buf)
+				if n == 0 || err != nil {
+					return
+				}
+				if ok, err := peer.TryWrite(buf[:n]); !ok || err != nil {
+					t.Errorf("TryWrite = %v, %v", ok, err)
+				}
+			}
+		})
+		buf := make([]byte, 64)
+		exchange := func(i int) {
+			t.Helper()
+			if _, err := c.Write([]byte{byte(i)}); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := io.ReadFull(c, buf[:1]); n != 1 || err != nil || buf[0] != byte(i) {
+				t.Fatalf("exchange %d: read %d %v, %v", i, buf[:n], n, err)
+			}
+		}
+		// Until the congestion window opens, every answer asks for an
+		// acknowledgement, as every packet of a stream would.
+		for i := range 20 {
+			exchange(i)
+		}
+		synctest.Wait()
+		const exchanges = 50
+		before, peerBefore := c.Stats().PacketsSent, peer.Stats().PacketsSent
+		for i := range exchanges {
+			exchange(i)
+		}
+		synctest.Wait()
+		if sent := c.Stats().PacketsSent - before; sent != exchanges {
+			t.Errorf("the asking side sent %d packets for %d exchanges, want %d (requests carry the acks)", sent, exchanges, exchanges)
+		}
+		start := time.Now()
+		for {
+			peer.mu.Lock()
+			unacked := peer.ep.sendq.len()
+			peer.mu.Unlock()
+			if unacked == 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if d := time.Since(start); d > DefaultAckDelay+time.Millisecond {
+			t.Errorf("the last answer was acknowledged after %v, want within the ack delay %v", d, DefaultAckDelay)
+		}
+		if st := peer.Stats(); st.TailProbes != 0 || st.Retransmits != 0 || st.PacketsSent-peerBefore != exchanges {
+			t.Errorf("answering side: %d tail probes, %d retransmits, %d packets for %d answers; want 0, 0, %d",
+				st.TailProbes, st.Retransmits, st.PacketsSent-peerBefore, exchanges, exchanges)
 		}
 	})
 }

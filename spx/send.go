@@ -217,8 +217,17 @@ func (e *endpoint) transmit(clk *clock) {
 		// congestion window) closes behind this packet, every quarter
 		// window, and on release and end packets: otherwise a sender
 		// held by its congestion window waits out the peer's ack delay.
-		last := e.sent == e.sendq.len() || !seqLessEq(s.seq+1, e.peerAlloc) || !e.cwndOpen()
-		if last || e.sinceAckReq >= every || s.dstype != 0 {
+		// The last packet queued asks too, unless the peer's answer is
+		// to carry the acknowledgement (PiggybackAcks).
+		last := e.sent == e.sendq.len() && !e.cfg.PiggybackAcks || !seqLessEq(s.seq+1, e.peerAlloc) || !e.cwndOpen()
+		// A request/response exchange (PiggybackAcks) keeps one packet
+		// in flight however many it sends: what counts is those
+		// outstanding.
+		quarter := e.sinceAckReq >= every
+		if e.cfg.PiggybackAcks {
+			quarter = e.sent >= every
+		}
+		if last || quarter || s.dstype != 0 {
 			ctl |= ControlSendAck
 			e.sinceAckReq = 0
 		}

@@ -336,8 +336,9 @@ func formatStatus(srv *mirror.Server, arb *loggedArbiter, addr ipx.Addr, health 
 
 // mslSPX configures the MSL's SPX connections. A server closes a failed
 // MSL and must not wait there for a dead peer to acknowledge: Close
-// returns at once.
-var mslSPX = spx.Config{Linger: -1}
+// returns at once. Each MSL message is answered at once (an event by its
+// ack, a heartbeat by the next), so the answers carry SPX's acks.
+var mslSPX = spx.Config{Linger: -1, PiggybackAcks: true}
 
 // published is the server whose counters expvar shows: expvar.Publish
 // takes a name once per process.

@@ -54,8 +54,9 @@ const (
 
 // MSLConfig is the SPX configuration of a test pair's MSL: on a LAN, a
 // retransmission timeout capped well below the MSL timeout, so that a
-// stall shorter than that timeout is repaired before it expires.
-var MSLConfig = spx.Config{MaxRTO: mirror.DefaultMSLTimeout / 5, Linger: -1}
+// stall shorter than that timeout is repaired before it expires; and
+// acks carried by the answers each MSL message gets at once.
+var MSLConfig = spx.Config{MaxRTO: mirror.DefaultMSLTimeout / 5, Linger: -1, PiggybackAcks: true}
 
 // InternalNode is the engine's node on the internal network.
 var InternalNode = ipx.Node{0, 0, 0, 0, 0, 1}

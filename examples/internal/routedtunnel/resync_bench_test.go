@@ -41,7 +41,7 @@ const (
 var (
 	benchNode = ipx.Node{0, 0, 0, 0, 0, 1}
 	benchKey  = []byte("resync bench MSL key, 32 bytes..")
-	benchSPX  = spx.Config{Linger: -1}
+	benchSPX  = spx.Config{Linger: -1, PiggybackAcks: true}
 )
 
 // benchNet is the LAN the pair and its clients share.
