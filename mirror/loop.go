@@ -126,9 +126,8 @@ type loop struct {
 	nextBeat  time.Time
 
 	// primary
-	inflight []sent      // event batches sent to a syncing secondary, not yet acked
-	log      []wireEvent // recent events, for secondaries that resume
-	logBytes int
+	inflight []sent    // event batches sent to a syncing secondary, not yet acked
+	log      changeLog // recent events, for secondaries that resume
 	pending  []pendingReply
 	acked    uint64
 	sentSeq  uint64 // the last event sent to the secondary
@@ -184,7 +183,7 @@ type loop struct {
 func newLoop(s *Server) *loop {
 	return &loop{s: s, cfg: &s.cfg, st: newState(s.cfg.ReplyCacheDepth, s.cfg.MaxClients),
 		selfID: ServerID(lanAddr(s.cfg.Stack, s.cfg.Peer.Net)), peerID: ServerID(s.cfg.Peer),
-		healthy: true, peerHealthy: true}
+		healthy: true, peerHealthy: true, log: changeLog{max: s.cfg.MaxLogBytes}}
 }
 
 // start takes the configured role; the server calls it before any
@@ -437,7 +436,7 @@ func (l *loop) request(r *request) {
 	ev := wireEvent{Seq: l.st.seq + 1, Client: r.client, ID: r.id, From: r.from, Data: r.data}
 	reply := l.st.apply(l.cfg.Engine, &ev)
 	c.events.Add(1)
-	l.record(ev)
+	l.log.add(&ev)
 	if l.sess == nil {
 		l.reply(r.from, r.client, r.id, reply)
 		return
@@ -448,37 +447,6 @@ func (l *loop) request(r *request) {
 		return
 	}
 	l.pending = append(l.pending, pendingReply{seq: ev.Seq, at: time.Now(), dst: r.from, client: r.client, id: r.id, reply: reply})
-}
-
-// record keeps ev in the change log, within Config.MaxLogBytes: a
-// secondary that rejoins from a state the log reaches back to gets the
-// events since instead of the whole image.
-func (l *loop) record(ev wireEvent) {
-	l.log = append(l.log, ev)
-	l.logBytes += eventFixed + len(ev.Data)
-	if l.logBytes <= l.cfg.MaxLogBytes {
-		return
-	}
-	// Trim to three quarters of the bound at once, so that the copy
-	// below happens once per many events, not on each.
-	drop := 0
-	for l.logBytes > l.cfg.MaxLogBytes/4*3 && drop < len(l.log) {
-		l.logBytes -= eventFixed + len(l.log[drop].Data)
-		drop++
-	}
-	if drop > 0 {
-		n := copy(l.log, l.log[drop:])
-		clear(l.log[n:])
-		l.log = l.log[:n]
-	}
-}
-
-// resetLog empties the change log: the state jumped (an image, a
-// takeover, a step down), so the log no longer leads up to it.
-func (l *loop) resetLog() {
-	clear(l.log)
-	l.log = l.log[:0]
-	l.logBytes = 0
 }
 
 // flush sends the events ordered since the last flush in one message.
@@ -618,7 +586,7 @@ func (l *loop) newConn(nc *newConn) {
 
 // join follows the primary on nc: its image, then its events.
 func (l *loop) join(nc *newConn) {
-	l.resetLog()
+	l.log.reset()
 	if nc.peer.Epoch != l.epoch {
 		l.consistent = false
 	}
@@ -639,18 +607,17 @@ func (l *loop) resumeFrom(nc *newConn) bool {
 	if p.Flags&flagConsistent == 0 || p.Role == RolePrimary || p.Epoch != l.epoch || from > l.st.seq {
 		return false
 	}
-	var evs []wireEvent
-	if from < l.st.seq {
-		n := len(l.log)
-		if n == 0 || l.log[0].Seq > from+1 || l.log[n-1].Seq != l.st.seq || l.log[n-1].Seq-l.log[0].Seq != uint64(n-1) {
-			return false // the log does not reach back that far, or has a gap
-		}
-		evs = l.log[from+1-l.log[0].Seq:]
-	}
-	if (len(evs)+l.cfg.MaxBatch-1)/l.cfg.MaxBatch > sessionQueue/2 {
+	if (l.st.seq-from+uint64(l.cfg.MaxBatch)-1)/uint64(l.cfg.MaxBatch) > sessionQueue/2 {
 		// More batches than the send queue takes at once: the resume
 		// would fail on a full queue, and again on every rejoin.
 		return false
+	}
+	var evs []wireEvent
+	if from < l.st.seq {
+		var ok bool
+		if evs, ok = l.log.since(from); !ok || l.log.last != l.st.seq {
+			return false // the log does not reach back that far
+		}
 	}
 	body := position{Epoch: l.epoch, Seq: from}.appendBinary(nil)
 	body = binary.BigEndian.AppendUint64(body, l.st.seq)
@@ -1135,7 +1102,7 @@ func (l *loop) probed(r *probeResult) {
 
 // takeover makes this secondary the primary under a new epoch.
 func (l *loop) takeover() {
-	l.resetLog()
+	l.log.reset()
 	l.epoch++
 	l.tookOver = true
 	l.s.c.takeovers.Add(1)
@@ -1229,7 +1196,7 @@ func (l *loop) takeHandover(body []byte) error {
 	if !l.synced || p.Epoch != l.epoch || p.Seq != l.st.seq {
 		return fmt.Errorf("mirror: handover at %d/%d, we hold %d/%d: %w", p.Epoch, p.Seq, l.epoch, l.st.seq, ErrSequence)
 	}
-	l.resetLog()
+	l.log.reset()
 	l.epoch++
 	l.s.log.Warn("mirror: switchover: taking the primary role", "epoch", l.epoch, "applied", l.st.seq)
 	// The old primary holds every event (the check above): mirror at
@@ -1255,7 +1222,7 @@ func (l *loop) takeHandover(body []byte) error {
 
 // stepDown makes a primary that learned of a newer epoch a secondary.
 func (l *loop) stepDown(why string) {
-	l.resetLog()
+	l.log.reset()
 	l.closeSession()
 	l.release(0)
 	l.pending = l.pending[:0]

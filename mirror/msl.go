@@ -371,15 +371,39 @@ func appendEvents(b []byte, epoch uint32, evs []wireEvent) []byte {
 	b = binary.BigEndian.AppendUint32(b, epoch)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(evs)))
 	for i := range evs {
-		e := &evs[i]
-		b = binary.BigEndian.AppendUint64(b, e.Seq)
-		b = binary.BigEndian.AppendUint64(b, e.Client)
-		b = binary.BigEndian.AppendUint64(b, e.ID)
-		b = appendAddr(b, e.From)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(e.Data)))
-		b = append(b, e.Data...)
+		b = appendEvent(b, &evs[i])
 	}
 	return b
+}
+
+// appendEvent encodes one event, eventFixed bytes and its data.
+func appendEvent(b []byte, e *wireEvent) []byte {
+	b = binary.BigEndian.AppendUint64(b, e.Seq)
+	b = binary.BigEndian.AppendUint64(b, e.Client)
+	b = binary.BigEndian.AppendUint64(b, e.ID)
+	b = appendAddr(b, e.From)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(e.Data)))
+	return append(b, e.Data...)
+}
+
+// parseEvent decodes the event b starts with; its Data aliases b.
+func parseEvent(b []byte) (wireEvent, []byte, error) {
+	if len(b) < eventFixed {
+		return wireEvent{}, nil, fmt.Errorf("mirror: MSL event cut short: %w", ErrMalformed)
+	}
+	e := wireEvent{
+		Seq:    binary.BigEndian.Uint64(b),
+		Client: binary.BigEndian.Uint64(b[8:]),
+		ID:     binary.BigEndian.Uint64(b[16:]),
+		From:   readAddr(b[24:]),
+	}
+	dl := int(binary.BigEndian.Uint16(b[36:]))
+	b = b[eventFixed:]
+	if dl > MaxData || len(b) < dl {
+		return wireEvent{}, nil, fmt.Errorf("mirror: MSL event data of %d bytes: %w", dl, ErrMalformed)
+	}
+	e.Data = b[:dl:dl]
+	return e, b[dl:], nil
 }
 
 // parseEvents decodes a batch into dst; the events' Data alias b.
@@ -391,22 +415,11 @@ func parseEvents(b []byte, dst []wireEvent) (uint32, []wireEvent, error) {
 	n := int(binary.BigEndian.Uint16(b[4:]))
 	b = b[6:]
 	for range n {
-		if len(b) < eventFixed {
-			return 0, dst, fmt.Errorf("mirror: MSL event cut short: %w", ErrMalformed)
+		e, rest, err := parseEvent(b)
+		if err != nil {
+			return 0, dst, err
 		}
-		e := wireEvent{
-			Seq:    binary.BigEndian.Uint64(b),
-			Client: binary.BigEndian.Uint64(b[8:]),
-			ID:     binary.BigEndian.Uint64(b[16:]),
-			From:   readAddr(b[24:]),
-		}
-		dl := int(binary.BigEndian.Uint16(b[36:]))
-		b = b[eventFixed:]
-		if dl > MaxData || len(b) < dl {
-			return 0, dst, fmt.Errorf("mirror: MSL event data of %d bytes: %w", dl, ErrMalformed)
-		}
-		e.Data = b[:dl:dl]
-		b = b[dl:]
+		b = rest
 		dst = append(dst, e)
 	}
 	if len(b) != 0 {

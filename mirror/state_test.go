@@ -66,30 +66,6 @@ func (f engineFunc) Apply(ev Event) []byte    { return f(ev) }
 func (engineFunc) Snapshot(w io.Writer) error { return nil }
 func (engineFunc) Restore(r io.Reader) error  { return nil }
 
-// The change log stays within its bound, contiguous up to the newest
-// event, and trims in steps rather than on every event.
-func TestChangeLogBound(t *testing.T) {
-	l := &loop{cfg: &Config{MaxLogBytes: 10 * (eventFixed + 4)}}
-	trims := 0
-	for seq := uint64(1); seq <= 1000; seq++ {
-		before := len(l.log)
-		l.record(wireEvent{Seq: seq, Data: []byte("data")})
-		if len(l.log) < before {
-			trims++
-		}
-		if l.logBytes > l.cfg.MaxLogBytes {
-			t.Fatalf("log of %d bytes over %d", l.logBytes, l.cfg.MaxLogBytes)
-		}
-		n := len(l.log)
-		if l.log[n-1].Seq != seq || l.log[n-1].Seq-l.log[0].Seq != uint64(n-1) {
-			t.Fatalf("log not contiguous up to %d: %d..%d in %d", seq, l.log[0].Seq, l.log[n-1].Seq, n)
-		}
-	}
-	if trims > 1000/2 {
-		t.Fatalf("trimmed %d times in 1000 events: the copy is not amortised", trims)
-	}
-}
-
 // A subscriber that falls behind learns how many changes it missed, on
 // the next change delivered and from Missed, as rip's and sap's do.
 func TestSubscriptionMissed(t *testing.T) {
