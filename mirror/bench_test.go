@@ -53,6 +53,38 @@ func BenchmarkRequest(b *testing.B) {
 	}
 }
 
+// BenchmarkLatencyRatio measures one client's request latency mirrored
+// and alone, as BenchmarkRequest does, but in alternating rounds of
+// requests to two pairs that live side by side, so that both see the
+// same machine: on a shared VM the speed drifts by a fifth between
+// sub-benchmarks run one after the other. It reports each's time per
+// request and their ratio; ns/op counts one request to each.
+func BenchmarkLatencyRatio(b *testing.B) {
+	alone, mirrored := benchPair(b, 1, true), benchPair(b, 1, false)
+	req := mirrortest.Put("key", "value")
+	ctx := context.Background()
+	run := func(c *mirrortest.Client, n int) time.Duration {
+		start := time.Now()
+		for range n {
+			if _, err := c.Do(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	const round = 100
+	var ta, tm time.Duration
+	b.ResetTimer()
+	for done := 0; done < b.N; done += round {
+		n := min(round, b.N-done)
+		ta += run(alone.Clients[0], n)
+		tm += run(mirrored.Clients[0], n)
+	}
+	b.ReportMetric(float64(ta.Nanoseconds())/float64(b.N), "alone-ns/req")
+	b.ReportMetric(float64(tm.Nanoseconds())/float64(b.N), "mirrored-ns/req")
+	b.ReportMetric(float64(tm)/float64(ta), "ratio")
+}
+
 // BenchmarkThroughput measures requests per second from 32 concurrent
 // clients, mirrored against alone, on memlan.
 func BenchmarkThroughput(b *testing.B) {
