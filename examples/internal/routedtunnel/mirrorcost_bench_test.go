@@ -20,7 +20,7 @@ import (
 )
 
 func BenchmarkMirrorCost(b *testing.B) {
-	for _, kind := range []string{"udp", "memlan"} {
+	for _, kind := range []string{"udp", "udp-tcpmsl", "memlan"} {
 		for _, clients := range []int{1, 32} {
 			for _, mode := range []string{"alone", "mirrored"} {
 				b.Run(fmt.Sprintf("%s/clients=%d/%s", kind, clients, mode), func(b *testing.B) {
@@ -59,5 +59,49 @@ func BenchmarkMirrorCost(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkMirrorLatencyRatio measures one client's request latency
+// mirrored and alone in alternating rounds, on two pairs side by side,
+// so that both see the same machine (see mirror's BenchmarkLatencyRatio);
+// ns/op counts one request to each.
+//
+//	go test ./examples/internal/routedtunnel -run '^$' -bench MirrorLatencyRatio -benchtime 2s -count 5
+func BenchmarkMirrorLatencyRatio(b *testing.B) {
+	for _, kind := range []string{"udp", "udp-tcpmsl", "memlan"} {
+		b.Run(kind, func(b *testing.B) {
+			alone := newBenchPair(b, kind, mirrortest.NewKV(), 1)
+			defer alone.close()
+			mirrored := newBenchPair(b, kind, mirrortest.NewKV(), 1)
+			defer mirrored.close()
+			sb := startBenchServer(b, mirrored.net, peerNode, mirrored.a.link.Node(), mirror.RoleSecondary, mirrortest.NewKV())
+			defer sb.close()
+			if !waitUntil(30*time.Second, func() bool { return mirroredBoth(mirrored.a, sb) }) {
+				b.Fatalf("not mirrored: A %+v, B %+v", mirrored.a.srv.Status(), sb.srv.Status())
+			}
+			req := mirrortest.Put("key", "value")
+			ctx := context.Background()
+			run := func(c *mirror.Client, n int) time.Duration {
+				start := time.Now()
+				for range n {
+					if _, err := c.Do(ctx, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return time.Since(start)
+			}
+			const round = 50
+			var ta, tm time.Duration
+			b.ResetTimer()
+			for done := 0; done < b.N; done += round {
+				n := min(round, b.N-done)
+				ta += run(alone.cls[0], n)
+				tm += run(mirrored.cls[0], n)
+			}
+			b.ReportMetric(float64(ta.Nanoseconds())/float64(b.N), "alone-ns/req")
+			b.ReportMetric(float64(tm.Nanoseconds())/float64(b.N), "mirrored-ns/req")
+			b.ReportMetric(float64(tm)/float64(ta), "ratio")
+		})
 	}
 }

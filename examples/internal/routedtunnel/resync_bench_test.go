@@ -47,23 +47,67 @@ var (
 // benchNet is the LAN the pair and its clients share.
 type benchNet interface {
 	attach(node ipx.Node) (ipx.Link, error)
+	// tcp is the pair's dedicated TCP MSL on loopback, or nil for an
+	// SPX MSL on the LAN.
+	tcp() *tcpMSL
 	close()
 }
 
 type memlanNet struct{ seg *memlan.Segment }
 
 func (m memlanNet) attach(node ipx.Node) (ipx.Link, error) { return m.seg.Attach(node) }
+func (memlanNet) tcp() *tcpMSL                             { return nil }
 func (memlanNet) close()                                   {}
 
-type udpNet struct{ t *routedtunnel.Tunnel }
+type udpNet struct {
+	t   *routedtunnel.Tunnel
+	msl *tcpMSL
+}
 
 func (u udpNet) attach(ipx.Node) (ipx.Link, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return udp.Dial(ctx, u.t.Addr(), udp.Config{})
 }
-func (u udpNet) close() { u.t.Close() }
+func (u udpNet) tcp() *tcpMSL { return u.msl }
+func (u udpNet) close()       { u.t.Close() }
 
+// tcpMSL is a pair's MSL on TCP over loopback, a dedicated link as SFT
+// III's was: each server listens, and dials the other's listener.
+type tcpMSL struct {
+	mu    sync.Mutex
+	addrs []string
+}
+
+func (t *tcpMSL) listen(b *testing.B) (net.Listener, string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.addrs = append(t.addrs, ln.Addr().String())
+	return ln, ln.Addr().String()
+}
+
+func (t *tcpMSL) dialOther(ctx context.Context, self string) (net.Conn, error) {
+	t.mu.Lock()
+	var peer string
+	for _, a := range t.addrs {
+		if a != self {
+			peer = a
+		}
+	}
+	t.mu.Unlock()
+	if peer == "" {
+		return nil, errGate
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", peer)
+}
+
+// newBenchNet returns a LAN of kind "memlan", "udp" (the tunnel, the
+// MSL on it) or "udp-tcpmsl" (the tunnel, the MSL on its own TCP link).
 func newBenchNet(b *testing.B, kind string) benchNet {
 	if kind == "memlan" {
 		return memlanNet{memlan.NewSegment(memlan.Config{})}
@@ -72,11 +116,15 @@ func newBenchNet(b *testing.B, kind string) benchNet {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return udpNet{t}
+	if kind == "udp-tcpmsl" {
+		return udpNet{t: t, msl: new(tcpMSL)}
+	}
+	return udpNet{t: t}
 }
 
 // benchServer is one server of the pair, on its own stack.
 type benchServer struct {
+	net    benchNet
 	stack  *ipx.Stack
 	link   ipx.Link
 	router *rip.Router
@@ -117,7 +165,7 @@ func startBenchServer(b *testing.B, n benchNet, node ipx.Node, peer ipx.Node, ro
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &benchServer{stack: st, kv: kv}
+	s := &benchServer{net: n, stack: st, kv: kv}
 	if s.link, err = n.attach(node); err != nil {
 		b.Fatal(err)
 	}
@@ -140,8 +188,11 @@ func (s *benchServer) serve(b *testing.B, peer ipx.Node, role mirror.Role) {
 	if s.router, err = rip.NewRouter(st, rip.Config{Shared: map[ipx.Network]rip.SharedState{benchInternal: rip.SharedStandby}}); err != nil {
 		b.Fatal(err)
 	}
-	ln, err := spx.ListenConfig(st, benchMSL, benchSPX)
-	if err != nil {
+	var ln net.Listener
+	var self string
+	if t := s.net.tcp(); t != nil {
+		ln, self = t.listen(b)
+	} else if ln, err = spx.ListenConfig(st, benchMSL, benchSPX); err != nil {
 		b.Fatal(err)
 	}
 	peerMSL := ipx.Addr{Net: benchLAN, Node: peer, Socket: benchMSL}
@@ -154,6 +205,9 @@ func (s *benchServer) serve(b *testing.B, peer ipx.Node, role mirror.Role) {
 				return nil, errGate
 			}
 			s.dialed.Store(time.Now().UnixNano())
+			if t := s.net.tcp(); t != nil {
+				return t.dialOther(ctx, self)
+			}
 			c, err := spx.DialConfig(ctx, st, peerMSL, benchSPX)
 			if err == nil {
 				s.mu.Lock()
