@@ -125,6 +125,46 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 }
 
+// BenchmarkThroughputRatio measures the requests per second of 32
+// concurrent clients mirrored and alone, as BenchmarkThroughput does, but
+// in alternating rounds on two pairs side by side (see
+// BenchmarkLatencyRatio); ns/op counts one request to each.
+func BenchmarkThroughputRatio(b *testing.B) {
+	const clients = 32
+	alone, mirrored := benchPair(b, clients, true), benchPair(b, clients, false)
+	ctx := context.Background()
+	run := func(p *mirrortest.Pair, n int) time.Duration {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i, c := range p.Clients {
+			wg.Go(func() {
+				for j := range n / clients {
+					if _, err := c.Do(ctx, mirrortest.Put(fmt.Sprint("k", i), fmt.Sprint(j))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	const round = 100 * clients
+	var ta, tm time.Duration
+	b.ResetTimer()
+	done := 0
+	for ; done < b.N; done += round {
+		ta += run(alone, round)
+		tm += run(mirrored, round)
+	}
+	b.ReportMetric(float64(done)/ta.Seconds(), "alone-req/s")
+	b.ReportMetric(float64(done)/tm.Seconds(), "mirrored-req/s")
+	b.ReportMetric(float64(ta)/float64(tm), "ratio")
+	if st := mirrored.A.Stats(); st.Batches > 0 {
+		b.ReportMetric(float64(st.Events)/float64(st.Batches), "events/frame")
+	}
+}
+
 // reportCPU reports the process's CPU time per request since cpu (both
 // cores, every goroutine: clients and servers).
 func reportCPU(b *testing.B, cpu time.Duration) {
