@@ -157,6 +157,12 @@ func (c *Conn) ReadMsg(b []byte) (int, RecvInfo, error) {
 	}
 }
 
+// Buffered returns how many packets wait to be read now (0 for a
+// handler's socket). A reader that handles packets in batches reads on
+// while it is above zero before it acts on the batch, as a mirrored
+// server's group commit does.
+func (c *Conn) Buffered() int { return len(c.queue) }
+
 // ReadFrom implements net.PacketConn; the address is the sender's Addr.
 func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
 	n, info, err := c.ReadMsg(b)

@@ -827,3 +827,48 @@ func TestListenFuncAllocatesNothing(t *testing.T) {
 		t.Fatalf("send + handler delivery allocates %v per packet", n)
 	}
 }
+
+// Buffered counts the packets waiting to be read: a batch reader reads
+// on while it is above zero. A handler's socket has none.
+func TestBuffered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := memlan.NewSegment(memlan.Config{})
+		a := host(t, seg, node(1), 0x10, ipx.StackConfig{})
+		b := host(t, seg, node(2), 0x10, ipx.StackConfig{})
+		ca, cb := listen(t, a, 0x4000), listen(t, b, 0x5000)
+		if n := cb.Buffered(); n != 0 {
+			t.Fatalf("Buffered before any packet = %d", n)
+		}
+		dst := ipx.Addr{Net: 0x10, Node: node(2), Socket: 0x5000}
+		for _, m := range []string{"one", "two", "three"} {
+			if _, err := ca.WriteMsg([]byte(m), dst, ipx.WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		buf := make([]byte, 16)
+		for want := 3; want > 0; want-- {
+			if n := cb.Buffered(); n != want {
+				t.Fatalf("Buffered = %d, want %d", n, want)
+			}
+			if _, _, err := cb.ReadMsg(buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := cb.Buffered(); n != 0 {
+			t.Fatalf("Buffered after reading all = %d", n)
+		}
+		h, err := b.ListenFunc(0x5001, func([]byte, *ipx.RecvInfo) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		if _, err := ca.WriteMsg([]byte("x"), ipx.Addr{Net: 0x10, Node: node(2), Socket: 0x5001}, ipx.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n := h.Buffered(); n != 0 {
+			t.Fatalf("a handler's socket: Buffered = %d", n)
+		}
+	})
+}
