@@ -33,7 +33,12 @@
 // and sends it over the mirrored server link (MSL) to the secondary, in
 // batches when many are waiting: while the secondary has a batch to
 // acknowledge, the events ordered meanwhile wait for its ack and go
-// together (at most Config.MaxBatch). It replies once the secondary has
+// together (at most Config.MaxBatch); so do the requests already queued
+// at the engine's socket, and those about to arrive from goroutines
+// ready to run, which a mirrored primary lets run once before it sends a
+// lone request (runtime.Gosched, which costs nothing when there are
+// none: a fast MSL would otherwise carry one event per message under
+// load). It replies once the secondary has
 // acknowledged the event. A retried request (same client and request id)
 // is applied once and answered again from a reply cache that is part of
 // the mirrored state, bounded per client (Config.ReplyCacheDepth) and in

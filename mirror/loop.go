@@ -26,6 +26,9 @@ type input struct {
 	claim      *claimResult
 	health     *healthResult
 	restored   *restoreResult
+	// endBatch says that the request that ended a run of requests was
+	// dropped before it reached the loop: flush what the run ordered.
+	endBatch bool
 }
 
 // restoreResult is the end of an engine Restore run off the loop.
@@ -62,6 +65,9 @@ type request struct {
 	client, id uint64
 	from       ipx.Addr
 	data       []byte
+	// more says that more requests wait in the engine's socket: their
+	// events go in the same MSL message (see flush).
+	more bool
 }
 
 type newConn struct {
@@ -129,6 +135,9 @@ type loop struct {
 	inflight []sent    // event batches sent to a syncing secondary, not yet acked
 	log      changeLog // recent events, for secondaries that resume
 	pending  []pendingReply
+	// more is the last request's request.more: flush waits for the
+	// requests that wait in the socket behind it.
+	more     bool
 	acked    uint64
 	sentSeq  uint64 // the last event sent to the secondary
 	imageSeq uint64
@@ -212,6 +221,11 @@ func (l *loop) run() {
 		mu.Lock()
 		now := time.Now()
 		l.tick(ctx, now)
+		if l.more {
+			// A run of requests whose end never came: flush it.
+			l.more = false
+			l.flush()
+		}
 		l.timerAt = l.deadline(now)
 		l.rearm = false
 		mu.Unlock()
@@ -390,6 +404,8 @@ func (l *loop) handle(in input) {
 		l.healthChecked(in.health.err)
 	case in.restored != nil:
 		l.restoreDone(in.restored)
+	case in.endBatch:
+		l.more = false
 	}
 }
 
@@ -412,6 +428,7 @@ func (l *loop) mayAnswer() bool {
 // request orders a client's request, or answers a retry from the cache.
 func (l *loop) request(r *request) {
 	c := &l.s.c
+	l.more = r.more
 	if l.role != RolePrimary || l.handover != nil || !l.mayAnswer() {
 		// A primary handing over orders nothing new: the client's retry
 		// reaches the new primary. One waiting for the arbiter orders
@@ -455,12 +472,14 @@ func (l *loop) request(r *request) {
 // for its ack (group commit, up to MaxBatch): their replies wait for an
 // ack anyway, and under load one frame then carries many events instead
 // of one each. A lone request finds nothing in flight and goes at once.
+// Requests already waiting in the engine's socket join the message too
+// (request.more), however soon the ack came.
 func (l *loop) flush() {
 	if len(l.batch) == 0 {
 		return
 	}
-	if l.sess != nil && l.peer == PeerMirrored && l.acked < l.sentSeq && l.sentSeq <= l.st.seq &&
-		len(l.batch) < l.cfg.MaxBatch {
+	inflight := l.peer == PeerMirrored && l.acked < l.sentSeq && l.sentSeq <= l.st.seq
+	if l.sess != nil && (inflight || l.more) && len(l.batch) < l.cfg.MaxBatch {
 		return
 	}
 	if l.sess != nil {
@@ -1249,6 +1268,7 @@ func (l *loop) become(r Role, p PeerState, reason string) {
 	}
 	first := l.role == 0
 	l.role, l.peer = r, p
+	l.s.batching.Store(r == RolePrimary && p == PeerMirrored)
 	now := time.Now()
 	if first {
 		switch r {
@@ -1280,6 +1300,7 @@ func (l *loop) shutdown() {
 	l.finishSwitchover(net.ErrClosed)
 	l.closeSession()
 	l.role = RoleStopped
+	l.s.batching.Store(false)
 	l.s.hub.Publish(Change{Role: RoleStopped, Peer: PeerNone, Epoch: l.epoch, Reason: "closed", At: time.Now()}, markChange)
 }
 

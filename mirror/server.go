@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -267,6 +268,9 @@ type Server struct {
 	loop *loop
 	in   chan input
 	poke chan struct{} // wakes the loop goroutine for an earlier timer
+	// batching is set while this server is a mirrored primary, whose
+	// requests are ordered in batches (see readRequests).
+	batching atomic.Bool
 	// queued wakes the loop goroutine to handle what waits in in.
 	queued chan struct{}
 	// cancel ends the context of the loop's dials and probes.
@@ -500,31 +504,81 @@ func (s *Server) submit(in input, block bool) bool {
 // addressed to the engine to the loop.
 func (s *Server) readRequests() {
 	buf := make([]byte, ipx.MaxPacketLen)
+	// run is set while the last request handed over said more would
+	// follow: if the next does not reach the loop, the run ends anyway.
+	run := false
+	// yields counts down the yields still worth making (see below);
+	// tries counts requests that might have yielded.
+	yields, tries := 0, 0
 	for {
 		n, info, err := s.conn.ReadMsg(buf)
 		if err != nil {
 			return
 		}
-		var m Message
-		dst := info.Header.Dst
-		if err := m.UnmarshalBinary(buf[:n]); err == nil && m.Kind == KindProbe {
-			s.answerProbe(info.Header.Src)
+		r := s.parseRequest(buf[:n], &info)
+		more := s.conn.Buffered() > 0
+		if r == nil {
+			if run && !more {
+				s.submit(input{endBatch: true}, true)
+				run = false
+			}
 			continue
 		}
-		if m.UnmarshalBinary(buf[:n]) != nil || m.Kind != KindRequest ||
-			dst.Net != s.cfg.Network || dst.Node != s.cfg.Node {
-			s.c.dropped.Add(1)
-			continue
+		if tries++; !more && s.batching.Load() && (yields > 0 || tries%yieldProbe == 0) {
+			// A mirrored primary's reply waits an MSL round trip
+			// anyway. Before this request goes out in a message of its
+			// own, yield once: the requests that goroutines ready to run
+			// are about to deliver (clients answered a moment ago, the
+			// link's reader) then join the same message. While yields
+			// find none (one client, light load) only one request in
+			// yieldProbe tries, to notice load coming.
+			runtime.Gosched()
+			if more = s.conn.Buffered() > 0; more {
+				yields = yieldCredit
+			} else if yields > 0 {
+				yields--
+			}
 		}
-		s.c.requests.Add(1)
-		r := &request{client: m.Client, id: m.ID, from: info.Header.Src, data: append([]byte(nil), m.Data...)}
+		r.more = more
 		if !s.submit(input{req: r}, false) {
 			if s.closed.Load() {
 				return
 			}
 			s.c.queueFull.Add(1)
+			if run && !more {
+				s.submit(input{endBatch: true}, true)
+			}
 		}
+		run = more
 	}
+}
+
+// A mirrored primary's request path yields once before it sends a lone
+// request while yields have found requests behind it lately: it keeps
+// yielding for yieldCredit requests after the last that paid, and
+// otherwise tries once every yieldProbe requests.
+const (
+	yieldCredit = 8
+	yieldProbe  = 16
+)
+
+// parseRequest returns the well-formed request addressed to the engine
+// that b holds; nil, after answering it, for a probe, and nil, counted,
+// for anything else.
+func (s *Server) parseRequest(b []byte, info *ipx.RecvInfo) *request {
+	var m Message
+	dst := info.Header.Dst
+	if err := m.UnmarshalBinary(b); err == nil && m.Kind == KindProbe {
+		s.answerProbe(info.Header.Src)
+		return nil
+	}
+	if m.UnmarshalBinary(b) != nil || m.Kind != KindRequest ||
+		dst.Net != s.cfg.Network || dst.Node != s.cfg.Node {
+		s.c.dropped.Add(1)
+		return nil
+	}
+	s.c.requests.Add(1)
+	return &request{client: m.Client, id: m.ID, from: info.Header.Src, data: append([]byte(nil), m.Data...)}
 }
 
 // answerProbe tells a peer's LAN probe our role and epoch.
