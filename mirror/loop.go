@@ -158,8 +158,8 @@ type loop struct {
 	probeGen  uint64
 	probeAt   time.Time // a primary alone probes its peer from then
 
-	out     []byte // reply scratch
-	scratch []byte // MSL message scratch: session.send copies what it keeps
+	box     *replyBox // replies composed, not yet sent
+	scratch []byte    // MSL message scratch: session.send copies what it keeps
 	evs     []wireEvent
 
 	handover   chan error // a switchover under way: its result goes here
@@ -192,7 +192,7 @@ type loop struct {
 func newLoop(s *Server) *loop {
 	return &loop{s: s, cfg: &s.cfg, st: newState(s.cfg.ReplyCacheDepth, s.cfg.MaxClients),
 		selfID: ServerID(lanAddr(s.cfg.Stack, s.cfg.Peer.Net)), peerID: ServerID(s.cfg.Peer),
-		healthy: true, peerHealthy: true, log: changeLog{max: s.cfg.MaxLogBytes}}
+		healthy: true, peerHealthy: true, log: changeLog{max: s.cfg.MaxLogBytes}, box: new(replyBox)}
 }
 
 // start takes the configured role; the server calls it before any
@@ -228,14 +228,18 @@ func (l *loop) run() {
 		}
 		l.timerAt = l.deadline(now)
 		l.rearm = false
+		box := l.s.takeReplies()
 		mu.Unlock()
+		l.s.sendReplies(box)
 		timer.Reset(l.timerAt.Sub(now))
 		select {
 		case <-l.s.quit:
 			mu.Lock()
 			l.shutdown()
 			l.stopped = true
+			box := l.s.takeReplies()
 			mu.Unlock()
+			l.s.sendReplies(box)
 			return
 		case <-l.s.queued:
 			// Inputs are taken off the queue only under mu, so that the
@@ -246,7 +250,9 @@ func (l *loop) run() {
 				l.drain()
 			}
 			l.settle()
+			box := l.s.takeReplies()
 			mu.Unlock()
+			l.s.sendReplies(box)
 		case <-l.s.poke:
 		case <-timer.C:
 		}
@@ -498,14 +504,13 @@ func (l *loop) flush() {
 	l.batch = l.batch[:0]
 }
 
+// reply composes a reply; it goes out once the loop is released (see
+// Server.takeReplies).
 func (l *loop) reply(dst ipx.Addr, client, id uint64, reply []byte) {
 	m := Message{Kind: KindReply, Client: client, ID: id, Epoch: l.epoch, Data: reply}
-	l.out, _ = m.AppendBinary(l.out[:0])
-	if _, err := l.s.conn.WriteMsg(l.out, dst, ipx.WriteOptions{Type: PacketType}); err != nil {
-		l.s.log.Debug("mirror: reply not sent", "to", dst, "err", err)
-		return
-	}
-	l.s.c.replies.Add(1)
+	b := l.box
+	b.buf, _ = m.AppendBinary(b.buf)
+	b.msgs = append(b.msgs, boxedReply{dst: dst, end: len(b.buf)})
 }
 
 // release sends the held replies whose events the secondary holds, or
@@ -837,6 +842,10 @@ func (l *loop) ack(body []byte) error {
 		return fmt.Errorf("mirror: ack of %d/%d, at %d/%d: %w", p.Epoch, p.Seq, l.epoch, l.st.seq, ErrSequence)
 	}
 	l.acked = p.Seq
+	// The events ordered meanwhile go out before the replies: their
+	// round trip then overlaps the replies' sends, which on a tunnel
+	// are a system call each.
+	l.flush()
 	l.release(p.Seq)
 	if l.handover != nil && l.handoverOK && l.role == RolePrimary && l.acked == l.st.seq {
 		l.handOver()

@@ -271,6 +271,8 @@ type Server struct {
 	// batching is set while this server is a mirrored primary, whose
 	// requests are ordered in batches (see readRequests).
 	batching atomic.Bool
+	// boxes holds spare reply boxes (see takeReplies).
+	boxes chan *replyBox
 	// queued wakes the loop goroutine to handle what waits in in.
 	queued chan struct{}
 	// cancel ends the context of the loop's dials and probes.
@@ -303,6 +305,7 @@ func NewServer(cfg Config) (*Server, error) {
 		conn:     conn,
 		in:       make(chan input, cfg.QueueLen),
 		poke:     make(chan struct{}, 1),
+		boxes:    make(chan *replyBox, 4),
 		queued:   make(chan struct{}, 1),
 		quit:     make(chan struct{}),
 		loopDone: make(chan struct{}),
@@ -477,7 +480,9 @@ func (s *Server) submit(in input, block bool) bool {
 		l.handle(in)
 		l.drain()
 		l.settle()
+		box := s.takeReplies()
 		s.mu.Unlock()
+		s.sendReplies(box)
 		return true
 	}
 	if block {
@@ -498,6 +503,57 @@ func (s *Server) submit(in input, block bool) bool {
 	default:
 	}
 	return true
+}
+
+// replyBox holds the replies the loop composed while a goroutine held
+// it, to be sent once the loop is released: on a tunnel each is a system
+// call, and the loop need not wait for them (the next requests and the
+// MSL go on meanwhile).
+type replyBox struct {
+	buf  []byte
+	msgs []boxedReply
+}
+
+type boxedReply struct {
+	dst ipx.Addr
+	end int // the reply is buf[previous end:end]
+}
+
+// takeReplies hands over the replies composed so far, nil if none;
+// s.mu held.
+func (s *Server) takeReplies() *replyBox {
+	l := s.loop
+	if len(l.box.msgs) == 0 {
+		return nil
+	}
+	b := l.box
+	select {
+	case l.box = <-s.boxes:
+	default:
+		l.box = new(replyBox)
+	}
+	return b
+}
+
+// sendReplies sends the replies takeReplies handed over, without s.mu.
+func (s *Server) sendReplies(b *replyBox) {
+	if b == nil {
+		return
+	}
+	start := 0
+	for _, m := range b.msgs {
+		if _, err := s.conn.WriteMsg(b.buf[start:m.end], m.dst, ipx.WriteOptions{Type: PacketType}); err != nil {
+			s.log.Debug("mirror: reply not sent", "to", m.dst, "err", err)
+		} else {
+			s.c.replies.Add(1)
+		}
+		start = m.end
+	}
+	b.buf, b.msgs = b.buf[:0], b.msgs[:0]
+	select {
+	case s.boxes <- b:
+	default:
+	}
 }
 
 // readRequests reads the engine's socket and hands well-formed requests

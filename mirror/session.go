@@ -403,8 +403,10 @@ func (s *Server) readNow(sess *session) {
 		l.drain()
 		l.settle()
 	}
+	box := s.takeReplies()
 	s.mu.Unlock()
 	sess.rmu.Unlock()
+	s.sendReplies(box)
 }
 
 // wake tells the session's reader that data waits.
