@@ -105,3 +105,53 @@ func BenchmarkMirrorLatencyRatio(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMirrorThroughputRatio measures the requests per second of 32
+// concurrent clients mirrored and alone in alternating rounds, on two
+// pairs side by side (see BenchmarkMirrorLatencyRatio).
+//
+//	go test ./examples/internal/routedtunnel -run '^$' -bench MirrorThroughputRatio -benchtime 2s -count 5
+func BenchmarkMirrorThroughputRatio(b *testing.B) {
+	const clients = 32
+	for _, kind := range []string{"udp", "udp-tcpmsl", "memlan"} {
+		b.Run(kind, func(b *testing.B) {
+			alone := newBenchPair(b, kind, mirrortest.NewKV(), clients)
+			defer alone.close()
+			mirrored := newBenchPair(b, kind, mirrortest.NewKV(), clients)
+			defer mirrored.close()
+			sb := startBenchServer(b, mirrored.net, peerNode, mirrored.a.link.Node(), mirror.RoleSecondary, mirrortest.NewKV())
+			defer sb.close()
+			if !waitUntil(30*time.Second, func() bool { return mirroredBoth(mirrored.a, sb) }) {
+				b.Fatalf("not mirrored: A %+v, B %+v", mirrored.a.srv.Status(), sb.srv.Status())
+			}
+			ctx := context.Background()
+			run := func(p *benchPair, n int) time.Duration {
+				start := time.Now()
+				var wg sync.WaitGroup
+				for i, c := range p.cls {
+					wg.Go(func() {
+						for j := range n / clients {
+							if _, err := c.Do(ctx, mirrortest.Put(fmt.Sprint("k", i), fmt.Sprint(j))); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				return time.Since(start)
+			}
+			const round = 20 * clients
+			var ta, tm time.Duration
+			b.ResetTimer()
+			done := 0
+			for ; done < b.N; done += round {
+				ta += run(alone, round)
+				tm += run(mirrored, round)
+			}
+			b.ReportMetric(float64(done)/ta.Seconds(), "alone-req/s")
+			b.ReportMetric(float64(done)/tm.Seconds(), "mirrored-req/s")
+			b.ReportMetric(float64(ta)/float64(tm), "ratio")
+		})
+	}
+}
