@@ -119,6 +119,7 @@ func (c *Conn) input(src ipx.Addr, h *Header, data []byte) bool {
 	c.ep.input(h, data, clk)
 	c.ep.holdAck = false
 	f := c.readNotify()
+	held := f != nil && (c.ep.ackNow || c.ep.gapAck)
 	if f == nil {
 		c.ep.flushAck(clk)
 	}
@@ -126,12 +127,14 @@ func (c *Conn) input(src ipx.Addr, h *Header, data []byte) bool {
 	c.unlock()
 	if f != nil {
 		f()
-		// What f wrote carried the acknowledgement; if it wrote nothing,
-		// the acknowledgement goes now.
-		c.mu.Lock()
-		c.ep.flushAck(clk)
-		c.after()
-		c.unlock()
+		if held {
+			// What f wrote carried the acknowledgement; if it wrote
+			// nothing, the acknowledgement goes now.
+			c.mu.Lock()
+			c.ep.flushAck(clk)
+			c.after()
+			c.unlock()
+		}
 	}
 	return true
 }
