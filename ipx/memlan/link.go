@@ -242,10 +242,14 @@ func (l *Link) WritePackets(ps [][]byte, dst ipx.Node) (int, error) {
 		st.unreachable.Add(uint64(len(ps)))
 	default:
 		r.mu.Lock()
+		wake := false
 		for _, p := range ps {
-			r.pushLocked(p, l.node)
+			wake = r.pushLocked(p, l.node) || wake
 		}
 		r.mu.Unlock()
+		if wake {
+			r.ready.Signal()
+		}
 	}
 	return len(ps), nil
 }
@@ -283,21 +287,27 @@ func (l *Link) sendTo(r *Link, p []byte, im *Impairments) {
 // deliver puts a copy of p in l's receive queue now.
 func (l *Link) deliver(p []byte, from ipx.Node) {
 	l.mu.Lock()
-	l.pushLocked(p, from)
+	wake := l.pushLocked(p, from)
 	l.mu.Unlock()
+	if wake {
+		l.ready.Signal()
+	}
 }
 
-func (l *Link) pushLocked(p []byte, from ipx.Node) {
+// pushLocked queues a copy of p. It reports whether a reader waits for
+// it: the caller signals ready once it has released l.mu, so that the
+// woken reader does not block at once on the lock the signaller holds.
+func (l *Link) pushLocked(p []byte, from ipx.Node) bool {
 	st := &l.seg.stats
 	switch {
 	case l.closed.Load():
-		return
+		return false
 	case l.crashed.Load():
 		st.crashed.Add(1)
-		return
+		return false
 	case l.count == len(l.ring):
 		st.queueFull.Add(1)
-		return
+		return false
 	}
 	s := &l.ring[(l.head+l.count)%len(l.ring)]
 	if cap(s.buf) < len(p) {
@@ -307,9 +317,7 @@ func (l *Link) pushLocked(p []byte, from ipx.Node) {
 	s.from = from
 	l.count++
 	st.delivered.Add(1)
-	if l.readers > 0 {
-		l.ready.Signal()
-	}
+	return l.readers > 0
 }
 
 // deliverAfter queues a copy of p for delivery after d.
@@ -350,15 +358,19 @@ func (l *Link) deliverAfter(p []byte, from ipx.Node, d time.Duration) {
 // and rearms the timer for the next.
 func (l *Link) release() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	now := time.Now()
+	wake := false
 	for len(l.pending) > 0 && !l.pending[0].due.After(now) {
 		d := l.heapPop()
-		l.pushLocked(d.buf, d.from)
+		wake = l.pushLocked(d.buf, d.from) || wake
 		l.free = append(l.free, d.buf[:0])
 	}
 	if len(l.pending) > 0 && !l.closed.Load() {
 		l.timer.Reset(l.pending[0].due.Sub(now))
+	}
+	l.mu.Unlock()
+	if wake {
+		l.ready.Signal()
 	}
 }
 
