@@ -151,11 +151,13 @@ func (e *endpoint) nextDeadline() time.Time {
 	take(e.lossAt)
 	take(e.ackAt)
 	if e.probeAt.IsZero() {
+		// Sooner than the abort deadline: Validate makes AbortTimeout
+		// the longer. (This runs on every packet; Add is not free.)
 		take(e.lastHeard.Add(e.cfg.VerifyInterval))
 	} else {
 		take(e.probeAt)
+		take(e.lastHeard.Add(e.cfg.AbortTimeout))
 	}
-	take(e.lastHeard.Add(e.cfg.AbortTimeout))
 	return t
 }
 
