@@ -62,27 +62,17 @@ func BenchmarkRequest(b *testing.B) {
 func BenchmarkLatencyRatio(b *testing.B) {
 	alone, mirrored := benchPair(b, 1, true), benchPair(b, 1, false)
 	req := mirrortest.Put("key", "value")
-	ctx := context.Background()
-	run := func(c *mirrortest.Client, n int) time.Duration {
-		start := time.Now()
-		for range n {
-			if _, err := c.Do(ctx, req); err != nil {
-				b.Fatal(err)
+	run := func(c *mirrortest.Client) func(int) error {
+		return func(n int) error {
+			for range n {
+				if _, err := c.Do(context.Background(), req); err != nil {
+					return err
+				}
 			}
+			return nil
 		}
-		return time.Since(start)
 	}
-	const round = 100
-	var ta, tm time.Duration
-	b.ResetTimer()
-	for done := 0; done < b.N; done += round {
-		n := min(round, b.N-done)
-		ta += run(alone.Clients[0], n)
-		tm += run(mirrored.Clients[0], n)
-	}
-	b.ReportMetric(float64(ta.Nanoseconds())/float64(b.N), "alone-ns/req")
-	b.ReportMetric(float64(tm.Nanoseconds())/float64(b.N), "mirrored-ns/req")
-	b.ReportMetric(float64(tm)/float64(ta), "ratio")
+	mirrortest.RatioBench(b, b.N, 100, false, run(alone.Clients[0]), run(mirrored.Clients[0]))
 }
 
 // BenchmarkThroughput measures requests per second from 32 concurrent
@@ -132,34 +122,10 @@ func BenchmarkThroughput(b *testing.B) {
 func BenchmarkThroughputRatio(b *testing.B) {
 	const clients = 32
 	alone, mirrored := benchPair(b, clients, true), benchPair(b, clients, false)
-	ctx := context.Background()
-	run := func(p *mirrortest.Pair, n int) time.Duration {
-		start := time.Now()
-		var wg sync.WaitGroup
-		for i, c := range p.Clients {
-			wg.Go(func() {
-				for j := range n / clients {
-					if _, err := c.Do(ctx, mirrortest.Put(fmt.Sprint("k", i), fmt.Sprint(j))); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		return time.Since(start)
+	run := func(p *mirrortest.Pair) func(int) error {
+		return func(n int) error { return mirrortest.Puts(context.Background(), p.Clients, n) }
 	}
-	const round = 100 * clients
-	var ta, tm time.Duration
-	b.ResetTimer()
-	done := 0
-	for ; done < b.N; done += round {
-		ta += run(alone, round)
-		tm += run(mirrored, round)
-	}
-	b.ReportMetric(float64(done)/ta.Seconds(), "alone-req/s")
-	b.ReportMetric(float64(done)/tm.Seconds(), "mirrored-req/s")
-	b.ReportMetric(float64(ta)/float64(tm), "ratio")
+	mirrortest.RatioBench(b, b.N, 100*clients, true, run(alone), run(mirrored))
 	if st := mirrored.A.Stats(); st.Batches > 0 {
 		b.ReportMetric(float64(st.Events)/float64(st.Batches), "events/frame")
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -116,6 +117,25 @@ func TestReadNotifyEnd(t *testing.T) {
 	})
 }
 
+// echoNotify makes c's notify function read what arrives and, while
+// answer is set, write it straight back.
+func echoNotify(t *testing.T, c *Conn, answer *atomic.Bool) {
+	c.SetReadNotify(func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := c.TryRead(buf)
+			if n == 0 || err != nil {
+				return
+			}
+			if answer.Load() {
+				if ok, err := c.TryWrite(buf[:n]); !ok || err != nil {
+					t.Errorf("TryWrite = %v, %v", ok, err)
+				}
+			}
+		}
+	})
+}
+
 // A notify function that answers what it reads at once (a mirrored
 // server's MSL acknowledging an event) sends its answer with the
 // acknowledgement the peer asked for in it: one packet per exchange on
@@ -124,21 +144,9 @@ func TestReadNotifyEnd(t *testing.T) {
 func TestReadNotifyAnswerCarriesAck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, peer, _ := abortPair(t, Config{})
-		answer := true
-		peer.SetReadNotify(func() {
-			buf := make([]byte, 64)
-			for {
-				n, err := peer.TryRead(buf)
-				if n == 0 || err != nil {
-					return
-				}
-				if answer {
-					if ok, err := peer.TryWrite(buf[:n]); !ok || err != nil {
-						t.Errorf("TryWrite = %v, %v", ok, err)
-					}
-				}
-			}
-		})
+		var answer atomic.Bool
+		answer.Store(true)
+		echoNotify(t, peer, &answer)
 		synctest.Wait()
 		const exchanges = 20
 		before := peer.Stats().PacketsSent
@@ -158,7 +166,7 @@ func TestReadNotifyAnswerCarriesAck(t *testing.T) {
 		}
 
 		// Without an answer the ack goes at once, not after the ack delay.
-		answer = false
+		answer.Store(false)
 		if _, err := c.Write([]byte("x")); err != nil {
 			t.Fatal(err)
 		}
@@ -199,18 +207,9 @@ func TestPiggybackAcks(t *testing.T) {
 		defer c.Abort()
 		peer := <-accepted
 		defer peer.Abort()
-		peer.SetReadNotify(func() {
-			buf := make([]byte, 64)
-			for {
-				n, err := peer.TryRead(buf)
-				if n == 0 || err != nil {
-					return
-				}
-				if ok, err := peer.TryWrite(buf[:n]); !ok || err != nil {
-					t.Errorf("TryWrite = %v, %v", ok, err)
-				}
-			}
-		})
+		var answer atomic.Bool
+		answer.Store(true)
+		echoNotify(t, peer, &answer)
 		buf := make([]byte, 64)
 		exchange := func(i int) {
 			t.Helper()

@@ -81,27 +81,17 @@ func BenchmarkMirrorLatencyRatio(b *testing.B) {
 				b.Fatalf("not mirrored: A %+v, B %+v", mirrored.a.srv.Status(), sb.srv.Status())
 			}
 			req := mirrortest.Put("key", "value")
-			ctx := context.Background()
-			run := func(c *mirror.Client, n int) time.Duration {
-				start := time.Now()
-				for range n {
-					if _, err := c.Do(ctx, req); err != nil {
-						b.Fatal(err)
+			run := func(c *mirror.Client) func(int) error {
+				return func(n int) error {
+					for range n {
+						if _, err := c.Do(context.Background(), req); err != nil {
+							return err
+						}
 					}
+					return nil
 				}
-				return time.Since(start)
 			}
-			const round = 50
-			var ta, tm time.Duration
-			b.ResetTimer()
-			for done := 0; done < b.N; done += round {
-				n := min(round, b.N-done)
-				ta += run(alone.cls[0], n)
-				tm += run(mirrored.cls[0], n)
-			}
-			b.ReportMetric(float64(ta.Nanoseconds())/float64(b.N), "alone-ns/req")
-			b.ReportMetric(float64(tm.Nanoseconds())/float64(b.N), "mirrored-ns/req")
-			b.ReportMetric(float64(tm)/float64(ta), "ratio")
+			mirrortest.RatioBench(b, b.N, 50, false, run(alone.cls[0]), run(mirrored.cls[0]))
 		})
 	}
 }
@@ -124,34 +114,10 @@ func BenchmarkMirrorThroughputRatio(b *testing.B) {
 			if !waitUntil(30*time.Second, func() bool { return mirroredBoth(mirrored.a, sb) }) {
 				b.Fatalf("not mirrored: A %+v, B %+v", mirrored.a.srv.Status(), sb.srv.Status())
 			}
-			ctx := context.Background()
-			run := func(p *benchPair, n int) time.Duration {
-				start := time.Now()
-				var wg sync.WaitGroup
-				for i, c := range p.cls {
-					wg.Go(func() {
-						for j := range n / clients {
-							if _, err := c.Do(ctx, mirrortest.Put(fmt.Sprint("k", i), fmt.Sprint(j))); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					})
-				}
-				wg.Wait()
-				return time.Since(start)
+			run := func(p *benchPair) func(int) error {
+				return func(n int) error { return mirrortest.Puts(context.Background(), p.cls, n) }
 			}
-			const round = 20 * clients
-			var ta, tm time.Duration
-			b.ResetTimer()
-			done := 0
-			for ; done < b.N; done += round {
-				ta += run(alone, round)
-				tm += run(mirrored, round)
-			}
-			b.ReportMetric(float64(done)/ta.Seconds(), "alone-req/s")
-			b.ReportMetric(float64(done)/tm.Seconds(), "mirrored-req/s")
-			b.ReportMetric(float64(ta)/float64(tm), "ratio")
+			mirrortest.RatioBench(b, b.N, 20*clients, true, run(alone), run(mirrored))
 		})
 	}
 }

@@ -1,0 +1,75 @@
+package mirrortest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Doer sends a request and waits for its reply: a mirror.Client.
+type Doer interface {
+	Do(ctx context.Context, req []byte) ([]byte, error)
+}
+
+// Puts has the clients put n values in all, n/len(cls) each under a key
+// of its own, all clients at once; it returns the first error.
+func Puts[C Doer](ctx context.Context, cls []C, n int) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(cls))
+	for i, c := range cls {
+		wg.Go(func() {
+			for j := range n / len(cls) {
+				if _, err := c.Do(ctx, Put(fmt.Sprint("k", i), fmt.Sprint(j))); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// B is what RatioBench needs of a *testing.B (this package is linked
+// into the example programs, which need no testing package).
+type B interface {
+	ResetTimer()
+	Fatal(args ...any)
+	ReportMetric(n float64, unit string)
+}
+
+// RatioBench measures n operations (b.N) of each of two systems, unmirrored
+// (alone) and mirrored, in alternating rounds of round operations, and
+// reports the time per operation of each and their ratio (throughput,
+// with perSecond, as requests per second and alone's time over
+// mirrored's). Two systems compared side by side see the same machine,
+// whose speed on a shared VM drifts by a fifth between benchmarks run
+// one after the other. run performs n operations on one system.
+func RatioBench(b B, n, round int, perSecond bool, alone, mirrored func(n int) error) {
+	var ta, tm time.Duration
+	b.ResetTimer()
+	done := 0
+	for ; done < n; done += round {
+		for _, s := range []struct {
+			run func(int) error
+			t   *time.Duration
+		}{{alone, &ta}, {mirrored, &tm}} {
+			start := time.Now()
+			if err := s.run(round); err != nil {
+				b.Fatal(err)
+			}
+			*s.t += time.Since(start)
+		}
+	}
+	if perSecond {
+		b.ReportMetric(float64(done)/ta.Seconds(), "alone-req/s")
+		b.ReportMetric(float64(done)/tm.Seconds(), "mirrored-req/s")
+		b.ReportMetric(float64(ta)/float64(tm), "ratio")
+		return
+	}
+	b.ReportMetric(float64(ta.Nanoseconds())/float64(done), "alone-ns/req")
+	b.ReportMetric(float64(tm.Nanoseconds())/float64(done), "mirrored-ns/req")
+	b.ReportMetric(float64(tm)/float64(ta), "ratio")
+}
