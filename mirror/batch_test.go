@@ -2,9 +2,7 @@ package mirror_test
 
 import (
 	"context"
-	"fmt"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,18 +24,9 @@ func TestBatchesUnderLoad(t *testing.T) {
 	before := p.A.Stats()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var wg sync.WaitGroup
-	for i, c := range p.Clients {
-		wg.Go(func() {
-			for j := range each {
-				if _, err := c.Do(ctx, mirrortest.Put(fmt.Sprint("k", i), fmt.Sprint(j))); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
+	if err := mirrortest.Puts(ctx, p.Clients, clients*each); err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
 	st := p.A.Stats()
 	events, frames := st.Events-before.Events, st.Batches-before.Batches
 	if events < clients*each || frames == 0 {
