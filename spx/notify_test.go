@@ -254,3 +254,41 @@ func TestPiggybackAcks(t *testing.T) {
 		}
 	})
 }
+
+// A bulk stream with PiggybackAcks asks for acknowledgements as a
+// stream without it does, about every quarter window, not on every
+// packet once a quarter window is out.
+func TestPiggybackAcksBulk(t *testing.T) {
+	for _, piggy := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			c, peer, _ := abortPair(t, Config{PiggybackAcks: piggy, Window: 32})
+			const packets = 400
+			go func() {
+				buf := make([]byte, 64<<10)
+				for {
+					if _, err := peer.Read(buf); err != nil {
+						return
+					}
+				}
+			}()
+			synctest.Wait()
+			before := peer.Stats().PacketsSent
+			data := make([]byte, packets*c.ep.maxData())
+			if _, err := c.Write(data); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				c.mu.Lock()
+				n := c.ep.sendq.len()
+				c.mu.Unlock()
+				if n == 0 {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if acks := peer.Stats().PacketsSent - before; acks > packets/4 {
+				t.Errorf("PiggybackAcks %v: %d acknowledgements for %d packets, want at most %d", piggy, acks, packets, packets/4)
+			}
+		})
+	}
+}

@@ -222,10 +222,10 @@ func (e *endpoint) transmit(clk *clock) {
 		last := e.sent == e.sendq.len() && !e.cfg.PiggybackAcks || !seqLessEq(s.seq+1, e.peerAlloc) || !e.cwndOpen()
 		// A request/response exchange (PiggybackAcks) keeps one packet
 		// in flight however many it sends: what counts is those
-		// outstanding.
+		// outstanding, each time they reach another quarter.
 		quarter := e.sinceAckReq >= every
 		if e.cfg.PiggybackAcks {
-			quarter = e.sent >= every
+			quarter = e.sent%every == 0
 		}
 		if last || quarter || s.dstype != 0 {
 			ctl |= ControlSendAck
