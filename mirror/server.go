@@ -549,12 +549,18 @@ func (s *Server) sendReplies(b *replyBox) {
 		}
 		start = m.end
 	}
+	if cap(b.buf) > maxSpareBox {
+		return // a burst's box: not kept
+	}
 	b.buf, b.msgs = b.buf[:0], b.msgs[:0]
 	select {
 	case s.boxes <- b:
 	default:
 	}
 }
+
+// maxSpareBox bounds the reply bytes a spare box keeps room for.
+const maxSpareBox = 64 << 10
 
 // readRequests reads the engine's socket and hands well-formed requests
 // addressed to the engine to the loop.
