@@ -420,13 +420,36 @@ func (t *Table) Lookup(n ipx.Network) (Route, bool) {
 // Routes returns every route, sorted by network.
 func (t *Table) Routes() []Route {
 	t.mu.RLock()
+	out := t.routesLocked()
+	t.mu.RUnlock()
+	return sortRoutes(out)
+}
+
+// SubscribeRoutes subscribes as Subscribe does and returns the routes
+// known at that instant, taken together: a program that shows the table
+// and then its changes misses no route learned in between and sees none
+// twice.
+func (t *Table) SubscribeRoutes(buffer int) (*Subscription, []Route) {
+	// Every event is published under t.mu held for writing.
+	t.mu.RLock()
+	sub := t.Subscribe(buffer)
+	out := t.routesLocked()
+	t.mu.RUnlock()
+	return sub, sortRoutes(out)
+}
+
+// routesLocked returns the table's routes, unsorted; t.mu held.
+func (t *Table) routesLocked() []Route {
 	out := make([]Route, 0, len(t.slots))
 	for i := range t.slots {
 		out = append(out, t.route(&t.slots[i]))
 	}
-	t.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Route) int { return cmp.Compare(a.Network, b.Network) })
 	return out
+}
+
+func sortRoutes(rs []Route) []Route {
+	slices.SortFunc(rs, func(a, b Route) int { return cmp.Compare(a.Network, b.Network) })
+	return rs
 }
 
 // Stats returns the table's counters.

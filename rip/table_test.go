@@ -460,3 +460,53 @@ func TestTableHoldDown(t *testing.T) {
 		t.Errorf("offer after the hold-down: %+v", evs)
 	}
 }
+
+// SubscribeRoutes gives the routes known and the changes after them,
+// together: with routes learned while others subscribe, every
+// subscriber's snapshot plus events accounts for each route exactly
+// once (a subscription taken after the snapshot, as ipxroute's was,
+// missed a route learned in between).
+func TestSubscribeRoutes(t *testing.T) {
+	tb := newTable(t, TableConfig{})
+	tb.Apply(t0, 1, nodeA, []Entry{{5, 1, 1}}, nil)
+	sub, routes := tb.SubscribeRoutes(4)
+	defer sub.Close()
+	if len(routes) != 1 || routes[0].Network != 5 {
+		t.Fatalf("routes %+v, want network 5", routes)
+	}
+	tb.Apply(t0, 1, nodeA, []Entry{{6, 1, 1}}, nil)
+	if ev := <-sub.C; ev.Network != 6 || ev.Reason != ReasonNew {
+		t.Fatalf("event %+v, want network 6 new", ev)
+	}
+
+	const networks = 200
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for n := range ipx.Network(networks) {
+			tb.Apply(t0, 1, nodeA, []Entry{{100 + n, 1, 1}}, nil)
+		}
+	}()
+	var subs []*Subscription
+	var seen []map[ipx.Network]int
+	for range 20 {
+		s, rs := tb.SubscribeRoutes(2 * networks)
+		m := map[ipx.Network]int{}
+		for _, r := range rs {
+			m[r.Network]++
+		}
+		subs, seen = append(subs, s), append(seen, m)
+	}
+	<-done
+	for i, s := range subs {
+		for len(s.C) > 0 {
+			seen[i][(<-s.C).Network]++
+		}
+		s.Close()
+		for n := range ipx.Network(networks) {
+			if c := seen[i][100+n]; c != 1 {
+				t.Fatalf("subscriber %d saw network %v %d times, want once", i, 100+n, c)
+			}
+		}
+	}
+}

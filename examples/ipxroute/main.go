@@ -243,6 +243,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer router.Close()
+	// Subscribed before anything else can delay it: the routes learned
+	// so far print as the changes they were.
+	sub, known := router.Table().SubscribeRoutes(1024)
+	defer sub.Close()
+	for _, r := range known {
+		if r.Origin == rip.OriginRIP {
+			printEvent(stdout, rip.Event{Network: r.Network, New: r, Reason: rip.ReasonNew})
+		}
+	}
 	// A router carries SAP too: its Advertiser passes the services it
 	// hears on one link to the others, and advertises -sap's.
 	svc, err := serve.Start(stack, o.services, true, sap.Config{Interval: o.interval, Routes: router.Table(), Logger: logger})
@@ -257,8 +266,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.services.Echo {
 		fmt.Fprintf(stdout, "answering ipxping on socket %v\n", echo.Socket)
 	}
-	sub := router.Table().Subscribe(1024)
-	defer sub.Close()
 	if demo != nil {
 		go demo.script(ctx)
 	}
