@@ -62,17 +62,8 @@ func BenchmarkRequest(b *testing.B) {
 func BenchmarkLatencyRatio(b *testing.B) {
 	alone, mirrored := benchPair(b, 1, true), benchPair(b, 1, false)
 	req := mirrortest.Put("key", "value")
-	run := func(c *mirrortest.Client) func(int) error {
-		return func(n int) error {
-			for range n {
-				if _, err := c.Do(context.Background(), req); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}
-	mirrortest.RatioBench(b, b.N, 100, false, run(alone.Clients[0]), run(mirrored.Clients[0]))
+	mirrortest.RatioBench(b, b.N, 100, false,
+		mirrortest.Repeat(alone.Clients[0], req), mirrortest.Repeat(mirrored.Clients[0], req))
 }
 
 // BenchmarkThroughput measures requests per second from 32 concurrent

@@ -136,6 +136,21 @@ func echoNotify(t *testing.T, c *Conn, answer *atomic.Bool) {
 	})
 }
 
+// waitAcked polls, a millisecond apart, until everything c sent is
+// acknowledged, and returns how long that took (in a synctest bubble).
+func waitAcked(c *Conn) time.Duration {
+	start := time.Now()
+	for {
+		c.mu.Lock()
+		n := c.ep.sendq.len()
+		c.mu.Unlock()
+		if n == 0 {
+			return time.Since(start)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // A notify function that answers what it reads at once (a mirrored
 // server's MSL acknowledging an event) sends its answer with the
 // acknowledgement the peer asked for in it: one packet per exchange on
@@ -235,17 +250,7 @@ func TestPiggybackAcks(t *testing.T) {
 		if sent := c.Stats().PacketsSent - before; sent != exchanges {
 			t.Errorf("the asking side sent %d packets for %d exchanges, want %d (requests carry the acks)", sent, exchanges, exchanges)
 		}
-		start := time.Now()
-		for {
-			peer.mu.Lock()
-			unacked := peer.ep.sendq.len()
-			peer.mu.Unlock()
-			if unacked == 0 {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
-		if d := time.Since(start); d > DefaultAckDelay+time.Millisecond {
+		if d := waitAcked(peer); d > DefaultAckDelay+time.Millisecond {
 			t.Errorf("the last answer was acknowledged after %v, want within the ack delay %v", d, DefaultAckDelay)
 		}
 		if st := peer.Stats(); st.TailProbes != 0 || st.Retransmits != 0 || st.PacketsSent-peerBefore != exchanges {
@@ -277,15 +282,7 @@ func TestPiggybackAcksBulk(t *testing.T) {
 			if _, err := c.Write(data); err != nil {
 				t.Fatal(err)
 			}
-			for {
-				c.mu.Lock()
-				n := c.ep.sendq.len()
-				c.mu.Unlock()
-				if n == 0 {
-					break
-				}
-				time.Sleep(time.Millisecond)
-			}
+			waitAcked(c)
 			if acks := peer.Stats().PacketsSent - before; acks > packets/4 {
 				t.Errorf("PiggybackAcks %v: %d acknowledgements for %d packets, want at most %d", piggy, acks, packets, packets/4)
 			}

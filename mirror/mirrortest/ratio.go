@@ -40,6 +40,19 @@ type B interface {
 	ReportMetric(n float64, unit string)
 }
 
+// Repeat returns a function that sends req n times, one after the
+// other, for RatioBench.
+func Repeat[C Doer](c C, req []byte) func(n int) error {
+	return func(n int) error {
+		for range n {
+			if _, err := c.Do(context.Background(), req); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // RatioBench measures n operations (b.N) of each of two systems, unmirrored
 // (alone) and mirrored, in alternating rounds of round operations, and
 // reports the time per operation of each and their ratio (throughput,

@@ -81,17 +81,7 @@ func BenchmarkMirrorLatencyRatio(b *testing.B) {
 				b.Fatalf("not mirrored: A %+v, B %+v", mirrored.a.srv.Status(), sb.srv.Status())
 			}
 			req := mirrortest.Put("key", "value")
-			run := func(c *mirror.Client) func(int) error {
-				return func(n int) error {
-					for range n {
-						if _, err := c.Do(context.Background(), req); err != nil {
-							return err
-						}
-					}
-					return nil
-				}
-			}
-			mirrortest.RatioBench(b, b.N, 50, false, run(alone.cls[0]), run(mirrored.cls[0]))
+			mirrortest.RatioBench(b, b.N, 50, false, mirrortest.Repeat(alone.cls[0], req), mirrortest.Repeat(mirrored.cls[0], req))
 		})
 	}
 }
