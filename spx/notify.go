@@ -11,7 +11,9 @@ import (
 // reader), after the Conn's locks are released, so that f may read with
 // TryRead. f must not block: the link reads no packet until it returns.
 // It lets a program that reads in bursts (a mirrored server's link)
-// take data without a reader goroutine's wake-up per packet. nil stops
+// take data without a reader goroutine's wake-up per packet. An
+// acknowledgement the packet asked for waits until f returns: what f
+// writes carries it, and if f writes nothing it goes then. nil stops
 // the calls. A call may come while another is under way, and after
 // SetReadNotify(nil) returns.
 func (c *Conn) SetReadNotify(f func()) {
