@@ -2,9 +2,7 @@ package mirror_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -77,25 +75,11 @@ func BenchmarkThroughput(b *testing.B) {
 		}{{"alone", true}, {"mirrored", false}} {
 			b.Run(mode.name, func(b *testing.B) {
 				p := benchPair(b, clients, mode.alone)
-				ctx := context.Background()
 				b.ResetTimer()
 				start, cpu := time.Now(), cpuTime()
-				var wg sync.WaitGroup
-				for i, c := range p.Clients {
-					n := b.N / clients
-					if i < b.N%clients {
-						n++
-					}
-					wg.Go(func() {
-						for j := range n {
-							if _, err := c.Do(ctx, mirrortest.Put(fmt.Sprint("k", i), fmt.Sprint(j))); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					})
+				if err := mirrortest.Puts(context.Background(), p.Clients, b.N); err != nil {
+					b.Fatal(err)
 				}
-				wg.Wait()
 				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 				reportCPU(b, cpu)
 				if st := p.A.Stats(); st.Batches > 0 {

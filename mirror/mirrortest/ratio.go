@@ -12,14 +12,19 @@ type Doer interface {
 	Do(ctx context.Context, req []byte) ([]byte, error)
 }
 
-// Puts has the clients put n values in all, n/len(cls) each under a key
-// of its own, all clients at once; it returns the first error.
+// Puts has the clients put n values in all, shared out evenly, each
+// under a key of its own, all clients at once; it returns the first
+// error.
 func Puts[C Doer](ctx context.Context, cls []C, n int) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(cls))
 	for i, c := range cls {
+		each := n / len(cls)
+		if i < n%len(cls) {
+			each++
+		}
 		wg.Go(func() {
-			for j := range n / len(cls) {
+			for j := range each {
 				if _, err := c.Do(ctx, Put(fmt.Sprint("k", i), fmt.Sprint(j))); err != nil {
 					errs <- err
 					return

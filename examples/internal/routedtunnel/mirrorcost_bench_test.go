@@ -11,7 +11,6 @@ package routedtunnel_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,25 +32,11 @@ func BenchmarkMirrorCost(b *testing.B) {
 							b.Fatalf("not mirrored: A %+v, B %+v", p.a.srv.Status(), sb.srv.Status())
 						}
 					}
-					ctx := context.Background()
 					b.ResetTimer()
 					start := time.Now()
-					var wg sync.WaitGroup
-					for i, c := range p.cls {
-						n := b.N / clients
-						if i < b.N%clients {
-							n++
-						}
-						wg.Go(func() {
-							for j := range n {
-								if _, err := c.Do(ctx, mirrortest.Put(fmt.Sprint("k", i), fmt.Sprint(j))); err != nil {
-									b.Error(err)
-									return
-								}
-							}
-						})
+					if err := mirrortest.Puts(context.Background(), p.cls, b.N); err != nil {
+						b.Fatal(err)
 					}
-					wg.Wait()
 					b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 					if st := p.a.srv.Stats(); st.Batches > 0 {
 						b.ReportMetric(float64(st.Events)/float64(st.Batches), "events/frame")
