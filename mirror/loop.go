@@ -9,6 +9,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/clock"
 	"github.com/ipxkit/ipxkit/ipx"
 	"github.com/ipxkit/ipxkit/rip"
 )
@@ -469,7 +470,7 @@ func (l *loop) request(r *request) {
 		l.reply(r.from, r.client, r.id, reply)
 		return
 	}
-	l.pending = append(l.pending, pendingReply{seq: ev.Seq, at: time.Now(), dst: r.from, client: r.client, id: r.id, reply: reply})
+	l.pending = append(l.pending, pendingReply{seq: ev.Seq, at: clock.Now(), dst: r.from, client: r.client, id: r.id, reply: reply})
 }
 
 // flush sends the events ordered since the last flush in one message.
@@ -494,7 +495,7 @@ func (l *loop) flush() {
 		l.scratch = body[:0]
 		l.s.c.batches.Add(1)
 		if l.peer == PeerSyncing {
-			l.inflight = append(l.inflight, sent{seq: l.batch[len(l.batch)-1].Seq, at: time.Now()})
+			l.inflight = append(l.inflight, sent{seq: l.batch[len(l.batch)-1].Seq, at: clock.Now()})
 		}
 		if !l.sess.send(outFrame{t: msgEvents, body: body}) {
 			l.mslLost("MSL send queue full")
@@ -783,7 +784,7 @@ func (l *loop) frame(f *frameIn) {
 		l.mslLost(f.err.Error())
 		return
 	}
-	l.lastHeard = time.Now()
+	l.lastHeard = clock.Now() // on every frame: the cheaper clock
 	if l.restoring && f.t != msgHeartbeat {
 		if len(l.held) >= maxHeld {
 			l.mslLost(fmt.Sprintf("over %d messages arrived while the image was restoring", maxHeld))
@@ -859,7 +860,7 @@ func (l *loop) ack(body []byte) error {
 	// Mirroring makes each reply wait for the secondary's ack; start only
 	// once the secondary trails by less than MaxResyncPause, so that no
 	// client waits on the backlog of the catch-up.
-	caughtUp := len(l.inflight) == 0 || time.Since(l.inflight[0].at) <= l.cfg.MaxResyncPause/2
+	caughtUp := len(l.inflight) == 0 || clock.Now().Sub(l.inflight[0].at) <= l.cfg.MaxResyncPause/2
 	if l.peer == PeerSyncing && l.acked >= l.imageSeq && caughtUp {
 		l.inflight = l.inflight[:0]
 		// Back to the active metric before the secondary may take over

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipxkit/ipxkit/internal/clock"
 	"github.com/ipxkit/ipxkit/ipx"
 )
 
@@ -113,7 +114,7 @@ type Link struct {
 	log    *slog.Logger
 
 	refresh time.Duration
-	lastReg atomic.Int64 // UnixNano of the last registration sent
+	lastReg atomic.Int64 // clock.Since at the last registration sent
 	closed  atomic.Bool
 
 	// Reads come in batches; ReadPacket hands out rms[rnext:rlen] one
@@ -247,7 +248,7 @@ func (l *Link) register(ctx context.Context, cfg Config) error {
 	reg := registration()
 	wait := cfg.RetryInitial
 	for attempt := 1; ; attempt++ {
-		l.lastReg.Store(time.Now().UnixNano())
+		l.lastReg.Store(int64(clock.Since()))
 		if _, err := l.conn.WriteToUDPAddrPort(reg[:], l.server); err != nil {
 			l.log.Debug("udp: registration send failed", "server", l.server, "err", err)
 		}
@@ -445,7 +446,7 @@ func (l *Link) checkSize(p []byte) error {
 // maybeRefresh sends a registration if Refresh has passed since the last.
 // The reply arrives as control traffic and is dropped by ReadPacket.
 func (l *Link) maybeRefresh() {
-	now := time.Now().UnixNano()
+	now := int64(clock.Since()) // on every write: the cheaper, monotonic clock
 	last := l.lastReg.Load()
 	if now-last < int64(l.refresh) || !l.lastReg.CompareAndSwap(last, now) {
 		return
