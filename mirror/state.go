@@ -26,7 +26,26 @@ type clientState struct {
 	last    uint64          // seq of its last event: the eviction order
 	top     uint64          // highest request id applied
 	applied [idWords]uint64 // bit i: request top-i was applied
-	replies []cached        // the most recent replies, oldest first
+	// replies holds the most recent replies: a ring once full, whose
+	// oldest is at head (a full cache is overwritten in place, not shifted,
+	// on every event).
+	replies []cached
+	head    int
+}
+
+// addReply keeps c, in place of the oldest once depth are kept.
+func (cs *clientState) addReply(c cached, depth int) {
+	if len(cs.replies) < depth {
+		cs.replies = append(cs.replies, c)
+		return
+	}
+	cs.replies[cs.head] = c
+	cs.head = (cs.head + 1) % len(cs.replies)
+}
+
+// ordered returns the cached replies oldest first, in two parts.
+func (cs *clientState) ordered() (older, newer []cached) {
+	return cs.replies[cs.head:], cs.replies[:cs.head]
 }
 
 // idWindow is how far below a client's highest request id another may
@@ -92,7 +111,8 @@ const (
 // lookup finds request id of client in the cache.
 func (s *state) lookup(client, id uint64) (lookupResult, cached) {
 	cs := s.clients[client]
-	if cs == nil {
+	if cs == nil || id > cs.top {
+		// Above every id applied: none of the cached replies is its.
 		return fresh, cached{}
 	}
 	for _, c := range cs.replies {
@@ -135,10 +155,7 @@ func (s *state) apply(e Engine, ev *wireEvent) []byte {
 	}
 	cs.addr, cs.last = ev.From, ev.Seq
 	cs.markApplied(ev.ID)
-	if len(cs.replies) == s.depth {
-		cs.replies = append(cs.replies[:0], cs.replies[1:]...)
-	}
-	cs.replies = append(cs.replies, cached{id: ev.ID, seq: ev.Seq, reply: reply})
+	cs.addReply(cached{id: ev.ID, seq: ev.Seq, reply: reply}, s.depth)
 	return reply
 }
 
@@ -184,11 +201,14 @@ func (s *state) appendBinary(b []byte) []byte {
 			b = binary.BigEndian.AppendUint64(b, w)
 		}
 		b = binary.BigEndian.AppendUint16(b, uint16(len(cs.replies)))
-		for _, c := range cs.replies {
-			b = binary.BigEndian.AppendUint64(b, c.id)
-			b = binary.BigEndian.AppendUint64(b, c.seq)
-			b = binary.BigEndian.AppendUint16(b, uint16(len(c.reply)))
-			b = append(b, c.reply...)
+		older, newer := cs.ordered()
+		for _, part := range [2][]cached{older, newer} {
+			for _, c := range part {
+				b = binary.BigEndian.AppendUint64(b, c.id)
+				b = binary.BigEndian.AppendUint64(b, c.seq)
+				b = binary.BigEndian.AppendUint16(b, uint16(len(c.reply)))
+				b = append(b, c.reply...)
+			}
 		}
 	}
 	return b

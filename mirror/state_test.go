@@ -60,6 +60,42 @@ func TestReplyCacheOutOfOrder(t *testing.T) {
 	}
 }
 
+// The reply cache keeps a client's last depth replies, each with its
+// own request, across wrapping and an image: a retry of any of them is
+// answered with its reply, one older is not.
+func TestReplyCacheKeepsLastReplies(t *testing.T) {
+	const depth = 4
+	st := newState(depth, 8)
+	eng := engineFunc(func(ev Event) []byte { return []byte{byte(ev.ID)} })
+	check := func(st *state, last uint64) {
+		t.Helper()
+		for id := uint64(1); id <= last; id++ {
+			r, c := st.lookup(7, id)
+			switch {
+			case id+depth > last:
+				if r != cachedReply || c.id != id || len(c.reply) != 1 || c.reply[0] != byte(id) {
+					t.Fatalf("after %d: retry of %d: %v %+v, want its cached reply", last, id, r, c)
+				}
+			case r == cachedReply:
+				t.Fatalf("after %d: request %d still cached", last, id)
+			}
+		}
+	}
+	for id := uint64(1); id <= 3*depth+1; id++ {
+		st.apply(eng, &wireEvent{Seq: id, Client: 7, ID: id})
+		check(st, id)
+		// An image taken at any point of the ring decodes to the same
+		// cache, and goes on evicting the oldest.
+		n, rest, err := st.unmarshal(st.appendBinary(nil))
+		if err != nil || len(rest) != 0 {
+			t.Fatal(err)
+		}
+		check(n, id)
+		n.apply(eng, &wireEvent{Seq: id + 1, Client: 7, ID: id + 1})
+		check(n, id+1)
+	}
+}
+
 type engineFunc func(Event) []byte
 
 func (f engineFunc) Apply(ev Event) []byte    { return f(ev) }
