@@ -36,8 +36,8 @@ func TestNowInBubble(t *testing.T) {
 		if d := Now().Sub(start); d != 3*time.Second {
 			t.Fatalf("Now advanced %v over a 3s sleep", d)
 		}
-		if d := time.Now().Sub(start); d != 3*time.Second {
-			t.Fatalf("time.Now - Now = %v after a 3s sleep", d)
+		if d := time.Since(start); d != 3*time.Second {
+			t.Fatalf("time.Since(Now()) = %v after a 3s sleep", d)
 		}
 		if d := Since() - startSince; d != 3*time.Second {
 			t.Fatalf("Since advanced %v over a 3s sleep", d)
