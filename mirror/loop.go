@@ -1296,7 +1296,13 @@ func (l *loop) become(r Role, p PeerState, reason string) {
 // status reports the loop's state; the caller holds the server's mu.
 func (l *loop) status(now time.Time) Status {
 	s := Status{Role: l.role, Epoch: l.epoch, Peer: l.peer, Applied: l.st.seq, Acked: l.acked,
-		LastHeard: l.lastHeard, Clients: len(l.st.clients)}
+		Clients: len(l.st.clients)}
+	if !l.lastHeard.IsZero() {
+		// lastHeard is internal/clock's, whose wall reading ignores steps
+		// of the system clock: date it from now's by the monotonic
+		// difference.
+		s.LastHeard = now.Add(l.lastHeard.Sub(now))
+	}
 	if l.role == RolePrimary && l.sess != nil && l.st.seq > l.acked {
 		s.LagEvents = l.st.seq - l.acked
 		if len(l.pending) > 0 {

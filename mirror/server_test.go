@@ -46,3 +46,23 @@ func TestMirroredOperation(t *testing.T) {
 		}
 	})
 }
+
+// Status.LastHeard is the time the peer was last heard on the MSL: for a
+// mirrored pair, within a heartbeat of now, and never in the future.
+func TestStatusLastHeard(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mirrortest.NewPair(t, mirrortest.PairConfig{Clients: 1})
+		if !p.WaitMirrored(5 * time.Second) {
+			t.Fatalf("not mirrored: A %+v, B %+v", p.A.Status(), p.B.Status())
+		}
+		for range 10 {
+			time.Sleep(37 * time.Millisecond)
+			for _, s := range []*mirror.Server{p.A.Server, p.B.Server} {
+				st := s.Status()
+				if ago := time.Since(st.LastHeard); ago < 0 || ago > mirror.DefaultHeartbeat+10*time.Millisecond {
+					t.Fatalf("%v: last heard %v ago (at %v, now %v)", st.Role, ago, st.LastHeard, time.Now())
+				}
+			}
+		}
+	})
+}
