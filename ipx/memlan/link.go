@@ -34,8 +34,10 @@ type Link struct {
 	head    int
 	count   int
 	readers int // ReadPacket calls waiting on ready: a push signals only them
-	// pending holds delayed packets, a min-heap on (due, seq), with free
-	// spare buffers for them and one timer armed for the earliest.
+	// pending holds delayed packets, a min-heap on (due, seq), and one
+	// timer armed for the earliest. free holds the spare buffers, the
+	// ring's and the delayed packets': a slot holds a buffer only while
+	// its packet is queued.
 	pending []delayed
 	free    [][]byte
 	timer   *time.Timer
@@ -124,7 +126,8 @@ func (l *Link) Crashed() bool { return l.crashed.Load() }
 func (l *Link) dropQueuedLocked() {
 	for i := range l.count {
 		s := &l.ring[(l.head+i)%len(l.ring)]
-		s.buf = s.buf[:0]
+		l.free = append(l.free, s.buf[:0])
+		s.buf = nil
 	}
 	l.head, l.count = 0, 0
 	for _, d := range l.pending {
@@ -170,7 +173,10 @@ func (l *Link) ReadPacket(b []byte) (int, ipx.Node, error) {
 	s := &l.ring[l.head]
 	n := copy(b, s.buf)
 	from := s.from
-	s.buf = s.buf[:0]
+	// The buffer goes back on top of the spares, and the next packet
+	// queued takes it while it is still in the cache.
+	l.free = append(l.free, s.buf[:0])
+	s.buf = nil
 	l.head = (l.head + 1) % len(l.ring)
 	l.count--
 	l.mu.Unlock()
@@ -310,14 +316,26 @@ func (l *Link) pushLocked(p []byte, from ipx.Node) bool {
 		return false
 	}
 	s := &l.ring[(l.head+l.count)%len(l.ring)]
-	if cap(s.buf) < len(p) {
-		s.buf = make([]byte, 0, l.seg.cfg.MTU)
+	if s.buf == nil {
+		s.buf = l.spareLocked()
 	}
 	s.buf = append(s.buf[:0], p...)
 	s.from = from
 	l.count++
 	st.delivered.Add(1)
 	return l.readers > 0
+}
+
+// spareLocked returns an empty buffer of MTU bytes: the spare freed
+// last, or a new one. There are at most as many as the queue and the
+// delayed packets hold at once.
+func (l *Link) spareLocked() []byte {
+	if n := len(l.free); n > 0 {
+		b := l.free[n-1]
+		l.free = l.free[:n-1]
+		return b
+	}
+	return make([]byte, 0, l.seg.cfg.MTU)
 }
 
 // deliverAfter queues a copy of p for delivery after d.
@@ -335,12 +353,7 @@ func (l *Link) deliverAfter(p []byte, from ipx.Node, d time.Duration) {
 		st.queueFull.Add(1)
 		return
 	}
-	var buf []byte
-	if n := len(l.free); n > 0 {
-		buf, l.free = l.free[n-1], l.free[:n-1]
-	} else {
-		buf = make([]byte, 0, l.seg.cfg.MTU)
-	}
+	buf := l.spareLocked()
 	l.seq++
 	due := time.Now().Add(d)
 	l.heapPush(delayed{due: due, seq: l.seq, buf: append(buf, p...), from: from})
