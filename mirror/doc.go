@@ -31,9 +31,9 @@
 //
 // The primary gives each new request the next sequence number, applies it
 // and sends it over the mirrored server link (MSL) to the secondary, in
-// batches when many are waiting: while the secondary has a batch to
-// acknowledge, the events ordered meanwhile wait for its ack and go
-// together (at most Config.MaxBatch); so do the requests already queued
+// batches when many are waiting: while the secondary has four batches
+// to acknowledge, the events ordered meanwhile wait for the oldest ack
+// and go together (at most Config.MaxBatch); so do the requests already queued
 // at the engine's socket, and those about to arrive from goroutines
 // ready to run, which a mirrored primary lets run once before it sends a
 // lone request (runtime.Gosched, which costs nothing when there are

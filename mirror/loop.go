@@ -39,6 +39,12 @@ type restoreResult struct {
 	err  error
 }
 
+// maxFlights bounds the event messages in flight to a mirrored
+// secondary. One at a time left the tunnel's primary idle a third of the
+// time under load, waiting for each ack (see BENCHMARKS.md); more make
+// smaller messages, each with its own MAC and packets.
+const maxFlights = 4
+
 // maxHeld bounds the MSL messages a secondary holds while it restores
 // an image; past it the primary is outrunning it and the join restarts.
 const maxHeld = 1 << 16
@@ -138,9 +144,13 @@ type loop struct {
 	pending  []pendingReply
 	// more is the last request's request.more: flush waits for the
 	// requests that wait in the socket behind it.
-	more     bool
-	acked    uint64
-	sentSeq  uint64 // the last event sent to the secondary
+	more    bool
+	acked   uint64
+	sentSeq uint64 // the last event sent to the secondary
+	// flights holds the last event of each message sent to a mirrored
+	// secondary and not yet acknowledged, oldest first; at most
+	// maxFlights.
+	flights  []uint64
 	imageSeq uint64
 	batch    []wireEvent
 
@@ -475,22 +485,31 @@ func (l *loop) request(r *request) {
 
 // flush sends the events ordered since the last flush in one message.
 //
-// While a mirrored secondary has events to acknowledge, new ones wait
-// for its ack (group commit, up to MaxBatch): their replies wait for an
-// ack anyway, and under load one frame then carries many events instead
-// of one each. A lone request finds nothing in flight and goes at once.
-// Requests already waiting in the engine's socket join the message too
-// (request.more), however soon the ack came.
+// While maxFlights messages to a mirrored secondary wait for its ack, new
+// events wait for the oldest ack (group commit, up to MaxBatch): their
+// replies wait for an ack anyway, and under load one frame then carries
+// many events instead of one each. A lone request finds nothing in
+// flight and goes at once. Requests already waiting in the engine's
+// socket join the message too (request.more), however soon the ack came.
 func (l *loop) flush() {
 	if len(l.batch) == 0 {
 		return
 	}
-	inflight := l.peer == PeerMirrored && l.acked < l.sentSeq && l.sentSeq <= l.st.seq
-	if l.sess != nil && (inflight || l.more) && len(l.batch) < l.cfg.MaxBatch {
+	full := l.peer == PeerMirrored && l.inFlight() >= maxFlights
+	if l.sess != nil && (full || l.more) && len(l.batch) < l.cfg.MaxBatch {
 		return
 	}
 	if l.sess != nil {
 		l.sentSeq = l.batch[len(l.batch)-1].Seq
+		if l.peer == PeerMirrored {
+			if len(l.flights) < maxFlights {
+				l.flights = append(l.flights, l.sentSeq)
+			} else {
+				// A full batch goes regardless; the newest flight
+				// stretches to it, so flights stays bounded.
+				l.flights[len(l.flights)-1] = l.sentSeq
+			}
+		}
 		body := appendEvents(l.scratch[:0], l.epoch, l.batch)
 		l.scratch = body[:0]
 		l.s.c.batches.Add(1)
@@ -503,6 +522,20 @@ func (l *loop) flush() {
 	}
 	clear(l.batch)
 	l.batch = l.batch[:0]
+}
+
+// inFlight drops the messages acknowledged from flights and returns how
+// many are left. A message sent before the secondary was mirrored is not
+// counted: the ack of a later one covers it.
+func (l *loop) inFlight() int {
+	i := 0
+	for i < len(l.flights) && l.flights[i] <= l.acked {
+		i++
+	}
+	if i > 0 {
+		l.flights = append(l.flights[:0], l.flights[i:]...)
+	}
+	return len(l.flights)
 }
 
 // reply composes a reply; it goes out once the loop is released (see
@@ -721,6 +754,7 @@ func (l *loop) startSession(nc *newConn) {
 	now := time.Now()
 	l.lastHeard, l.nextBeat = now, now
 	l.acked, l.sentSeq = 0, 0
+	l.flights = l.flights[:0]
 	s := l.s
 	s.wg.Go(sess.writeLoop)
 	s.wg.Go(func() { s.readFrames(sess) })
