@@ -528,6 +528,11 @@ func (l *loop) flush() {
 // many are left. A message sent before the secondary was mirrored is not
 // counted: the ack of a later one covers it.
 func (l *loop) inFlight() int {
+	if n := len(l.flights); n > 0 && l.flights[n-1] > l.st.seq {
+		// Events past our own state belong to a history we no longer
+		// hold: no ack can come for them, and none is waited for.
+		l.flights = l.flights[:0]
+	}
 	i := 0
 	for i < len(l.flights) && l.flights[i] <= l.acked {
 		i++
