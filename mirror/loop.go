@@ -144,9 +144,8 @@ type loop struct {
 	pending  []pendingReply
 	// more is the last request's request.more: flush waits for the
 	// requests that wait in the socket behind it.
-	more    bool
-	acked   uint64
-	sentSeq uint64 // the last event sent to the secondary
+	more  bool
+	acked uint64
 	// flights holds the last event of each message sent to a mirrored
 	// secondary and not yet acknowledged, oldest first; at most
 	// maxFlights.
@@ -500,21 +499,21 @@ func (l *loop) flush() {
 		return
 	}
 	if l.sess != nil {
-		l.sentSeq = l.batch[len(l.batch)-1].Seq
+		last := l.batch[len(l.batch)-1].Seq
 		if l.peer == PeerMirrored {
 			if len(l.flights) < maxFlights {
-				l.flights = append(l.flights, l.sentSeq)
+				l.flights = append(l.flights, last)
 			} else {
 				// A full batch goes regardless; the newest flight
 				// stretches to it, so flights stays bounded.
-				l.flights[len(l.flights)-1] = l.sentSeq
+				l.flights[len(l.flights)-1] = last
 			}
 		}
 		body := appendEvents(l.scratch[:0], l.epoch, l.batch)
 		l.scratch = body[:0]
 		l.s.c.batches.Add(1)
 		if l.peer == PeerSyncing {
-			l.inflight = append(l.inflight, sent{seq: l.batch[len(l.batch)-1].Seq, at: clock.Now()})
+			l.inflight = append(l.inflight, sent{seq: last, at: clock.Now()})
 		}
 		if !l.sess.send(outFrame{t: msgEvents, body: body}) {
 			l.mslLost("MSL send queue full")
@@ -758,7 +757,7 @@ func (l *loop) startSession(nc *newConn) {
 	l.sess = sess
 	now := time.Now()
 	l.lastHeard, l.nextBeat = now, now
-	l.acked, l.sentSeq = 0, 0
+	l.acked = 0
 	l.flights = l.flights[:0]
 	s := l.s
 	s.wg.Go(sess.writeLoop)
