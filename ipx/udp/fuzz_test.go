@@ -41,6 +41,9 @@ func fuzzSeeds(f *testing.F) {
 	f.Add(pkt(f, nA, ipx.NodeBroadcast, 0x4000, "broadcast"))
 	f.Add(append(pkt(f, nA, nB, 0x4000, "padded"), 0, 0, 0))
 	f.Add(pkt(f, mustNode(f, addrC), nB, 0x4000, "spoofed"))
+	routed := pkt(f, nA, ipx.Node{2, 0, 0, 0, 0, 1}, 0x4000, "routed") // to a node behind B
+	routed[offDstNet+3] = 2
+	f.Add(routed)
 	f.Add([]byte{0xff, 0xff, 0, 10})
 	f.Add(ipxboxPing(f))
 	f.Add(ipxboxRegistration(f))
@@ -48,41 +51,53 @@ func fuzzSeeds(f *testing.F) {
 }
 
 // FuzzServer feeds arbitrary datagrams from a registered client to the
-// relay: it must not panic, must relay only valid IPX packets (the input
-// without padding) and must keep the table bounded.
+// relay, as DOSBox's and routing (ServerConfig.Route): it must not panic,
+// must relay only valid IPX packets (the input without padding) and must
+// keep the table bounded.
 func FuzzServer(f *testing.F) {
 	fuzzSeeds(f)
+	nB := mustNode(f, addrB)
+	// Even networks are behind B.
+	route := func(n ipx.Network) (ipx.Node, bool) { return nB, n%2 == 0 }
 	f.Fuzz(func(t *testing.T, d []byte) {
-		rec := &recorder{}
-		r := newRelay(ServerConfig{MaxClients: 3}.withDefaults(), mustNode(t, srvAddr), singleConn{rec}, t0)
-		for _, a := range []netip.AddrPort{addrA, addrB} {
-			reg := registration()
-			r.handle(t0, a, reg[:])
-		}
-		rec.take()
-		r.handle(t0, addrA, d)
-		r.handle(t0, addrC, d) // unregistered sender: may register, nothing else
-		if len(r.table) > 3 {
-			t.Fatalf("%d clients above the bound", len(r.table))
-		}
-		hosts := 0
-		for _, n := range r.hosts {
-			hosts += n
-		}
-		if hosts != len(r.table) {
-			t.Fatalf("host counts %v disagree with %d clients", r.hosts, len(r.table))
-		}
-		for _, s := range rec.take() {
-			n, ok := checkPacket(s.b)
-			if !ok || n != len(s.b) {
-				t.Fatalf("sent invalid datagram % x", s.b)
-			}
-			roundTrip(t, s.b)
-			if len(s.b) > ipx.HeaderLen && !bytes.Equal(s.b, d[:len(s.b)]) {
-				t.Fatalf("relayed % x, not the input % x", s.b, d)
-			}
-		}
+		fuzzRelay(t, d, nil)
+		fuzzRelay(t, d, route)
 	})
+}
+
+// fuzzRelay feeds d to a relay with A and B registered, from A and from
+// an unregistered sender, and checks what it sends.
+func fuzzRelay(t *testing.T, d []byte, route func(ipx.Network) (ipx.Node, bool)) {
+	t.Helper()
+	rec := &recorder{}
+	r := newRelay(ServerConfig{MaxClients: 3, Route: route}.withDefaults(), mustNode(t, srvAddr), singleConn{rec}, t0)
+	for _, a := range []netip.AddrPort{addrA, addrB} {
+		reg := registration()
+		r.handle(t0, a, reg[:])
+	}
+	rec.take()
+	r.handle(t0, addrA, d)
+	r.handle(t0, addrC, d) // unregistered sender: may register, nothing else
+	if len(r.table) > 3 {
+		t.Fatalf("%d clients above the bound", len(r.table))
+	}
+	hosts := 0
+	for _, n := range r.hosts {
+		hosts += n
+	}
+	if hosts != len(r.table) {
+		t.Fatalf("host counts %v disagree with %d clients", r.hosts, len(r.table))
+	}
+	for _, s := range rec.take() {
+		n, ok := checkPacket(s.b)
+		if !ok || n != len(s.b) {
+			t.Fatalf("sent invalid datagram % x", s.b)
+		}
+		roundTrip(t, s.b)
+		if len(s.b) > ipx.HeaderLen && !bytes.Equal(s.b, d[:len(s.b)]) {
+			t.Fatalf("relayed % x, not the input % x", s.b, d)
+		}
+	}
 }
 
 // FuzzLinkInput feeds arbitrary datagrams to the Link's input check:

@@ -24,7 +24,8 @@ const DefaultPortQueueLen = 256
 // DOSBox's IPX has no notion of a router: a DOS program addresses a host
 // on another network by that host's node, and the client sends it to the
 // server like any packet. So the server hands the Port every packet it
-// cannot relay to a client (an unknown destination node), every packet
+// cannot relay to a client (an unknown destination node that
+// ServerConfig.Route, if set, routes to no client either), every packet
 // addressed to the server's own node, and every broadcast. What the
 // router writes to the Port goes to the client whose node is the
 // link-level destination (or to all for a broadcast), whatever the IPX

@@ -156,7 +156,7 @@ func (r *relay) receive(now time.Time, from netip.AddrPort, b []byte) {
 	}
 	c.heard(now)
 	c.rx++
-	if srcNode(b) != c.node {
+	if srcNode(b) != c.node && r.cfg.Route == nil {
 		r.st.DropSpoofed++
 		if ok, held := r.gate(now, reasonSpoofed); ok {
 			r.log.Warn("udp: dropped datagram with a source node not the sender's", "from", from, "node", srcNode(b), "suppressed", held)
@@ -185,6 +185,14 @@ func (r *relay) receive(now time.Time, from netip.AddrPort, b []byte) {
 		return
 	}
 	d := r.table[AddrPortFromNode(dst)]
+	if d == nil && r.cfg.Route != nil {
+		// Never back to the sender: it routed the packet here.
+		if next, ok := r.cfg.Route(dstNetwork(b)); ok && next != c.node {
+			if d = r.table[AddrPortFromNode(next)]; d != nil {
+				r.st.Routed++
+			}
+		}
+	}
 	if d == nil {
 		if !r.toPort(b) { // a host beyond the router, if there is one
 			r.noDest(now, dst)

@@ -2,6 +2,7 @@ package udp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"net/netip"
@@ -203,6 +204,92 @@ func TestRelay(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRelayRoute: with ServerConfig.Route, a unicast to a node no client
+// has goes to the next hop Route names for its destination network,
+// whatever its source node; never back to its sender, and to the Port or
+// nowhere when Route names no client.
+func TestRelayRoute(t *testing.T) {
+	nA, nB, nC := mustNode(t, addrA), mustNode(t, addrB), mustNode(t, addrC)
+	internal := ipx.Node{2, 0, 0, 0, 0, 1} // a mirrored pair's internal node, no client's
+	routes := map[ipx.Network]ipx.Node{
+		7: nB,                  // the pair's internal network, behind B
+		8: {10, 9, 9, 9, 0, 1}, // behind a node that is no client
+		9: nA,                  // behind A itself
+	}
+	route := func(n ipx.Network) (ipx.Node, bool) { nd, ok := routes[n]; return nd, ok }
+	to := func(t *testing.T, src ipx.Node, net ipx.Network, dst ipx.Node) []byte {
+		b := pkt(t, src, dst, 0x4000, "x")
+		binary.BigEndian.PutUint32(b[offDstNet:], uint32(net))
+		return b
+	}
+	tests := []struct {
+		name  string
+		b     func(t *testing.T) []byte
+		want  []netip.AddrPort
+		stats ServerStats // the counters checked: Routed, Unicasts, DropSpoofed, DropNoDest
+	}{
+		{"routed to the next hop", func(t *testing.T) []byte { return to(t, nA, 7, internal) },
+			[]netip.AddrPort{addrB}, ServerStats{Routed: 1, Unicasts: 1}},
+		{"a known node is relayed, not routed", func(t *testing.T) []byte { return to(t, nA, 7, nC) },
+			[]netip.AddrPort{addrC}, ServerStats{Unicasts: 1}},
+		{"foreign source relayed", func(t *testing.T) []byte { return to(t, internal, 0, nC) },
+			[]netip.AddrPort{addrC}, ServerStats{Unicasts: 1}},
+		{"no route", func(t *testing.T) []byte { return to(t, nA, 6, internal) },
+			nil, ServerStats{DropNoDest: 1}},
+		{"next hop no client", func(t *testing.T) []byte { return to(t, nA, 8, internal) },
+			nil, ServerStats{DropNoDest: 1}},
+		{"next hop the sender", func(t *testing.T) []byte { return to(t, nA, 9, internal) },
+			nil, ServerStats{DropNoDest: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, rec := newTestRelay(t, ServerConfig{Route: route})
+			for _, a := range []netip.AddrPort{addrA, addrB, addrC} {
+				register(t, r, rec, t0, a)
+			}
+			b := tt.b(t)
+			r.handle(t0, addrA, b)
+			got := rec.take()
+			if len(got) != len(tt.want) {
+				t.Fatalf("sent %v, want to %v", got, tt.want)
+			}
+			for i, d := range got {
+				if d.from != tt.want[i] || !bytes.Equal(d.b, b) {
+					t.Errorf("sent % x to %v, want % x to %v", d.b, d.from, b, tt.want[i])
+				}
+			}
+			st := ServerStats{Routed: r.st.Routed, Unicasts: r.st.Unicasts, DropSpoofed: r.st.DropSpoofed, DropNoDest: r.st.DropNoDest}
+			if st != tt.stats {
+				t.Errorf("stats %+v, want %+v", st, tt.stats)
+			}
+		})
+	}
+
+	t.Run("unrouted to the Port", func(t *testing.T) {
+		r, rec := newTestRelay(t, ServerConfig{Route: route})
+		var port [][]byte
+		r.port = func(b []byte) { port = append(port, append([]byte(nil), b...)) }
+		register(t, r, rec, t0, addrA)
+		b := to(t, nA, 6, internal)
+		r.handle(t0, addrA, b)
+		if got := rec.take(); len(got) != 0 || len(port) != 1 || !bytes.Equal(port[0], b) {
+			t.Fatalf("sent %v, Port got %d packets; want the packet at the Port only", got, len(port))
+		}
+	})
+
+	t.Run("without Route, as DOSBox", func(t *testing.T) {
+		r, rec := newTestRelay(t, ServerConfig{})
+		for _, a := range []netip.AddrPort{addrA, addrB} {
+			register(t, r, rec, t0, a)
+		}
+		r.handle(t0, addrA, to(t, nA, 7, internal))
+		r.handle(t0, addrA, to(t, internal, 0, nB))
+		if got := rec.take(); len(got) != 0 || r.st.DropNoDest != 1 || r.st.DropSpoofed != 1 {
+			t.Fatalf("sent %v, stats %+v; want nothing sent, one DropNoDest and one DropSpoofed", got, r.st)
+		}
+	})
 }
 
 func TestRelayTrimsPadding(t *testing.T) {

@@ -66,6 +66,18 @@ type ServerConfig struct {
 	// reason every 5 s, with the number held back since (see
 	// ServerStats.LogSuppressed). nil discards them.
 	Logger *slog.Logger
+	// Route, if set, makes the server route as well as relay, for
+	// routers and mirrored pairs on the tunnel (DOSBox's server does
+	// neither). A unicast to a node no client has goes to the client
+	// that Route names as the next hop to the packet's destination
+	// network, as a listen-only rip.Router on the tunnel learns it. And
+	// a client's packets are relayed whatever their source node, since
+	// a router forwards other hosts' packets and a mirrored pair answers
+	// from its internal network. Route runs with the server's lock
+	// held, once per such packet: it must be quick and must not call
+	// the Server. A packet it finds no other client for goes to the
+	// Port, if one is attached, or is dropped (DropNoDest).
+	Route func(dst ipx.Network) (next ipx.Node, ok bool)
 }
 
 // Validate checks the configuration for values that cannot work.
@@ -129,6 +141,7 @@ type ServerStats struct {
 	Unresponsive     uint64 // clients dropped after KeepaliveMisses unanswered pings
 	Replaced         uint64 // clients dropped for a new one from their host at MaxPerHost: they had missed a keepalive round
 	Unicasts         uint64 // packets relayed to one client
+	Routed           uint64 // of the Unicasts, those to a node no client has, relayed to the next hop Route named
 	Broadcasts       uint64 // packets relayed to every other client
 	ToServer         uint64 // answers to the server's pings
 	ToPort           uint64 // packets handed to the Port's router
@@ -142,7 +155,7 @@ type ServerStats struct {
 	DropMalformed    uint64 // no valid IPX header and length
 	DropOversize     uint64 // longer than MaxPacketLen
 	DropUnregistered uint64 // from an address that has not registered
-	DropSpoofed      uint64 // IPX source node is not the sender's node
+	DropSpoofed      uint64 // IPX source node is not the sender's node (without Route)
 	DropNoDest       uint64 // unicast to a node that is not registered
 	WriteErrors      uint64 // failed sends
 	LogSuppressed    uint64 // log lines held back by the rate limit (see ServerConfig.Logger)

@@ -1,15 +1,11 @@
 // Package routedtunnel is an IPX-over-UDP relay for the examples that run
-// a mirrored pair on a tunnel (mirrordemo, mirrorkv): it relays as
-// DOSBox's own server does, and routes packets for the pair's internal
-// network by RIP.
+// a mirrored pair on a tunnel (mirrordemo, mirrorkv): a udp.Server that
+// relays as DOSBox's own server does and also routes packets for the
+// pair's internal network by RIP (udp.ServerConfig.Route).
 package routedtunnel
 
 import (
 	"context"
-	"encoding/binary"
-	"net"
-	"net/netip"
-	"sync"
 	"sync/atomic"
 
 	"github.com/ipxkit/ipxkit/examples/internal/linkflag"
@@ -18,48 +14,40 @@ import (
 	"github.com/ipxkit/ipxkit/rip"
 )
 
-// Tunnel is an IPX-over-UDP relay that relays as DOSBox's own
-// server does, by destination node, without checking the source node;
-// and that routes a packet for a node it does not know by its
-// destination network, to the next hop RIP names.
+// Tunnel is an IPX-over-UDP relay that relays as DOSBox's own server
+// does, by destination node, and routes a packet for a node it does not
+// know by its destination network, to the next hop RIP names; it relays
+// a client's packets whatever their source node.
 //
 // Both are what a mirrored pair on a tunnel needs. Its requests go to the
 // pair's internal network and node, which is no tunnel client's: the
 // tunnel must route them, and to whichever server advertises the best
 // route now, or a takeover changes nothing. Its replies come from that
-// internal address, which udp.Server drops as spoofed
+// internal address, which a plain udp.Server drops as spoofed
 // (ServerStats.DropSpoofed), since it is not the sender's tunnel node.
 type Tunnel struct {
-	pc   *net.UDPConn
-	self ipx.Node
+	srv  *udp.Server
+	done chan struct{} // closed when Serve returns
 
 	// The relay's own station on the tunnel, whose listen-only RIP
 	// router learns the routes.
 	stack  *ipx.Stack
 	router atomic.Pointer[rip.Router]
-
-	mu      sync.Mutex
-	clients map[netip.AddrPort]bool
-	done    chan struct{}
 }
-
-// MaxClients bounds the relay's table.
-const MaxClients = 256
 
 // Listen starts a relay on UDP address addr ("host:port"); its own
 // station, which learns the routes, is on network lanNet.
 func Listen(addr string, lanNet ipx.Network) (*Tunnel, error) {
-	ua, err := net.ResolveUDPAddr("udp4", addr)
+	t := &Tunnel{done: make(chan struct{})}
+	srv, err := udp.ListenServer(addr, udp.ServerConfig{Route: t.nextHop})
 	if err != nil {
 		return nil, err
 	}
-	pc, err := net.ListenUDP("udp4", ua)
-	if err != nil {
-		return nil, err
-	}
-	self, _ := udp.NodeFromAddrPort(pc.LocalAddr().(*net.UDPAddr).AddrPort())
-	t := &Tunnel{pc: pc, self: self, clients: make(map[netip.AddrPort]bool), done: make(chan struct{})}
-	go t.serve()
+	t.srv = srv
+	go func() {
+		defer close(t.done)
+		srv.Serve()
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), linkflag.RegisterTimeout)
 	defer cancel()
 	l, err := udp.Dial(ctx, t.Addr(), udp.Config{})
@@ -86,21 +74,25 @@ func Listen(addr string, lanNet ipx.Network) (*Tunnel, error) {
 	return t, nil
 }
 
-// nextHop returns the client that routes to network n.
-func (t *Tunnel) nextHop(n ipx.Network) (netip.AddrPort, bool) {
+// nextHop returns the node of the client that routes to network n; the
+// server calls it with its lock held.
+func (t *Tunnel) nextHop(n ipx.Network) (ipx.Node, bool) {
 	rt := t.router.Load()
 	if rt == nil {
-		return netip.AddrPort{}, false
+		return ipx.Node{}, false
 	}
 	r, ok := rt.Table().Lookup(n)
 	if !ok || r.NextHop == (ipx.Node{}) || r.Hops >= rip.Unreachable {
-		return netip.AddrPort{}, false
+		return ipx.Node{}, false
 	}
-	return udp.AddrPortFromNode(r.NextHop), true
+	return r.NextHop, true
 }
 
 // Addr returns the relay's "host:port".
-func (t *Tunnel) Addr() string { return t.pc.LocalAddr().String() }
+func (t *Tunnel) Addr() string { return t.srv.Addr().String() }
+
+// Stats returns the relay's counters.
+func (t *Tunnel) Stats() udp.ServerStats { return t.srv.Stats() }
 
 // Close stops the relay and waits for it.
 func (t *Tunnel) Close() error {
@@ -110,84 +102,7 @@ func (t *Tunnel) Close() error {
 	if t.stack != nil {
 		t.stack.Close()
 	}
-	err := t.pc.Close()
+	err := t.srv.Close()
 	<-t.done
 	return err
-}
-
-// Offsets into the IPX header.
-const (
-	offLength  = 2
-	offDstNet  = 6
-	offDstNode = 10
-	offDstSock = 16
-)
-
-func (t *Tunnel) serve() {
-	defer close(t.done)
-	buf := make([]byte, 65535)
-	for {
-		n, from, err := t.pc.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			return
-		}
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		b := buf[:n]
-		if len(b) < ipx.HeaderLen || int(binary.BigEndian.Uint16(b[offLength:])) > len(b) {
-			continue
-		}
-		b = b[:binary.BigEndian.Uint16(b[offLength:])]
-		dstAddr := binary.BigEndian.Uint32(b[offDstNode:])
-		if binary.BigEndian.Uint16(b[offDstSock:]) == 2 && dstAddr == 0 {
-			t.register(from)
-			continue
-		}
-		t.mu.Lock()
-		known := t.clients[from]
-		var to []netip.AddrPort
-		if known && dstAddr == 0xFFFFFFFF {
-			for c := range t.clients {
-				if c != from {
-					to = append(to, c)
-				}
-			}
-		} else if known {
-			d := udp.AddrPortFromNode(ipx.Node(b[offDstNode : offDstNode+6]))
-			if !t.clients[d] {
-				d, _ = t.nextHop(ipx.Network(binary.BigEndian.Uint32(b[offDstNet:])))
-			}
-			if t.clients[d] {
-				to = append(to, d)
-			}
-		}
-		t.mu.Unlock()
-		for _, d := range to {
-			t.pc.WriteToUDPAddrPort(b, d)
-		}
-	}
-}
-
-// register admits from and answers with its node, as DOSBox does.
-func (t *Tunnel) register(from netip.AddrPort) {
-	node, ok := udp.NodeFromAddrPort(from)
-	if !ok {
-		return
-	}
-	t.mu.Lock()
-	if len(t.clients) >= MaxClients && !t.clients[from] {
-		t.mu.Unlock()
-		return
-	}
-	t.clients[from] = true
-	t.mu.Unlock()
-	h := ipx.Header{
-		Checksum: ipx.ChecksumNone, Length: ipx.HeaderLen,
-		Dst: ipx.Addr{Net: 0, Node: node, Socket: 2},
-		Src: ipx.Addr{Net: 1, Node: t.self, Socket: 2},
-	}
-	p, err := h.AppendBinary(nil)
-	if err != nil {
-		return
-	}
-	t.pc.WriteToUDPAddrPort(p, from)
 }
