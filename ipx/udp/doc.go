@@ -34,7 +34,11 @@
 // unregistered senders and packets whose IPX source node is not the
 // sender's own address, so that no client can pose as another or have
 // traffic sent to a third party. (A sender that forges its UDP source
-// address is beyond what this protocol can detect.)
+// address is beyond what this protocol can detect.) With
+// ServerConfig.Route set the Server also routes, for routers and
+// mirrored pairs on the tunnel: a unicast to a node no client has goes to
+// the next hop the route lookup names, and the source check is off, since
+// routed packets carry other hosts' addresses.
 //
 // Link is the client side and implements ipx.Link, so an ipx.Stack can run
 // over the tunnel. DOSBox receives datagrams of up to 1424 bytes
