@@ -53,10 +53,11 @@
 // preemption, as in SFT III). The status line shows the arbiter's last
 // answer, the claims and denials, and the health check's state.
 //
-// The relay is a tunnel server for a pair: udp.Server (ipxserver) drops
-// the pair's replies, whose source is the internal address, as spoofed,
-// and cannot route requests to the internal network. This one relays as
-// DOSBox does and routes by RIP.
+// The relay is a tunnel server for a pair: a plain udp.Server
+// (ipxserver) drops the pair's replies, whose source is the internal
+// address, as spoofed, and cannot route requests to the internal
+// network. This one is a udp.Server with ServerConfig.Route: it relays
+// as DOSBox does and routes by RIP.
 //
 // Example, on one machine:
 //
