@@ -34,6 +34,16 @@ func station(t *testing.T, tun *routedtunnel.Tunnel, lan ipx.Network) *ipx.Stack
 	return st
 }
 
+// router starts a RIP router on st, closed when the test ends.
+func router(t *testing.T, st *ipx.Stack, cfg rip.Config) {
+	t.Helper()
+	r, err := rip.NewRouter(st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+}
+
 // TestRoutedRequest: a request to a server's internal network, which is
 // no tunnel client's node, reaches the server through the relay's route,
 // and the reply from that internal address comes back.
@@ -53,11 +63,7 @@ func TestRoutedRequest(t *testing.T) {
 	if _, err := srv.AddLinkConfig(ipx.NewInternalLink(internalNode), ipx.LinkConfig{Network: internal, Shared: true}); err != nil {
 		t.Fatal(err)
 	}
-	srvRouter, err := rip.NewRouter(srv, rip.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srvRouter.Close()
+	router(t, srv, rip.Config{})
 	echo, err := srv.Listen(0x4567)
 	if err != nil {
 		t.Fatal(err)
@@ -77,11 +83,7 @@ func TestRoutedRequest(t *testing.T) {
 	}()
 
 	cli := station(t, tun, lan)
-	cliRouter, err := rip.NewRouter(cli, rip.Config{ListenOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cliRouter.Close()
+	router(t, cli, rip.Config{ListenOnly: true})
 	c, err := cli.Listen(0)
 	if err != nil {
 		t.Fatal(err)
